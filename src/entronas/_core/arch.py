@@ -1,0 +1,44 @@
+"""An architecture is an immutable value: the space it belongs to and its width tuple."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, order=True)
+class Arch:
+    """One candidate network of a chain space.
+
+    ``widths[i]`` is M_{i+1} of the paper (layer i+1's output channels / neurons); the depth L is
+    ``len(widths)``. Layers whose width is fixed by the space (e.g. the autoencoder's bottleneck and
+    output layer) still appear in ``widths`` with their fixed value, so depth always equals length.
+    """
+
+    space: str
+    widths: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
+
+    @property
+    def depth(self) -> int:
+        return len(self.widths)
+
+    def key(self) -> str:
+        """Compact text form, e.g. ``"84-112-84"`` (used in CLI flags and file names)."""
+        return "-".join(str(w) for w in self.widths)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"space": self.space, "widths": list(self.widths)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Arch":
+        return cls(space=str(data["space"]), widths=tuple(data["widths"]))
+
+    def __str__(self) -> str:
+        return f"{self.space}[{self.key()}]"

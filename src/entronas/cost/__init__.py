@@ -1,0 +1,10 @@
+"""Analytical resource model (Eqs. 3-5): pure functions of layer descriptions."""
+
+from .flops import flops, layer_flops
+from .model import Costs, estimate
+from .options import CostOptions
+from .ram import ram_bytes
+from .rom import layer_rom, layer_weights, rom_bytes
+
+__all__ = ["CostOptions", "Costs", "estimate", "flops", "layer_flops", "layer_rom",
+           "layer_weights", "ram_bytes", "rom_bytes"]

@@ -1,0 +1,49 @@
+"""Resource estimate of one architecture: ROM, RAM, FLOPs and the per-layer breakdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+from typing import Any, Iterable
+
+from .._core.arch import Arch
+from ..space.base import ChainSpace
+from .flops import flops, layer_flops
+from .options import CostOptions
+from .ram import ram_bytes
+from .rom import layer_rom, layer_weights, rom_bytes
+
+
+@dataclass(frozen=True)
+class Costs:
+    """U^ROM, U^RAM (bytes) and FLOPs of one candidate, plus the weight count."""
+
+    rom: int
+    ram: int
+    flops: int
+    weights: int
+    per_layer: tuple[dict[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, int]:
+        return {"rom": self.rom, "ram": self.ram, "flops": self.flops, "weights": self.weights}
+
+
+def estimate(space: ChainSpace, arch: Arch | Iterable[int],
+             options: CostOptions | None = None) -> Costs:
+    """Costs of ``arch`` from the same layer descriptions that build the PyTorch model."""
+    options = options or CostOptions()
+    layers = space.layers(arch)
+    searched = [layer for layer in layers if layer.searched]
+    per_layer = tuple(
+        {"name": layer.name, "kind": layer.kind, "out_shape": layer.out_shape,
+         "outputs": layer.outputs, "weights": layer_weights(layer, options),
+         "rom": layer_rom(layer, options), "flops": layer_flops(layer, options)}
+        for layer in layers
+    )
+    return Costs(
+        rom=rom_bytes(layers, options),
+        ram=ram_bytes([layer.outputs for layer in searched], prod(space.input_shape), options),
+        flops=flops(layers, options),
+        weights=sum(layer_weights(layer, options) for layer in layers),
+        per_layer=per_layer,
+    )

@@ -1,0 +1,69 @@
+"""Conventions of the resource model (what is counted, with how many bytes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .._core.validation import check_choice, check_number
+
+RAM_MODELS = ("eq4", "chain")
+
+
+@dataclass(frozen=True)
+class CostOptions:
+    """Counting conventions of Eqs. (3)-(5).
+
+    Attributes:
+        weight_bytes: D_i for weights (4 = float32, 1 = int8).
+        activation_bytes: D_i for intermediate results.
+        input_bytes: D^in for the network input.
+        bias: count additive terms (a layer's own bias, or the bias that folding its BatchNorm
+            creates) as weights. The paper's footnote 3 counts w = M*N only, so the default is
+            False (this reproduces its ROM figures: MicroNet-KWS-S = 236,544 B).
+        code_bytes: cs_t of Eq. (3), bytes of program code per layer of kind t (default 0).
+        flops_per_mac: f_i of Eq. (5) for conv/FC layers (2).
+        ram_model: ``"eq4"`` (ping-pong buffers, the paper) or ``"chain"`` (the tighter
+            max_i (u_{i-1} + u_i) bound of a chain executed layer by layer).
+    """
+
+    weight_bytes: int = 4
+    activation_bytes: int = 4
+    input_bytes: int = 4
+    bias: bool = False
+    code_bytes: tuple[tuple[str, int], ...] = field(default_factory=tuple)
+    flops_per_mac: int = 2
+    ram_model: str = "eq4"
+
+    def __post_init__(self) -> None:
+        owner = "CostOptions"
+        for name in ("weight_bytes", "activation_bytes", "input_bytes", "flops_per_mac"):
+            check_number(getattr(self, name), name, owner, lo=1, integer=True)
+        if isinstance(self.code_bytes, Mapping):
+            object.__setattr__(self, "code_bytes", tuple(sorted(self.code_bytes.items())))
+        for kind, n in self.code_bytes:
+            check_number(n, f"code_bytes[{kind}]", owner, lo=0, integer=True)
+        check_choice(self.ram_model, "ram_model", owner, RAM_MODELS)
+
+    def code_size(self, kind: str) -> int:
+        for k, n in self.code_bytes:
+            if k == kind:
+                return n
+        return 0
+
+    @classmethod
+    def for_dtype(cls, dtype: str, **kw: Any) -> "CostOptions":
+        """``"float32"`` (4 bytes everywhere) or ``"int8"`` (1 byte everywhere)."""
+        n = {"float32": 4, "int8": 1}[check_choice(dtype, "dtype", "CostOptions.for_dtype",
+                                                   ("float32", "int8"))]
+        return cls(weight_bytes=n, activation_bytes=n, input_bytes=n, **kw)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"weight_bytes": self.weight_bytes, "activation_bytes": self.activation_bytes,
+                "input_bytes": self.input_bytes, "bias": self.bias,
+                "code_bytes": dict(self.code_bytes), "flops_per_mac": self.flops_per_mac,
+                "ram_model": self.ram_model}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "CostOptions":
+        return cls(**dict(data))

@@ -1,0 +1,23 @@
+"""ROM (flash) of Eq. (3): sum over layers of weights x D + code size of the layer kind."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..space.layers import Layer
+from .options import CostOptions
+
+
+def layer_weights(layer: Layer, options: CostOptions) -> int:
+    """w_{t,i}: weights stored for a layer (kernel weights, plus bias terms if counted)."""
+    return layer.kernel_weights + (layer.bias_terms if options.bias else 0)
+
+
+def layer_rom(layer: Layer, options: CostOptions) -> int:
+    """rho_{t,i} = w_{t,i} * D_i + cs_t (Eq. 3)."""
+    return layer_weights(layer, options) * options.weight_bytes + options.code_size(layer.kind)
+
+
+def rom_bytes(layers: Sequence[Layer], options: CostOptions) -> int:
+    """U^ROM (Eq. 3) over all layers, the fixed tail included."""
+    return sum(layer_rom(layer, options) for layer in layers)

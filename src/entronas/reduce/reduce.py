@@ -1,0 +1,161 @@
+"""X -> X^f (Sec. III-B): lower-bound check, reduced upper bounds (Eq. 2), exact feasible set."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .._core.errors import InfeasibleSpaceError
+from ..cost.options import CostOptions
+from ..space.base import ChainSpace
+from ..targets.base import Target, fmt_bytes
+from .enumerate import _fits, enumerate_depth
+from .tables import INF, Completion, DepthTables, build_tables, completion
+from .tree import FeasibleTree
+
+
+@dataclass
+class DepthReport:
+    """What the reduction found for one depth L."""
+
+    depth: int
+    size: int                       # |X_L|
+    feasible: int                   # |X^f_L|
+    cheapest: dict[str, int]        # costs of the cheapest network of this depth
+    lower_bound_ok: bool            # the all-minimum network fits
+    m_red: tuple[int, ...] | None   # reduced upper bounds M_i^red (Eq. 2); None if infeasible
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"depth": self.depth, "size": self.size, "feasible": self.feasible,
+                "cheapest": self.cheapest, "lower_bound_ok": self.lower_bound_ok,
+                "m_red": None if self.m_red is None else list(self.m_red),
+                "seconds": self.seconds}
+
+
+@dataclass
+class ReductionReport:
+    space: str
+    target: dict[str, Any]
+    depths: list[DepthReport] = field(default_factory=list)
+    seconds: float = 0.0
+    method: str = "enumerate"
+
+    @property
+    def size(self) -> int:
+        return sum(d.size for d in self.depths)
+
+    @property
+    def feasible(self) -> int:
+        return sum(d.feasible for d in self.depths)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"space": self.space, "target": self.target, "size": self.size,
+                "feasible": self.feasible, "seconds": self.seconds, "method": self.method,
+                "depths": [d.to_dict() for d in self.depths]}
+
+
+def fingerprint(space: ChainSpace, target: Target, options: CostOptions) -> str:
+    """Identifies a reduction result: same space + budgets + conventions -> same X^f."""
+    from .. import __version__
+
+    blob = json.dumps({"space": space.to_dict(), "rom": target.rom, "ram": target.ram,
+                       "flops": target.flops, "options": options.to_dict(),
+                       "version": __version__.split(".")[0]}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def cheapest_costs(t: DepthTables, c: Completion, options: CostOptions) -> dict[str, int] | None:
+    """Costs of the all-minimum (greedy) network of this depth, None if rules allow none."""
+    first = int(np.argmax(c.ok[0])) if c.ok[0].any() else None
+    if first is None:
+        return None
+    rom = int(t.rom[0][0, first] + c.rom[0][first])
+    flops = int(t.flops[0][0, first] + c.flops[0][first])
+    if options.ram_model == "chain":
+        ram = int(max(t.in_bytes + t.out[0][first], c.pair[0][first]))
+    else:
+        ram = int(max(t.in_bytes, c.even[0][first]) + max(t.out[0][first], c.odd[0][first]))
+    return {"rom": rom, "ram": ram, "flops": flops}
+
+
+def lower_bound_ok(cheap: dict[str, int] | None, target: Target) -> bool:
+    return cheap is not None and target.fits(cheap["rom"], cheap["ram"], cheap["flops"])
+
+
+def reduce_space(
+    space: ChainSpace,
+    target: Target,
+    options: CostOptions | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[FeasibleTree, ReductionReport]:
+    """Reduce ``space`` to the networks that fit ``target`` and store them as a tree.
+
+    Per depth: the all-minimum network is checked first (if it does not fit, neither does any
+    other network of that depth); otherwise the feasible set is enumerated exactly with the
+    cheapest-completion bound (output-sensitive) and M^red read off it.
+
+    Raises:
+        InfeasibleSpaceError: no depth has a feasible network; the message names the cheapest
+            network's ROM/RAM/FLOPs against the budgets.
+    """
+    options = options or CostOptions()
+    start = time.perf_counter()
+    report = ReductionReport(space.name, target.to_dict())
+    dags = {}
+    for depth in space.depths:
+        t0 = time.perf_counter()
+        tables = build_tables(space, depth, options)
+        comp = completion(tables)
+        cheap = cheapest_costs(tables, comp, options)
+        ok = lower_bound_ok(cheap, target)
+        dag = enumerate_depth(tables, comp, target, options) if ok else None
+        m_red = None
+        if dag is not None:
+            dags[depth] = dag
+            m_red = _m_red(dag, tables)
+        report.depths.append(DepthReport(depth, space.size(depth), 0 if dag is None else dag.size,
+                                         cheap or {}, ok, m_red, time.perf_counter() - t0))
+        if progress:
+            progress(f"depth {depth}: {report.depths[-1].feasible:,} feasible of "
+                     f"{report.depths[-1].size:,}")
+    report.seconds = time.perf_counter() - start
+    if not dags:
+        raise InfeasibleSpaceError(explain_empty(space, target, report))
+    meta = {"target": target.to_dict(), "options": options.to_dict(),
+            "fingerprint": fingerprint(space, target, options), "report": report.to_dict()}
+    return FeasibleTree(space, dags, meta), report
+
+
+def _m_red(dag: Any, tables: DepthTables) -> tuple[int, ...]:
+    """M_i^red = the largest width of layer i over X^f_L (Eq. 2)."""
+    return tuple(int(tables.widths[j][(dag.lo[j] + dag.cnt[j] - 1).max()])
+                 for j in range(dag.depth))
+
+
+def explain_empty(space: ChainSpace, target: Target, report: ReductionReport) -> str:
+    """One line: why nothing fits, with the cheapest network's costs against the budget."""
+    best = min((d for d in report.depths if d.cheapest), key=lambda d: d.cheapest["rom"],
+               default=None)
+    if best is None:
+        return f"space {space.name!r} has no valid architecture under its structural rules"
+    c = best.cheapest
+    over = []
+    for what, used in (("ROM", c["rom"]), ("RAM", c["ram"]), ("FLOPs", c["flops"])):
+        budget = getattr(target, what.lower())
+        if budget is not None and used > budget:
+            over.append(f"{what} {fmt_bytes(used) if what != 'FLOPs' else f'{used:,}'} > "
+                        f"{fmt_bytes(budget) if what != 'FLOPs' else f'{budget:,}'}")
+    return (f"no architecture of space {space.name!r} (depth {space.depth_min}..{space.depth_max})"
+            f" fits target {target.describe()}: the smallest one (depth {best.depth}, all widths "
+            f"minimal) needs {', '.join(over)}; raise the budget, lower the minimum widths or "
+            "depth, or shrink the input")
+
+
+__all__ = ["DepthReport", "ReductionReport", "fingerprint", "reduce_space", "INF"]

@@ -1,0 +1,357 @@
+"""The feasible set X^f as generic trees (Sec. III-E), compressed into DAGs of range nodes.
+
+For each depth L there is one tree with L levels; a node at level i holds a contiguous range of
+grid positions for M_{i+1} (feasible widths after a prefix always form a range because costs
+are monotone) and one child per value. Identical subtrees are stored once, which turns the
+paper's tree into a DAG: DS-CNN's 167,713 networks take a few kB instead of 1.2 MB.
+
+Nodes carry subtree counts, so ``tree[i]`` (unrank), ``tree.index_of(arch)`` (rank), uniform
+sampling and ordered iteration are all O(L) per architecture and vectorised over batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import struct
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from .._core.arch import Arch
+from .._core.errors import CorruptFileError, NotInSpaceError
+from .._core.rng import as_generator
+
+MAGIC = b"ENTRTREE"
+VERSION = 1
+
+
+@dataclass
+class DepthDag:
+    """Range-node DAG of X^f_L. Level j nodes choose the grid position of layer j."""
+
+    depth: int
+    lo: list[np.ndarray]
+    cnt: list[np.ndarray]
+    child: list[np.ndarray]  # len depth-1: flat child ids (level j+1) for every slot of level j
+    counts: list[np.ndarray] = field(init=False)
+    _ptr: list[np.ndarray] = field(init=False, repr=False)
+    _base: list[np.ndarray] = field(init=False, repr=False)
+    _cum: list[np.ndarray] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        L = self.depth
+        self.counts = [None] * L  # type: ignore[list-item]
+        self._ptr = [np.concatenate([[0], np.cumsum(c)]).astype(np.int64) for c in self.cnt]
+        self.counts[L - 1] = self.cnt[L - 1].astype(np.int64)
+        self._cum = [None] * (L - 1)  # type: ignore[list-item]
+        for j in range(L - 2, -1, -1):
+            slot_counts = self.counts[j + 1][self.child[j]]
+            cum = np.cumsum(slot_counts)
+            self._cum[j] = cum
+            ends = cum[self._ptr[j][1:] - 1]
+            self.counts[j] = np.diff(np.concatenate([[0], ends]))
+        self._base = [np.concatenate([[0], np.cumsum(c)[:-1]]).astype(np.int64)
+                      for c in self.counts]
+
+    @property
+    def size(self) -> int:
+        return int(self.counts[0][0])
+
+    @property
+    def n_nodes(self) -> int:
+        return sum(len(lo) for lo in self.lo)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_leaf_masks(cls, masks: Sequence[np.ndarray], _unused: Any, depth: int) -> "DepthDag":
+        lo, cnt = _ranges(masks[0])
+        return cls(depth, [lo], [cnt], [])
+
+    @classmethod
+    def from_prefix_levels(cls, levels: Sequence[Any], last_mask: np.ndarray,
+                           depth: int) -> "DepthDag":
+        """Build bottom-up from enumerated prefixes; ``levels[j]`` holds prefixes of length j+1."""
+        lo_l, cnt_l = _ranges(last_mask)
+        rows = np.stack([lo_l, cnt_l], axis=1)
+        uniq, node_of_prefix = np.unique(rows, axis=0, return_inverse=True)
+        node_of_prefix = node_of_prefix.ravel()
+        lo = [uniq[:, 0]]
+        cnt = [uniq[:, 1]]
+        child: list[np.ndarray] = []
+        for j in range(len(levels) - 1, -1, -1):
+            pre = levels[j]
+            n_parents = 1 if j == 0 else len(levels[j - 1].last)
+            parent = pre.parent if j > 0 else np.zeros(len(pre.last), np.int64)
+            starts = np.searchsorted(parent, np.arange(n_parents))
+            counts = np.diff(np.concatenate([starts, [len(parent)]]))
+            if (counts == 0).any():
+                raise AssertionError("a kept prefix has no feasible child")
+            pos = np.arange(len(parent)) - starts[parent]
+            if (pre.last != pre.last[starts[parent]] + pos).any():
+                raise AssertionError("feasible widths after a prefix are not contiguous")
+            width = int(counts.max())
+            mat = np.full((n_parents, 2 + width), -1, dtype=np.int64)
+            mat[:, 0] = pre.last[starts]
+            mat[:, 1] = counts
+            mat[parent, 2 + pos] = node_of_prefix
+            uniq, inv = np.unique(mat, axis=0, return_inverse=True)
+            lo.insert(0, uniq[:, 0])
+            cnt.insert(0, uniq[:, 1])
+            slots = uniq[:, 2:]
+            child.insert(0, slots[slots >= 0])
+            node_of_prefix = inv.ravel()
+        return cls(depth, lo, cnt, child)
+
+    # ------------------------------------------------------------------ rank / unrank
+    def unrank(self, idx: np.ndarray) -> np.ndarray:
+        """Grid positions (N x depth) of the architectures with in-depth indices ``idx``."""
+        idx = np.asarray(idx, dtype=np.int64)
+        out = np.empty((len(idx), self.depth), dtype=np.int64)
+        node = np.zeros(len(idx), dtype=np.int64)
+        r = idx.copy()
+        for j in range(self.depth - 1):
+            g = self._base[j][node] + r
+            slot = np.searchsorted(self._cum[j], g, side="right")
+            out[:, j] = self.lo[j][node] + (slot - self._ptr[j][node])
+            prev = np.where(slot > 0, self._cum[j][slot - 1], 0)
+            r = g - prev
+            node = self.child[j][slot]
+        out[:, -1] = self.lo[-1][node] + r
+        return out
+
+    def rank(self, pos: np.ndarray) -> np.ndarray:
+        """In-depth indices of grid-position rows; -1 where a row is not in X^f_L."""
+        pos = np.asarray(pos, dtype=np.int64)
+        n = len(pos)
+        node = np.zeros(n, dtype=np.int64)
+        r = np.zeros(n, dtype=np.int64)
+        ok = np.ones(n, dtype=bool)
+        for j in range(self.depth):
+            off = pos[:, j] - self.lo[j][node]
+            ok &= (off >= 0) & (off < self.cnt[j][node])
+            off = np.where(ok, off, 0)
+            if j == self.depth - 1:
+                r += off
+                break
+            slot = self._ptr[j][node] + off
+            prev = np.where(slot > 0, self._cum[j][slot - 1], 0)
+            r += prev - self._base[j][node]
+            node = self.child[j][slot]
+        return np.where(ok, r, -1)
+
+
+def _ranges(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, count) of each row's True run; rows must be one contiguous run."""
+    lo = mask.argmax(axis=1)
+    cnt = mask.sum(axis=1)
+    hi = mask.shape[1] - 1 - mask[:, ::-1].argmax(axis=1)
+    if (cnt == 0).any() or (hi - lo + 1 != cnt).any():
+        raise AssertionError("feasible last-layer widths are not one contiguous range")
+    return lo.astype(np.int64), cnt.astype(np.int64)
+
+
+class FeasibleTree:
+    """X^f = union over depths of X^f_L, indexable: ``tree[i] -> Arch``, ``len(tree)``.
+
+    Global indices run depth by depth (shallowest first), and inside a depth in lexicographic
+    order of the widths.
+    """
+
+    def __init__(self, space: Any, dags: dict[int, DepthDag], meta: dict[str, Any] | None = None):
+        self.space = space
+        self.dags = dict(sorted(dags.items()))
+        self.meta = dict(meta or {})
+        self.grids = {d: [np.asarray(space.grid(d, i), dtype=np.int64) for i in range(d)]
+                      for d in self.dags}
+        sizes = [dag.size for dag in self.dags.values()]
+        self._depths = np.array(list(self.dags), dtype=np.int64)
+        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+    def __len__(self) -> int:
+        return int(self._offsets[-1])
+
+    @property
+    def depths(self) -> list[int]:
+        return list(self.dags)
+
+    def count(self, depth: int) -> int:
+        return self.dags[depth].size if depth in self.dags else 0
+
+    def __getitem__(self, i: int) -> Arch:
+        return Arch(self.space.name, tuple(self.widths_of([i])[0]))
+
+    def widths_of(self, indices: Sequence[int] | np.ndarray) -> list[tuple[int, ...]]:
+        """Width tuples of many global indices (vectorised per depth)."""
+        idx = np.asarray(indices, dtype=np.int64)
+        if len(idx) and (idx.min() < 0 or idx.max() >= len(self)):
+            raise IndexError(f"index out of range for a feasible set of {len(self)}")
+        which = np.searchsorted(self._offsets, idx, side="right") - 1
+        out: list[tuple[int, ...]] = [()] * len(idx)
+        for k, depth in enumerate(self._depths):
+            sel = np.nonzero(which == k)[0]
+            if len(sel):
+                arr = self.depth_array(int(depth), idx[sel] - self._offsets[k])
+                for s, row in zip(sel, arr):
+                    out[s] = tuple(int(v) for v in row)
+        return out
+
+    def depth_array(self, depth: int, local: np.ndarray | None = None) -> np.ndarray:
+        """Widths (N x depth) of X^f_L members (all of them, in order, if ``local`` is None)."""
+        dag = self.dags[depth]
+        local = np.arange(dag.size) if local is None else np.asarray(local, dtype=np.int64)
+        pos = dag.unrank(local)
+        grids = self.grids[depth]
+        return np.stack([grids[j][pos[:, j]] for j in range(depth)], axis=1)
+
+    def index_of(self, arch: Arch | Sequence[int]) -> int:
+        """Global index of ``arch``; NotInSpaceError if it is not in X^f."""
+        widths = tuple(arch.widths if isinstance(arch, Arch) else arch)
+        depth = len(widths)
+        if depth in self.dags:
+            grids = self.grids[depth]
+            pos = []
+            for j, w in enumerate(widths):
+                p = int(np.searchsorted(grids[j], w))
+                if p >= len(grids[j]) or grids[j][p] != w:
+                    break
+                pos.append(p)
+            else:
+                r = int(self.dags[depth].rank(np.array([pos]))[0])
+                if r >= 0:
+                    k = self.depths.index(depth)
+                    return int(self._offsets[k]) + r
+        raise NotInSpaceError(f"{list(widths)} is not in the feasible set of {self.space.name!r}")
+
+    def __contains__(self, arch: object) -> bool:
+        try:
+            self.index_of(arch)  # type: ignore[arg-type]
+        except NotInSpaceError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[Arch]:
+        for depth in self.dags:
+            for start in range(0, self.dags[depth].size, 65536):
+                stop = min(start + 65536, self.dags[depth].size)
+                for row in self.depth_array(depth, np.arange(start, stop)):
+                    yield Arch(self.space.name, tuple(int(v) for v in row))
+
+    def all_widths(self) -> dict[int, np.ndarray]:
+        """Every member, as one widths array per depth."""
+        return {d: self.depth_array(d) for d in self.dags}
+
+    def sample(self, n: int, seed: int | np.random.Generator | None = None, *,
+               replace: bool = True) -> np.ndarray:
+        """Uniform global indices of X^f."""
+        rng = as_generator(seed)
+        if not replace and n > len(self):
+            raise ValueError(f"cannot draw {n} distinct members from {len(self)}")
+        return rng.choice(len(self), size=n, replace=replace)
+
+    # ------------------------------------------------------------------ storage
+    @property
+    def n_nodes(self) -> int:
+        return sum(d.n_nodes for d in self.dags.values())
+
+    def to_bytes(self) -> bytes:
+        header = dict(self.meta)
+        header["space"] = self.space.to_dict()
+        header["depths"] = list(self.dags)
+        arrays: list[np.ndarray] = []
+        for dag in self.dags.values():
+            arrays.extend(dag.lo)
+            arrays.extend(dag.cnt)
+            arrays.extend(dag.child)
+        index, buf = [], io.BytesIO()
+        for a in arrays:
+            dtype = _small_dtype(a)
+            index.append([dtype, len(a)])
+            buf.write(a.astype(dtype).tobytes())
+        header["arrays"] = index
+        head = json.dumps(header, sort_keys=True).encode()
+        payload = zlib.compress(struct.pack("<I", len(head)) + head + buf.getvalue(), 9)
+        digest = hashlib.sha256(payload).digest()
+        return MAGIC + struct.pack("<HQ", VERSION, len(payload)) + payload + digest
+
+    def save(self, path: str | os.PathLike) -> int:
+        """Write atomically (temp file + rename); returns the file size in bytes."""
+        data = self.to_bytes()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return len(data)
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.to_bytes())
+
+    @classmethod
+    def from_bytes(cls, data: bytes, source: str = "<bytes>") -> "FeasibleTree":
+        from ..space.base import ChainSpace
+
+        bad = f"{source} is not a valid entronas tree file"
+        if len(data) < len(MAGIC) + 10 + 32 or data[:len(MAGIC)] != MAGIC:
+            raise CorruptFileError(f"{bad} (wrong magic header); create one with `entronas "
+                                   "reduce SPACE --target T --out FILE`")
+        version, n = struct.unpack("<HQ", data[len(MAGIC):len(MAGIC) + 10])
+        if version != VERSION:
+            raise CorruptFileError(f"{source} has tree format version {version}; this entronas "
+                                   f"reads version {VERSION}: re-run `entronas reduce`")
+        start = len(MAGIC) + 10
+        payload, digest = data[start:start + n], data[start + n:start + n + 32]
+        if len(payload) != n or hashlib.sha256(payload).digest() != digest:
+            raise CorruptFileError(f"{bad} (checksum mismatch: truncated or corrupted); "
+                                   "re-run `entronas reduce`")
+        try:
+            raw = zlib.decompress(payload)
+            (hlen,) = struct.unpack("<I", raw[:4])
+            header = json.loads(raw[4:4 + hlen])
+            space = ChainSpace.from_dict(header.pop("space"))
+            pos, arrays = 4 + hlen, []
+            for dtype, length in header.pop("arrays"):
+                size = np.dtype(dtype).itemsize * length
+                arrays.append(np.frombuffer(raw[pos:pos + size], dtype=dtype).astype(np.int64))
+                pos += size
+            dags, k = {}, 0
+            for depth in header.pop("depths"):
+                lo, cnt = arrays[k:k + depth], arrays[k + depth:k + 2 * depth]
+                child = arrays[k + 2 * depth:k + 3 * depth - 1]
+                k += 3 * depth - 1
+                dags[int(depth)] = DepthDag(int(depth), lo, cnt, child)
+        except (ValueError, KeyError, TypeError, struct.error, zlib.error, IndexError) as exc:
+            raise CorruptFileError(f"{bad} ({exc}); re-run `entronas reduce`") from exc
+        return cls(space, dags, header)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "FeasibleTree":
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            raise CorruptFileError(f"tree file {str(path)!r} does not exist; create it with "
+                                   "`entronas reduce SPACE --target T --out FILE`") from None
+        return cls.from_bytes(data, str(path))
+
+
+def _small_dtype(a: np.ndarray) -> str:
+    hi = int(a.max()) if len(a) else 0
+    lo = int(a.min()) if len(a) else 0
+    for dt in ("<u1", "<u2", "<u4"):
+        if lo >= 0 and hi <= np.iinfo(dt).max:
+            return dt
+    return "<i8"

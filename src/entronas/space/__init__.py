@@ -1,0 +1,11 @@
+"""Search spaces: architectures as values, spaces as data + rules, layers as descriptions."""
+
+from . import autoencoder, convmixer, dscnn, mlp, mobilenet  # noqa: F401  (register backbones)
+from .base import BACKBONES, Backbone, ChainSpace, width_grid
+from .layers import Layer, Op
+from .presets import DESCRIPTIONS, SPACES, get_space, list_spaces, register_space
+
+__all__ = [
+    "BACKBONES", "Backbone", "ChainSpace", "DESCRIPTIONS", "Layer", "Op", "SPACES", "get_space",
+    "list_spaces", "register_space", "width_grid",
+]

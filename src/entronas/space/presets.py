@@ -1,0 +1,86 @@
+"""Built-in search spaces, exactly as the paper describes them (Sec. III-A, IV)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .._core.registry import Registry
+from .base import ChainSpace, width_grid
+
+#: Space factories by name; each takes keyword overrides of ChainSpace fields / options.
+SPACES: Registry[Callable[..., ChainSpace]] = Registry("space", "entronas spaces")
+
+#: One-line descriptions for `entronas spaces`.
+DESCRIPTIONS: dict[str, str] = {}
+
+
+def register_space(name: str, description: str) -> Callable:
+    def wrap(factory: Callable[..., ChainSpace]) -> Callable[..., ChainSpace]:
+        DESCRIPTIONS[name] = description
+        return SPACES.register(name, factory)
+
+    return wrap
+
+
+def _make(defaults: dict[str, Any], overrides: dict[str, Any]) -> ChainSpace:
+    opts = dict(defaults.pop("options", {}))
+    opts.update(overrides.pop("options", {}) or {})
+    defaults.update(overrides)
+    return ChainSpace(options=opts, **defaults)
+
+
+@register_space("mlp-example", "paper's running example: 16 inputs, 2 dense layers 16..128/16")
+def mlp_example(**overrides: Any) -> ChainSpace:
+    return _make(dict(name="mlp-example", backbone="mlp", depth_min=2, depth_max=2,
+                      widths=width_grid(16, 16, 8), input_shape=(16,), num_classes=0), overrides)
+
+
+@register_space("dscnn-kws", "DS-CNN for keyword spotting: L 6..8, widths 84..280/28, 49x10 MFCC")
+def dscnn_kws(**overrides: Any) -> ChainSpace:
+    return _make(dict(name="dscnn-kws", backbone="dscnn", depth_min=6, depth_max=8,
+                      widths=width_grid(84, 28, 8), input_shape=(1, 49, 10), num_classes=12),
+                 overrides)
+
+
+@register_space("convmixer-cifar10", "ConvMixer for CIFAR-10: L 8..16, widths 64..176/16, p=2, k=5")
+def convmixer_cifar10(**overrides: Any) -> ChainSpace:
+    return _make(dict(name="convmixer-cifar10", backbone="convmixer", depth_min=8, depth_max=16,
+                      widths=width_grid(64, 16, 8), input_shape=(3, 32, 32), num_classes=10,
+                      options={"patch": 2, "kernel": 5}), overrides)
+
+
+@register_space("mobilenet-vww", "MobileNetV1-style for VWW: L 8..16, widths 64..176/16, 96x96x3")
+def mobilenet_vww(**overrides: Any) -> ChainSpace:
+    return _make(dict(name="mobilenet-vww", backbone="mobilenet", depth_min=8, depth_max=16,
+                      widths=width_grid(64, 16, 8), input_shape=(3, 96, 96), num_classes=2),
+                 overrides)
+
+
+@register_space("autoencoder-ad", "FC autoencoder for anomaly detection: L 5..10, 32..144/16, "
+                "bottleneck 8, 640 in/out")
+def autoencoder_ad(**overrides: Any) -> ChainSpace:
+    return _make(dict(name="autoencoder-ad", backbone="autoencoder", depth_min=5, depth_max=10,
+                      widths=width_grid(32, 16, 8), input_shape=(640,), num_classes=0,
+                      options={"bottleneck": 8}), overrides)
+
+
+@register_space("mlp-digits", "MLP for the offline 8x8 digits data: L 1..3, widths 8..128/8")
+def mlp_digits(**overrides: Any) -> ChainSpace:
+    return _make(dict(name="mlp-digits", backbone="mlp", depth_min=1, depth_max=3,
+                      widths=width_grid(8, 8, 16), input_shape=(64,), num_classes=10), overrides)
+
+
+@register_space("dscnn-digits", "small DS-CNN for the offline 8x8 digits data: L 2..4, 8..64/8")
+def dscnn_digits(**overrides: Any) -> ChainSpace:
+    return _make(dict(name="dscnn-digits", backbone="dscnn", depth_min=2, depth_max=4,
+                      widths=width_grid(8, 8, 8), input_shape=(1, 8, 8), num_classes=10,
+                      options={"first_kernel": (3, 3)}), overrides)
+
+
+def get_space(name: str, **overrides: Any) -> ChainSpace:
+    """A registered space by name, with optional field/option overrides."""
+    return SPACES.get(name)(**overrides)
+
+
+def list_spaces(pattern: str = "*") -> list[str]:
+    return SPACES.names(pattern)

@@ -1,0 +1,114 @@
+"""Property tests: the reduction equals brute force on small random spaces and budgets."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from entronas._core.errors import InfeasibleSpaceError, NotInSpaceError
+from entronas.cost import CostOptions, estimate
+from entronas.reduce import FeasibleTree, reduce_space
+from entronas.space import ChainSpace
+from entronas.targets import Target
+
+from .brute import brute_feasible
+
+SETTINGS = settings(max_examples=40, derandomize=True, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def small_problems(draw):
+    backbone = draw(st.sampled_from(["mlp", "dscnn", "convmixer", "autoencoder", "mobilenet"]))
+    lo = draw(st.integers(1, 6))
+    step = draw(st.integers(1, 5))
+    count = draw(st.integers(1, 4))
+    widths = tuple(lo + step * m for m in range(count))
+    dmin = draw(st.integers(1 if backbone in ("mlp",) else 3 if backbone == "autoencoder" else 1, 3))
+    dmax = draw(st.integers(dmin, dmin + 1))
+    monotone = draw(st.sampled_from([None, "non-increasing", "non-decreasing"]))
+    kw = dict(name="rand", backbone=backbone, depth_min=dmin, depth_max=dmax, widths=widths,
+              monotone=None if backbone == "autoencoder" else monotone)
+    if backbone == "mlp":
+        kw.update(input_shape=(draw(st.integers(1, 12)),), num_classes=draw(st.integers(0, 3)))
+    elif backbone == "autoencoder":
+        kw.update(input_shape=(draw(st.integers(4, 12)),), options={"bottleneck": 2})
+    elif backbone == "convmixer":
+        kw.update(input_shape=(2, 6, 6), num_classes=3, options={"patch": 2, "kernel": 3})
+    elif backbone == "mobilenet":
+        kw.update(input_shape=(3, 8, 8), num_classes=2,
+                  options={"stem_kernel": 2, "stem_stride": 2})
+    else:
+        kw.update(input_shape=(1, 7, 5), num_classes=4, options={"first_kernel": (3, 2)})
+    space = ChainSpace(**kw)
+    bias = draw(st.booleans())
+    ram_model = draw(st.sampled_from(["eq4", "chain"]))
+    options = CostOptions(bias=bias, ram_model=ram_model,
+                          code_bytes={"dense": draw(st.integers(0, 50))})
+    # budgets between the cheapest and the most expensive network, drawn by quantile
+    costs = []
+    for d in space.depths:
+        import itertools
+        for w in itertools.product(*[space.grid(d, i) for i in range(d)]):
+            try:
+                costs.append(estimate(space, w, options))
+            except NotInSpaceError:  # breaks a structural rule
+                continue
+    if not costs:
+        costs = [estimate(space, space.grid(space.depth_min, 0)[:1] * space.depth_min, options)]
+    q = [draw(st.floats(0.0, 1.0)) for _ in range(3)]
+    def pick(vals, t):
+        return int(np.quantile(np.array(vals), t)) if t < 0.9 else None
+    rom = pick([c.rom for c in costs], q[0])
+    ram = pick([c.ram for c in costs], q[1])
+    flops = pick([c.flops for c in costs], q[2])
+    if rom is None and ram is None and flops is None:
+        rom = int(np.median([c.rom for c in costs]))
+    return space, Target("t", rom, ram, flops), options
+
+
+@SETTINGS
+@given(small_problems())
+def test_reduced_set_equals_brute_force(problem):
+    space, target, options = problem
+    expected = brute_feasible(space, target, options)
+    if not expected:
+        with pytest.raises(InfeasibleSpaceError):
+            reduce_space(space, target, options)
+        return
+    tree, report = reduce_space(space, target, options)
+    got = [a.widths for a in tree]
+    assert sorted(got) == sorted(expected)
+    assert got == sorted(got, key=lambda w: (len(w), w))  # ordered: depth, then lexicographic
+    assert len(tree) == len(expected) == report.feasible
+    for d in report.depths:
+        members = [w for w in expected if len(w) == d.depth]
+        if members:
+            assert d.m_red == tuple(max(w[i] for w in members) for i in range(d.depth))
+        else:
+            assert d.m_red is None
+
+
+@SETTINGS
+@given(small_problems(), st.integers(0, 2**31 - 1))
+def test_rank_unrank_and_storage_round_trip(problem, seed):
+    space, target, options = problem
+    try:
+        tree, _ = reduce_space(space, target, options)
+    except InfeasibleSpaceError:
+        return
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(tree), size=min(len(tree), 20))
+    for i in idx:
+        assert tree.index_of(tree[int(i)]) == i
+    loaded = FeasibleTree.from_bytes(tree.to_bytes())
+    assert [a.widths for a in loaded] == [a.widths for a in tree]
+    assert loaded.meta["fingerprint"] == tree.meta["fingerprint"]
+
+
+def test_not_in_feasible_set_is_reported():
+    space = ChainSpace("m", "mlp", 2, 2, (16, 32, 48), (16,))
+    tree, _ = reduce_space(space, Target("t", 4 * (16 * 16 + 16 * 32), None))
+    with pytest.raises(NotInSpaceError):
+        tree.index_of((48, 48))
+    assert (48, 48) not in tree and (16, 16) in tree
