@@ -1,7 +1,8 @@
 """Reduction of a search space X to its feasible set X^f, stored as compact trees."""
 
 from .reduce import DepthReport, ReductionReport, fingerprint, reduce_space
+from .count import CountedSpace
 from .tree import DepthDag, FeasibleTree
 
-__all__ = ["DepthDag", "DepthReport", "FeasibleTree", "ReductionReport", "fingerprint",
+__all__ = ["CountedSpace", "DepthDag", "DepthReport", "FeasibleTree", "ReductionReport", "fingerprint",
            "reduce_space"]

@@ -14,8 +14,9 @@ from .._core.errors import InfeasibleSpaceError
 from ..cost.options import CostOptions
 from ..space.base import ChainSpace
 from ..targets.base import Target, fmt_bytes
-from .enumerate import _fits, enumerate_depth
-from .tables import INF, Completion, DepthTables, build_tables, completion
+from .enumerate import enumerate_depth
+from .count import CountedSpace, DepthCounter, NotCountableError, choose_axis, forward_counts
+from .tables import INF, Completion, DepthTables, build_tables, completion, prefix
 from .tree import FeasibleTree
 
 
@@ -88,49 +89,126 @@ def lower_bound_ok(cheap: dict[str, int] | None, target: Target) -> bool:
     return cheap is not None and target.fits(cheap["rom"], cheap["ram"], cheap["flops"])
 
 
+#: feasible sets larger than this are counted (DP) instead of listed
+ENUMERATE_LIMIT = 20_000_000
+
+
 def reduce_space(
     space: ChainSpace,
     target: Target,
     options: CostOptions | None = None,
     *,
+    method: str = "auto",
+    enumerate_limit: int = ENUMERATE_LIMIT,
     progress: Callable[[str], None] | None = None,
-) -> tuple[FeasibleTree, ReductionReport]:
-    """Reduce ``space`` to the networks that fit ``target`` and store them as a tree.
+) -> tuple[Any, ReductionReport]:
+    """Reduce ``space`` to the networks that fit ``target``.
 
-    Per depth: the all-minimum network is checked first (if it does not fit, neither does any
-    other network of that depth); otherwise the feasible set is enumerated exactly with the
-    cheapest-completion bound (output-sensitive) and M^red read off it.
+    Per depth: the all-minimum network is checked first (if it does not fit, no network of that
+    depth does); M^red (Eq. 2) comes from the cheapest valid prefix + completion through each
+    (layer, width); then the feasible set is either enumerated exactly into a
+    :class:`FeasibleTree` (output-sensitive: work ~ |X^f| L) or, when larger than
+    ``enumerate_limit`` (or ``method="count"``), represented by an exact counting DP
+    (:class:`CountedSpace`).
 
     Raises:
         InfeasibleSpaceError: no depth has a feasible network; the message names the cheapest
             network's ROM/RAM/FLOPs against the budgets.
     """
+    from .._core.validation import check_choice
+
+    check_choice(method, "method", "reduce_space", ("auto", "enumerate", "count"))
     options = options or CostOptions()
     start = time.perf_counter()
     report = ReductionReport(space.name, target.to_dict())
-    dags = {}
+    prepared = []
     for depth in space.depths:
         t0 = time.perf_counter()
         tables = build_tables(space, depth, options)
         comp = completion(tables)
         cheap = cheapest_costs(tables, comp, options)
         ok = lower_bound_ok(cheap, target)
-        dag = enumerate_depth(tables, comp, target, options) if ok else None
-        m_red = None
-        if dag is not None:
-            dags[depth] = dag
-            m_red = _m_red(dag, tables)
-        report.depths.append(DepthReport(depth, space.size(depth), 0 if dag is None else dag.size,
-                                         cheap or {}, ok, m_red, time.perf_counter() - t0))
-        if progress:
-            progress(f"depth {depth}: {report.depths[-1].feasible:,} feasible of "
-                     f"{report.depths[-1].size:,}")
-    report.seconds = time.perf_counter() - start
-    if not dags:
+        m_red = reduced_bounds(tables, comp, target, options) if ok else None
+        report.depths.append(DepthReport(depth, space.size(depth), 0, cheap or {}, ok, m_red,
+                                         time.perf_counter() - t0))
+        prepared.append((tables, comp, ok))
+    if not any(ok for _, _, ok in prepared):
+        report.seconds = time.perf_counter() - start
         raise InfeasibleSpaceError(explain_empty(space, target, report))
+    # box of the reduced bounds: enumerate directly when it is small anyway
+    box = sum(_box_size(space, d.depth, d.m_red) for d in report.depths if d.m_red)
+    use_count = method == "count" or (method == "auto" and box > enumerate_limit)
+    counters: dict[int, DepthCounter] = {}
+    if use_count:
+        feasible_tables = {d.depth: tables for (tables, _, ok), d in zip(prepared, report.depths)
+                           if ok}
+        try:
+            axis = choose_axis(list(feasible_tables.values()), target)
+            parts = forward_counts(feasible_tables, target, options, axis)
+            counters = {d: DepthCounter(t, target, options, axis, parts[d])
+                        for d, t in feasible_tables.items()}
+        except NotCountableError:
+            if method == "count":
+                raise
+            counters = {}
+        total = sum(c.count for c in counters.values())
+        use_count = bool(counters) and (method == "count" or total > enumerate_limit)
     meta = {"target": target.to_dict(), "options": options.to_dict(),
-            "fingerprint": fingerprint(space, target, options), "report": report.to_dict()}
+            "fingerprint": fingerprint(space, target, options)}
+    if use_count:
+        report.method = "count"
+        for d in report.depths:
+            d.feasible = counters[d.depth].count if d.depth in counters else 0
+        report.seconds = time.perf_counter() - start
+        meta["report"] = report.to_dict()
+        return CountedSpace(space, counters, meta), report
+    dags = {}
+    for (tables, comp, ok), d in zip(prepared, report.depths):
+        t0 = time.perf_counter()
+        dag = enumerate_depth(tables, comp, target, options) if ok else None
+        if dag is not None:
+            dags[d.depth] = dag
+            d.feasible = dag.size
+        d.seconds += time.perf_counter() - t0
+        if progress:
+            progress(f"depth {d.depth}: {d.feasible:,} feasible of {d.size:,}")
+    report.seconds = time.perf_counter() - start
+    meta["report"] = report.to_dict()
     return FeasibleTree(space, dags, meta), report
+
+
+def _box_size(space: ChainSpace, depth: int, m_red: tuple[int, ...]) -> int:
+    """Size of the reduced box (widths capped at M^red), an upper bound on |X^f_L|."""
+    n = 1
+    for i, cap in enumerate(m_red):
+        n *= sum(1 for w in space.grid(depth, i) if w <= cap)
+    return n
+
+
+def reduced_bounds(t: DepthTables, comp: Completion, target: Target,
+                   options: CostOptions) -> tuple[int, ...] | None:
+    """M_i^red (Eq. 2): the largest width of layer i such that some network of X^f_L has it.
+
+    For every (layer i, width b) the cheapest network through it is the cheapest valid prefix
+    ending in b plus the cheapest completion after b (costs are monotone in every width).
+    """
+    pre = prefix(t)
+    out = []
+    for i in range(t.depth):
+        ok = pre.ok[i] & comp.ok[i]
+        rom = pre.rom[i] + comp.rom[i]
+        flops = pre.flops[i] + comp.flops[i]
+        if options.ram_model == "chain":
+            ram = np.maximum(pre.pair[i], comp.pair[i])
+        else:
+            ram = np.maximum(pre.even[i], comp.even[i]) + np.maximum(pre.odd[i], comp.odd[i])
+        for v, budget in ((rom, target.rom), (flops, target.flops), (ram, target.ram)):
+            if budget is not None:
+                ok &= v <= budget
+        if not ok.any():
+            return None
+        out.append(int(t.widths[i][np.nonzero(ok)[0].max()]))
+    return tuple(out)
 
 
 def _m_red(dag: Any, tables: DepthTables) -> tuple[int, ...]:
@@ -158,4 +236,5 @@ def explain_empty(space: ChainSpace, target: Target, report: ReductionReport) ->
             "depth, or shrink the input")
 
 
-__all__ = ["DepthReport", "ReductionReport", "fingerprint", "reduce_space", "INF"]
+__all__ = ["CountedSpace", "DepthReport", "ReductionReport", "fingerprint", "reduce_space",
+           "reduced_bounds"]

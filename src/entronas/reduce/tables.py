@@ -139,3 +139,34 @@ def completion(t: DepthTables) -> Completion:
 def layer_is_even(k: int) -> bool:
     """Layer k (0-based) is l_{k+1} of the paper; Eq. (4) puts even i in the input's buffer."""
     return (k + 1) % 2 == 0
+
+
+def prefix(t: DepthTables) -> Completion:
+    """Cost of the cheapest valid prefix l_1..l_k that ends with M_k = grid[k][b] (layer k included).
+
+    The mirror image of :func:`completion`: the smallest allowed width at every earlier layer.
+    """
+    L = t.depth
+    p = Completion([None] * L, [None] * L, [None] * L, [None] * L, [None] * L, [None] * L,
+                   [None] * L)
+    p.rom[0], p.flops[0] = t.rom[0][0].copy(), t.flops[0][0].copy()
+    p.even[0] = np.full(t.sizes[0], t.in_bytes, np.int64)
+    p.odd[0] = t.out[0].copy()
+    p.pair[0] = t.in_bytes + t.out[0]
+    p.ok[0] = np.ones(t.sizes[0], bool)
+    for k in range(1, L):
+        allowed = t.allowed[k] & p.ok[k - 1][:, None]          # (W_{k-1}, W_k)
+        has = allowed.any(axis=0)
+        prv = np.where(has, allowed.argmax(axis=0), 0)
+        b = np.arange(t.sizes[k])
+        p.rom[k] = np.where(has, p.rom[k - 1][prv] + t.rom[k][prv, b], INF)
+        p.flops[k] = np.where(has, p.flops[k - 1][prv] + t.flops[k][prv, b], INF)
+        if layer_is_even(k):
+            p.even[k] = np.maximum(p.even[k - 1][prv], t.out[k])
+            p.odd[k] = p.odd[k - 1][prv]
+        else:
+            p.odd[k] = np.maximum(p.odd[k - 1][prv], t.out[k])
+            p.even[k] = p.even[k - 1][prv]
+        p.pair[k] = np.maximum(p.pair[k - 1][prv], t.out[k - 1][prv] + t.out[k])
+        p.ok[k], p.nxt[k] = has, prv
+    return p

@@ -1,0 +1,429 @@
+"""Exact counting, ranking and uniform sampling of X^f without listing it.
+
+For feasible sets too large to enumerate (ConvMixer under the small MCU has ~10^10 members) we
+run a dynamic programme over the layers. Chain costs are sums of per-layer terms that depend on
+(M_{i-1}, M_i), so one additive budget (ROM or FLOPs, whichever binds) becomes a DP axis in exact
+integer units (costs divided by their gcd). RAM (Eq. 4) is a max per buffer parity, handled by
+partitioning X^f by the value x of the even buffer: networks whose even buffers are all <= x
+and odd buffers <= B_RAM - x, minus those whose even buffers are all < x. The chain RAM model is a
+per-transition mask instead.
+
+Everything here is exact: counts, M^red, rank/unrank and therefore uniform sampling. The one
+unsupported case is two binding additive budgets at once (ROM and FLOPs) on a set too large to
+enumerate; that raises a clear error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import reduce as _reduce
+from typing import Any, Sequence
+
+import numpy as np
+
+from .._core.arch import Arch
+from .._core.errors import InfeasibleSpaceError, NotInSpaceError
+from .._core.rng import as_generator
+from ..cost.options import CostOptions
+from ..targets.base import Target
+from .tables import DepthTables, layer_is_even
+
+MAX_AXIS_UNITS = 5_000_000
+
+
+class NotCountableError(InfeasibleSpaceError):
+    """The DP cannot count this feasible set exactly (two binding additive budgets)."""
+
+
+@dataclass
+class _Partition:
+    even_cap: int | None       # None: RAM not constrained (or the chain model)
+    odd_cap: int | None
+    prev_even_cap: int | None  # the subtracted set's even cap (None: nothing subtracted)
+    count: int = 0
+
+
+@dataclass(frozen=True)
+class Axis:
+    """The one additive budget tracked exactly by the DP, in units of the gcd of its costs."""
+
+    name: str | None   # "rom", "flops" or None (no additive budget binds)
+    unit: int = 1
+    units: int = 0     # budget // unit
+
+    def layer(self, t: DepthTables, k: int) -> np.ndarray:
+        if self.name is None:
+            return np.zeros_like(t.rom[k])
+        return getattr(t, self.name)[k] // self.unit
+
+    def tail(self, t: DepthTables) -> np.ndarray:
+        if self.name is None:
+            return np.zeros_like(t.tail_rom)
+        return getattr(t, f"tail_{self.name}") // self.unit
+
+
+def _gcd(values: Sequence[np.ndarray]) -> int:
+    g = 0
+    for v in values:
+        if v.size:
+            g = math.gcd(g, int(_reduce(np.gcd, v.ravel().astype(np.int64))))
+    return max(g, 1)
+
+
+def choose_axis(tables: Sequence[DepthTables], target: Target) -> Axis:
+    """The additive budget that can bind (at most one is supported)."""
+    active = []
+    for name, budget in (("rom", target.rom), ("flops", target.flops)):
+        if budget is None:
+            continue
+        worst = max(sum(int(x.max()) for x in getattr(t, name)) + int(getattr(t, f"tail_{name}").max())
+                    for t in tables)
+        if worst > budget:
+            active.append((name, budget))
+    if len(active) > 1:
+        raise NotCountableError(
+            "both the ROM and the FLOPs budget bind on a feasible set too large to enumerate; "
+            "exact counting supports one binding additive budget: drop or loosen one of them, "
+            "or narrow the space"
+        )
+    if not active:
+        return Axis(None)
+    name, budget = active[0]
+    g = _gcd([x for t in tables for x in getattr(t, name)] +
+             [getattr(t, f"tail_{name}") for t in tables])
+    if budget // g > MAX_AXIS_UNITS:
+        raise NotCountableError(f"the {name} budget spans {budget // g:,} cost units (gcd {g}); "
+                                "too fine to count exactly: use coarser width steps")
+    return Axis(name, g, int(budget // g))
+
+
+def partitions(t: DepthTables, target: Target, options: CostOptions) -> list[_Partition]:
+    """Split X^f by the exact value of the even buffer (Eq. 4) so that RAM becomes two caps."""
+    ram = target.ram
+    if ram is None or options.ram_model == "chain":
+        return [_Partition(None, None, None)]
+    evens = {t.in_bytes}
+    for k in range(t.depth):
+        if layer_is_even(k):
+            evens.update(int(v) for v in t.out[k])
+    parts, prev = [], None
+    for x in sorted(v for v in evens if t.in_bytes <= v <= ram):
+        parts.append(_Partition(x, ram - x, prev))
+        prev = x
+    return parts
+
+
+class _Rules:
+    """Which transitions a DP may take under buffer caps (shared by counting and unranking)."""
+
+    def __init__(self, t: DepthTables, target: Target, options: CostOptions) -> None:
+        self.t, self.target, self.options = t, target, options
+
+    def masks(self, even_cap: int | None, odd_cap: int | None) -> list[np.ndarray]:
+        t = self.t
+        masks = []
+        for k in range(t.depth):
+            cap = even_cap if layer_is_even(k) else odd_cap
+            masks.append(np.ones(len(t.out[k]), bool) if cap is None else t.out[k] <= cap)
+        if even_cap is not None and t.in_bytes > even_cap:
+            masks[0] = np.zeros_like(masks[0])
+        return masks
+
+    def transition(self, k: int, masks: list[np.ndarray]) -> np.ndarray:
+        t = self.t
+        ok = t.allowed[k] & masks[k][None, :]
+        if self.options.ram_model == "chain" and self.target.ram is not None:
+            prev = np.array([t.in_bytes]) if k == 0 else t.out[k - 1]
+            ok = ok & (prev[:, None] + t.out[k][None, :] <= self.target.ram)
+        return ok
+
+
+def forward_counts(tables: dict[int, DepthTables], target: Target, options: CostOptions,
+                   axis: Axis) -> dict[int, list[_Partition]]:
+    """Partition counts for every depth; depths whose layers coincide share one forward pass."""
+    deepest = tables[max(tables)]
+    shared = all(_same_prefix(tables[d], deepest) for d in tables)
+    groups = [(deepest, sorted(tables))] if shared else [(tables[d], [d]) for d in sorted(tables)]
+    result: dict[int, list[_Partition]] = {}
+    for t, depths in groups:
+        rules = _Rules(t, target, options)
+        parts = partitions(t, target, options)
+        totals: dict[tuple, dict[int, int]] = {}
+        for p in parts:
+            for caps in ((p.even_cap, p.odd_cap), (p.prev_even_cap, p.odd_cap)):
+                if caps not in totals and (caps[0] is not None or caps == (p.even_cap, p.odd_cap)):
+                    totals[caps] = _forward(rules, axis, caps, depths, tables)
+        for d in depths:
+            out = []
+            for p in parts:
+                a = totals[(p.even_cap, p.odd_cap)][d]
+                b = totals[(p.prev_even_cap, p.odd_cap)][d] if p.prev_even_cap is not None else 0
+                if a - b > 0:
+                    out.append(_Partition(p.even_cap, p.odd_cap, p.prev_even_cap, a - b))
+            result[d] = out
+    return result
+
+
+def _same_prefix(t: DepthTables, deep: DepthTables) -> bool:
+    for k in range(t.depth):
+        for name in ("rom", "flops", "allowed"):
+            x, y = getattr(t, name)[k], getattr(deep, name)[k]
+            if x.shape != y.shape or (x != y).any():
+                return False
+        if (t.out[k] != deep.out[k]).any() or (t.widths[k] != deep.widths[k]).any():
+            return False
+    return True
+
+
+def _forward(rules: _Rules, axis: Axis, caps: tuple, depths: list[int],
+             tables: dict[int, DepthTables]) -> dict[int, int]:
+    """Number of networks under ``caps`` for each depth (forward DP over cost units)."""
+    t, R = rules.t, axis.units
+    masks = rules.masks(*caps)
+    ok0 = rules.transition(0, masks)[0]
+    cost0 = axis.layer(t, 0)[0]
+    F = np.zeros((len(t.out[0]), R + 1), dtype=np.int64)
+    for b in np.nonzero(ok0 & (cost0 <= R))[0]:
+        F[b, cost0[b]] = 1
+    totals = {}
+    for k in range(max(depths)):
+        if k > 0:
+            ok = rules.transition(k, masks)
+            cost = axis.layer(t, k)
+            G = np.zeros((len(t.out[k]), R + 1), dtype=np.int64)
+            for a, b in zip(*np.nonzero(ok & (cost <= R))):
+                c = int(cost[a, b])
+                G[b, c:] += F[a, :R + 1 - c]
+            F = G
+        if k + 1 in depths:
+            tail = axis.tail(tables[k + 1])
+            cum = np.cumsum(F, axis=1)
+            room = R - tail
+            totals[k + 1] = int(sum(int(cum[b, room[b]]) for b in range(len(tail))
+                                    if room[b] >= 0))
+    return totals
+
+
+class DepthCounter:
+    """Exact ranker/unranker of X^f_L for one depth (suffix tables built lazily per partition)."""
+
+    def __init__(self, t: DepthTables, target: Target, options: CostOptions, axis: Axis,
+                 parts: list[_Partition]) -> None:
+        self.t, self.axis, self.partitions = t, axis, parts
+        self.rules = _Rules(t, target, options)
+        self.count = sum(p.count for p in parts)
+        self._suffix_cache: dict[tuple, list[np.ndarray]] = {}
+
+    @property
+    def units(self) -> int:
+        return self.axis.units
+
+    def _cost(self, k: int) -> np.ndarray:
+        return self.axis.layer(self.t, k)
+
+    def _suffix(self, even_cap: int | None, odd_cap: int | None) -> list[np.ndarray]:
+        """S[k][b, r]: completions of layers k+1.. given M_k = b and r units left."""
+        key = (even_cap, odd_cap)
+        if key in self._suffix_cache:
+            self._suffix_cache[key] = self._suffix_cache.pop(key)  # most recently used last
+            return self._suffix_cache[key]
+        t, R = self.t, self.units
+        masks = self.rules.masks(even_cap, odd_cap)
+        L = t.depth
+        S: list[np.ndarray] = [None] * L  # type: ignore[list-item]
+        last = np.zeros((len(t.out[L - 1]), R + 1), dtype=np.int64)
+        for b, c in enumerate(self.axis.tail(t)):
+            if masks[L - 1][b] and c <= R:
+                last[b, c:] = 1
+        S[L - 1] = last
+        for k in range(L - 2, -1, -1):
+            cur = np.zeros((len(t.out[k]), R + 1), dtype=np.int64)
+            ok = self.rules.transition(k + 1, masks)
+            cost = self._cost(k + 1)
+            for a, b in zip(*np.nonzero(ok & (cost <= R))):
+                c = int(cost[a, b])
+                cur[a, c:] += S[k + 1][b, :R + 1 - c]
+            S[k] = cur
+        while len(self._suffix_cache) >= 6:  # bounded memory: ~100 MB on the biggest spaces
+            self._suffix_cache.pop(next(iter(self._suffix_cache)))
+        self._suffix_cache[key] = S
+        return S
+
+    def release(self) -> None:
+        """Drop the suffix tables (they can take ~100 MB per depth on big spaces)."""
+        self._suffix_cache.clear()
+
+    def _partition_tables(self, p: _Partition):
+        A = self._suffix(p.even_cap, p.odd_cap)
+        mA = self.rules.masks(p.even_cap, p.odd_cap)
+        if p.prev_even_cap is None:
+            return A, mA, None, None
+        B = self._suffix(p.prev_even_cap, p.odd_cap)
+        return A, mA, B, self.rules.masks(p.prev_even_cap, p.odd_cap)
+
+    def unrank(self, idx: np.ndarray) -> np.ndarray:
+        """Grid positions (N x L) of in-depth indices (vectorised per partition)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        out = np.empty((len(idx), self.t.depth), dtype=np.int64)
+        bounds = np.cumsum([0] + [p.count for p in self.partitions])
+        which = np.searchsorted(bounds, idx, side="right") - 1
+        for j, p in enumerate(self.partitions):
+            sel = np.nonzero(which == j)[0]
+            if len(sel):
+                out[sel] = self._unrank_in(p, idx[sel] - bounds[j])
+        return out
+
+    def _unrank_in(self, p: _Partition, r: np.ndarray) -> np.ndarray:
+        tabs = self._partition_tables(p)
+        n = len(r)
+        pos = np.empty((n, self.t.depth), dtype=np.int64)
+        rem = np.full(n, self.units, dtype=np.int64)
+        in_b = np.ones(n, dtype=bool)
+        prev = np.zeros(n, dtype=np.int64)
+        r = r.copy()
+        rows = np.arange(n)
+        for k in range(self.t.depth):
+            cum = np.cumsum(self._child_counts(k, prev, rem, in_b, *tabs), axis=1)
+            b = (cum <= r[:, None]).sum(axis=1)
+            r = r - np.where(b > 0, cum[rows, np.maximum(b - 1, 0)], 0)
+            pos[:, k] = b
+            rem = rem - self._cost(k)[prev if k else np.zeros(n, np.int64), b]
+            if tabs[3] is not None:
+                in_b &= tabs[3][k][b]
+            prev = b
+        return pos
+
+    def _child_counts(self, k: int, prev: np.ndarray, rem: np.ndarray, in_b: np.ndarray,
+                      A: list[np.ndarray], mA: list[np.ndarray], B: list[np.ndarray] | None,
+                      mB: list[np.ndarray] | None) -> np.ndarray:
+        """(n, W_k): members of the partition below each query's prefix extended by each width."""
+        rows = np.zeros(len(prev), np.int64) if k == 0 else prev
+        left = rem[:, None] - self._cost(k)[rows]
+        li = np.clip(left, 0, None)
+        w = np.arange(len(self.t.out[k]))[None, :]
+        okA = self.rules.transition(k, mA)[rows] & (left >= 0)
+        cnt = np.where(okA, A[k][w, li], 0)
+        if B is not None:
+            okB = self.rules.transition(k, mB)[rows] & (left >= 0) & in_b[:, None]
+            cnt = cnt - np.where(okB, B[k][w, li], 0)
+        return cnt
+
+    def rank(self, pos: np.ndarray) -> int | None:
+        """In-depth index of one grid-position vector, None if it is not feasible."""
+        t = self.t
+        x = max([t.in_bytes] + [int(t.out[k][pos[k]]) for k in range(t.depth)
+                                if layer_is_even(k)])
+        start = 0
+        for p in self.partitions:
+            if p.even_cap is None or p.even_cap == x:
+                return self._rank_in(p, pos, start)
+            start += p.count
+        return None
+
+    def _rank_in(self, p: _Partition, pos: np.ndarray, start: int) -> int | None:
+        tabs = self._partition_tables(p)
+        rem = np.array([self.units], np.int64)
+        in_b = np.ones(1, bool)
+        prev = np.zeros(1, np.int64)
+        r = 0
+        for k in range(self.t.depth):
+            cnt = self._child_counts(k, prev, rem, in_b, *tabs)[0]
+            b = int(pos[k])
+            if cnt[b] <= 0:
+                return None
+            r += int(cnt[:b].sum())
+            rem = rem - self._cost(k)[prev if k else np.zeros(1, np.int64), np.array([b])]
+            if tabs[3] is not None:
+                in_b &= tabs[3][k][b]
+            prev = np.array([b])
+        return start + r
+
+
+class CountedSpace:
+    """X^f of a space too large to list: exact ``len``, indexing, ranking and uniform sampling.
+
+    Same read interface as :class:`~entronas.reduce.tree.FeasibleTree` (``len``, ``[i]``,
+    ``widths_of``, ``index_of``, ``sample``, ``depths``, ``count``), without storage of members.
+    """
+
+    def __init__(self, space: Any, counters: dict[int, DepthCounter],
+                 meta: dict[str, Any] | None = None) -> None:
+        self.space = space
+        self.counters = {d: c for d, c in sorted(counters.items()) if c.count > 0}
+        self.meta = dict(meta or {})
+        sizes = [c.count for c in self.counters.values()]
+        self._depths = np.array(list(self.counters), dtype=np.int64)
+        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.grids = {d: [np.asarray(space.grid(d, i), dtype=np.int64) for i in range(d)]
+                      for d in self.counters}
+        self._memo: dict[int, tuple[int, ...]] = {}   # index -> widths of recently decoded members
+
+    MEMO_LIMIT = 2_000_000
+
+    def __len__(self) -> int:
+        return int(self._offsets[-1])
+
+    @property
+    def depths(self) -> list[int]:
+        return list(self.counters)
+
+    def count(self, depth: int) -> int:
+        return self.counters[depth].count if depth in self.counters else 0
+
+    def __getitem__(self, i: int) -> Arch:
+        return Arch(self.space.name, self.widths_of([i])[0])
+
+    def widths_of(self, indices: Sequence[int] | np.ndarray) -> list[tuple[int, ...]]:
+        idx = np.asarray(indices, dtype=np.int64)
+        if len(idx) and (idx.min() < 0 or idx.max() >= len(self)):
+            raise IndexError(f"index out of range for a feasible set of {len(self)}")
+        out: list[tuple[int, ...]] = [self._memo.get(int(i), ()) for i in idx]
+        todo = np.array([k for k, w in enumerate(out) if not w], dtype=np.int64)
+        if not len(todo):
+            return out
+        which = np.searchsorted(self._offsets, idx[todo], side="right") - 1
+        for k, depth in enumerate(self._depths):
+            sel = todo[which == k]
+            if len(sel):
+                counter = self.counters[int(depth)]
+                pos = counter.unrank(idx[sel] - self._offsets[k])
+                counter.release()
+                grids = self.grids[int(depth)]
+                for s, row in zip(sel, pos):
+                    out[s] = tuple(int(grids[j][row[j]]) for j in range(len(row)))
+        if len(self._memo) + len(todo) <= self.MEMO_LIMIT:
+            self._memo.update((int(idx[s]), out[s]) for s in todo)
+        return out
+
+    def index_of(self, arch: Arch | Sequence[int]) -> int:
+        widths = tuple(arch.widths if isinstance(arch, Arch) else arch)
+        depth = len(widths)
+        if depth in self.counters:
+            grids = self.grids[depth]
+            pos = [int(np.searchsorted(g, w)) for g, w in zip(grids, widths)]
+            if all(p < len(g) and g[p] == w for p, g, w in zip(pos, grids, widths)):
+                r = self.counters[depth].rank(np.array(pos))
+                if r is not None:
+                    return int(self._offsets[self.depths.index(depth)]) + r
+        raise NotInSpaceError(f"{list(widths)} is not in the feasible set of {self.space.name!r}")
+
+    def __contains__(self, arch: object) -> bool:
+        try:
+            self.index_of(arch)  # type: ignore[arg-type]
+        except NotInSpaceError:
+            return False
+        return True
+
+    def sample(self, n: int, seed: int | np.random.Generator | None = None, *,
+               replace: bool = True) -> np.ndarray:
+        """Uniform global indices (exact: drawn uniformly from 0..len-1 and unranked on use)."""
+        rng = as_generator(seed)
+        if replace:
+            return rng.integers(0, len(self), size=n, dtype=np.int64)
+        if n > len(self):
+            raise ValueError(f"cannot draw {n} distinct members from {len(self)}")
+        out: set[int] = set()
+        while len(out) < n:
+            out.update(int(v) for v in rng.integers(0, len(self), size=n - len(out)))
+        return np.array(sorted(out), dtype=np.int64)

@@ -1,0 +1,95 @@
+"""Entropy-based sampling (Sec. III-D, Eq. 7).
+
+A cluster c is drawn with P(c) = (1-p)^c * p over the clusters that still have candidates
+(truncated and renormalised; cluster 0 has the highest mean entropy), then a candidate uniformly
+inside it. Because the geometric distribution is memoryless, renormalising over the remaining
+clusters keeps the paper's preference order whether or not earlier clusters are exhausted.
+"""
+
+from __future__ import annotations
+
+from typing import Collection
+
+import numpy as np
+
+from .._core.rng import as_generator
+from .._core.validation import check_number
+
+
+def geometric_probabilities(n_clusters: int, p: float = 0.5,
+                            available: np.ndarray | None = None) -> np.ndarray:
+    """Eq. (7) over ``n_clusters`` clusters, zero where not ``available``, summing to 1."""
+    check_number(p, "p", "geometric_probabilities", lo=0, hi=1, closed="right")
+    c = np.arange(n_clusters, dtype=np.float64)
+    # log-space keeps tiny probabilities of deep clusters from underflowing to exactly zero
+    logp = c * np.log1p(-p) + np.log(p) if p < 1 else np.where(c == 0, 0.0, -np.inf)
+    if available is not None:
+        logp = np.where(available, logp, -np.inf)
+    if not np.isfinite(logp).any():
+        return np.zeros(n_clusters)
+    w = np.exp(logp - logp[np.isfinite(logp)].max())
+    return w / w.sum()
+
+
+class EntropySampler:
+    """Draw candidate indices by entropy cluster.
+
+    Args:
+        labels: cluster of every candidate (0 = highest entropy), e.g. ``EntropyClusters.labels_``.
+        p: parameter of Eq. (7) (0.5 in the paper).
+    """
+
+    def __init__(self, labels: np.ndarray, *, p: float = 0.5) -> None:
+        self.p = check_number(p, "p", "EntropySampler", lo=0, hi=1, closed="right",
+                              fix="Use e.g. p=0.5 as in the paper.")
+        labels = np.asarray(labels, dtype=np.int64)
+        self.n = len(labels)
+        self.n_clusters = int(labels.max()) + 1 if self.n else 0
+        self.order = np.argsort(labels, kind="stable")          # members grouped by cluster
+        self.sizes = np.bincount(labels, minlength=self.n_clusters)
+        self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
+        self.labels = labels
+
+    def probabilities(self, taken: Collection[int] = ()) -> np.ndarray:
+        """P(c) over clusters given the candidates already taken."""
+        return geometric_probabilities(self.n_clusters, self.p, self._remaining(taken) > 0)
+
+    def _remaining(self, taken: Collection[int]) -> np.ndarray:
+        used = np.bincount(self.labels[np.fromiter(taken, dtype=np.int64)],
+                           minlength=self.n_clusters) if len(taken) else 0
+        return self.sizes - used
+
+    def suggest(self, rng: np.random.Generator | int | None,
+                taken: Collection[int] = ()) -> int | None:
+        """One candidate not in ``taken`` (None when every candidate is taken)."""
+        rng = as_generator(rng)
+        probs = self.probabilities(taken)
+        if probs.sum() == 0:
+            return None
+        c = int(rng.choice(self.n_clusters, p=probs))
+        members = self.order[self.starts[c]:self.starts[c] + self.sizes[c]]
+        taken_set = taken if isinstance(taken, (set, frozenset)) else set(taken)
+        for _ in range(64):
+            i = int(members[rng.integers(len(members))])
+            if i not in taken_set:
+                return i
+        free = members[~np.isin(members, np.fromiter(taken_set, dtype=np.int64))]
+        return int(free[rng.integers(len(free))])
+
+    def sample(self, k: int, seed: int | None = None, *, replace: bool = False) -> np.ndarray:
+        """``k`` candidates, with or without replacement (vectorised when with replacement)."""
+        rng = as_generator(seed)
+        if replace:
+            probs = geometric_probabilities(self.n_clusters, self.p, self.sizes > 0)
+            cl = rng.choice(self.n_clusters, size=k, p=probs)
+            pick = self.starts[cl] + (rng.random(k) * self.sizes[cl]).astype(np.int64)
+            return self.order[pick]
+        if k > self.n:
+            raise ValueError(f"cannot draw {k} distinct candidates from {self.n}")
+        taken: set[int] = set()
+        out = []
+        for _ in range(k):
+            i = self.suggest(rng, taken)
+            taken.add(i)  # type: ignore[arg-type]
+            out.append(i)
+        return np.array(out, dtype=np.int64)
