@@ -1,0 +1,146 @@
+"""User-defined spaces and targets from a TOML or YAML file, validated with one-line errors.
+
+Example (TOML)::
+
+    [space]
+    name = "my-dscnn"
+    backbone = "dscnn"            # or: preset = "dscnn-kws" and only the fields to change
+    depth = [6, 8]
+    widths = { lo = 84, step = 28, count = 8 }   # or an explicit list [84, 112, ...]
+    input_shape = [1, 49, 10]
+    num_classes = 12
+    monotone = "non-increasing"   # optional
+    [space.options]
+    first_kernel = [10, 4]
+
+    [target]                      # optional
+    name = "my-board"
+    rom = "1MB"
+    ram = "256KiB"
+    flops = "20M"
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from .._core.errors import EntronasError, InvalidSpaceError
+from .base import BACKBONES, ChainSpace, width_grid
+from .presets import SPACES, get_space
+
+SPACE_KEYS = {"name", "backbone", "preset", "depth", "widths", "layer_widths", "monotone",
+              "input_shape", "num_classes", "options"}
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Parse a .toml / .yaml / .yml / .json file into a dict (errors name the file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidSpaceError(f"space file {str(path)!r} does not exist")
+    text = path.read_text()
+    try:
+        if path.suffix == ".toml":
+            if sys.version_info >= (3, 11):
+                import tomllib
+            else:  # pragma: no cover
+                import tomli as tomllib
+            data = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        elif path.suffix == ".json":
+            import json
+
+            data = json.loads(text)
+        else:
+            raise InvalidSpaceError(f"{path}: unknown file type {path.suffix!r}; use .toml, "
+                                    ".yaml or .json")
+    except InvalidSpaceError:
+        raise
+    except Exception as exc:  # parser errors differ per library
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InvalidSpaceError(f"{path}: not valid {path.suffix[1:].upper()}: {msg}") from None
+    if not isinstance(data, dict):
+        raise InvalidSpaceError(f"{path}: expected a table with a [space] section")
+    return data
+
+
+def space_from_dict(data: dict[str, Any], where: str = "space") -> ChainSpace:
+    """Build a ChainSpace from a config mapping (preset + overrides, or a full definition)."""
+    unknown = set(data) - SPACE_KEYS
+    if unknown:
+        raise InvalidSpaceError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: "
+                                f"{sorted(SPACE_KEYS)}")
+    overrides: dict[str, Any] = {}
+    try:
+        if "depth" in data:
+            depth = data["depth"]
+            lo, hi = (depth, depth) if isinstance(depth, int) else depth
+            overrides.update(depth_min=int(lo), depth_max=int(hi))
+        if "widths" in data:
+            w = data["widths"]
+            overrides["widths"] = (width_grid(w["lo"], w["step"], w["count"])
+                                   if isinstance(w, dict) else tuple(int(v) for v in w))
+        if data.get("layer_widths") is not None:
+            overrides["layer_widths"] = tuple(
+                width_grid(g["lo"], g["step"], g["count"]) if isinstance(g, dict)
+                else tuple(int(v) for v in g) for g in data["layer_widths"])
+        for key in ("name", "backbone", "monotone"):
+            if key in data:
+                overrides[key] = data[key]
+        if "input_shape" in data:
+            overrides["input_shape"] = tuple(int(v) for v in data["input_shape"])
+        if "num_classes" in data:
+            overrides["num_classes"] = int(data["num_classes"])
+        if "options" in data:
+            overrides["options"] = {k: tuple(v) if isinstance(v, list) else v
+                                    for k, v in dict(data["options"]).items()}
+    except (TypeError, ValueError, KeyError) as exc:
+        raise InvalidSpaceError(f"{where}: malformed value ({exc}); see `entronas spaces` and "
+                                "the README for the file format") from None
+    if "preset" in data:
+        if data["preset"] not in SPACES:
+            SPACES.get(data["preset"])  # raises with a close-match hint
+        return get_space(data["preset"], **overrides)
+    missing = {"name", "backbone", "depth", "widths", "input_shape"} - set(data)
+    if missing:
+        raise InvalidSpaceError(f"{where}: missing key(s) {sorted(missing)} (or give "
+                                "preset = \"<name>\" to start from a built-in space)")
+    if overrides["backbone"] not in BACKBONES:
+        BACKBONES.get(overrides["backbone"])
+    opts = overrides.pop("options", {})
+    try:
+        return ChainSpace(options=opts, **overrides)
+    except EntronasError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise InvalidSpaceError(f"{where}: {exc}") from None
+
+
+def load_space_file(path: str | Path) -> tuple[ChainSpace, Any]:
+    """(space, target or None) from a file with a [space] and an optional [target] section."""
+    from ..targets.base import Target
+
+    data = read_config_file(path)
+    if "space" not in data:
+        raise InvalidSpaceError(f"{path}: no [space] section")
+    space = space_from_dict(dict(data["space"]), where=f"{path} [space]")
+    target = None
+    if "target" in data:
+        t = dict(data["target"])
+        t.setdefault("name", Path(path).stem)
+        target = Target.from_dict(t)
+    return space, target
+
+
+def resolve_space(name_or_path: str) -> tuple[ChainSpace, Any]:
+    """A registered space name, or a path to a space file."""
+    if name_or_path in SPACES:
+        return get_space(name_or_path), None
+    p = Path(name_or_path)
+    if p.suffix in (".toml", ".yaml", ".yml", ".json") or p.exists():
+        return load_space_file(p)
+    return SPACES.get(name_or_path)(), None  # raises UnknownNameError with a hint

@@ -1,0 +1,113 @@
+"""CLI commands and one-line errors with exit code 2."""
+
+import json
+
+import pytest
+
+from entronas.cli import main
+from entronas.reduce import FeasibleTree
+
+
+def run(capsys, *argv):
+    rc = main(list(argv))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_reduce_and_sample_round_trip(tmp_path, capsys):
+    tree_file = tmp_path / "d.tree"
+    rc, out, _ = run(capsys, "reduce", "dscnn-kws", "--rom", "1000000", "--ram", "262144",
+                     "--out", str(tree_file))
+    assert rc == 0 and "167,713" in out and "112,168,280,168,280,168,280,168" in out
+    tree = FeasibleTree.load(tree_file)
+    assert len(tree) == 167_713 and tree_file.stat().st_size < 10_000
+    rc, out, _ = run(capsys, "sample", str(tree_file), "-n", "5", "--json", "--seed", "3")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert rc == 0 and len(rows) == 5 and len({tuple(r["widths"]) for r in rows}) == 5
+    assert all(r["rom"] <= 1_000_000 and r["ram"] <= 262_144 for r in rows)
+    rc2, out2, _ = run(capsys, "sample", str(tree_file), "-n", "5", "--json", "--seed", "3")
+    assert out2 == out
+
+
+def test_listing_commands(capsys):
+    assert run(capsys, "spaces")[0] == 0
+    rc, out, _ = run(capsys, "targets")
+    assert rc == 0 and "stm32f412" in out and "stm32h743" in out
+
+
+def test_space_file_toml_and_yaml(tmp_path, capsys):
+    f = tmp_path / "s.toml"
+    f.write_text('[space]\nname = "mine"\nbackbone = "mlp"\ndepth = [2, 2]\n'
+                 'widths = { lo = 16, step = 16, count = 8 }\ninput_shape = [16]\n'
+                 '[target]\nrom = 10240\nram = "448B"\n')
+    rc, out, _ = run(capsys, "reduce", str(f))
+    assert rc == 0 and "total |X^f| = 14 " in out
+    y = tmp_path / "s.yaml"
+    y.write_text("space:\n  preset: dscnn-kws\n  depth: [6, 6]\n")
+    rc, out, _ = run(capsys, "reduce", str(y), "-t", "paper-small")
+    assert rc == 0 and "4,160" in out
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["reduce", "dscnn-kwz", "-t", "stm32f412"], "did you mean 'dscnn-kws'"),
+    (["reduce", "dscnn-kws", "-t", "stm32f41"], "did you mean 'stm32f412'"),
+    (["reduce", "dscnn-kws", "--rom", "0"], "must be positive"),
+    (["reduce", "dscnn-kws", "--rom", "-5"], "cannot read rom budget"),
+    (["reduce", "dscnn-kws", "--ram", "lots"], "cannot read ram budget"),
+    (["reduce", "dscnn-kws"], "no budget given"),
+    (["reduce", "dscnn-kws", "-t", "stm32f412", "--ram", "10KiB"], "needs RAM"),
+    (["estimate", "dscnn-kws", "-a", "84,100"], "allows 6..8"),
+    (["estimate", "dscnn-kws", "-a", "84,100,84,84,84,84"], "width 100 of layer 2 is not in space"),
+])
+def test_bad_input_one_line_exit_2(capsys, argv, needle):
+    rc, out, err = run(capsys, *argv)
+    assert rc == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], err
+
+
+@pytest.mark.parametrize("content, needle", [
+    ("[space]\nname = 'x'\n", "missing key"),
+    ("[space]\nname = 'x'\nbackbone = 'mlp'\ndepth = [3, 2]\nwidths = [8]\ninput_shape = [4]\n",
+     "depth range [3, 2] is empty"),
+    ("[space]\nname = 'x'\nbackbone = 'mlp'\ndepth = [1, 2]\nwidths = [16, 8]\n"
+     "input_shape = [4]\n", "ascending"),
+    ("[space]\nname = 'x'\nbackbone = 'mlpp'\ndepth = [1, 2]\nwidths = [8]\ninput_shape = [4]\n",
+     "did you mean 'mlp'"),
+    ("[space]\nwidthz = 3\n", "unknown key"),
+    ("[space\n", "not valid TOML"),
+    ("[space]\npreset = 'dscnn-kws'\nwidths = { lo = 0, step = 1, count = 2 }\n", "lo must be"),
+])
+def test_malformed_space_files(tmp_path, capsys, content, needle):
+    f = tmp_path / "bad.toml"
+    f.write_text(content)
+    rc, _, err = run(capsys, "reduce", str(f), "--rom", "1MB")
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and needle in err, err
+
+
+def test_corrupt_and_foreign_tree_files(tmp_path, capsys):
+    good = tmp_path / "g.tree"
+    run(capsys, "reduce", "mlp-example", "--rom", "10240", "--ram", "448", "--out", str(good))
+    data = bytearray(good.read_bytes())
+    data[40] ^= 0xFF
+    bad = tmp_path / "b.tree"
+    bad.write_bytes(bytes(data))
+    rc, _, err = run(capsys, "sample", str(bad))
+    assert rc == 2 and "checksum" in err
+    foreign = tmp_path / "f.tree"
+    foreign.write_text("hello")
+    rc, _, err = run(capsys, "sample", str(foreign))
+    assert rc == 2 and "magic" in err
+    truncated = tmp_path / "t.tree"
+    truncated.write_bytes(good.read_bytes()[:-10])
+    rc, _, err = run(capsys, "sample", str(truncated))
+    assert rc == 2 and "checksum" in err
+    rc, _, err = run(capsys, "sample", str(tmp_path / "missing.tree"))
+    assert rc == 2 and "does not exist" in err
+
+
+def test_reduce_refuses_to_save_a_counted_space(tmp_path, capsys):
+    rc, _, err = run(capsys, "reduce", "convmixer-cifar10", "-t", "paper-small", "--out",
+                     str(tmp_path / "c.tree"))
+    assert rc == 2 and "counted exactly" in err
+    assert not (tmp_path / "c.tree").exists()

@@ -1,0 +1,108 @@
+"""Eq. 6 entropy, clusters, and Eq. 7 sampling."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from entronas.proxy import EntropyClusters, entropies, entropy, tree_entropies
+from entronas.reduce import reduce_space
+from entronas.sampling import EntropySampler, UniformSampler, build_sampler, geometric_probabilities
+from entronas.space import get_space
+from entronas.targets import Target
+
+
+def test_entropy_eq6_by_hand_dscnn():
+    s = get_space("dscnn-kws")
+    w = (84, 112, 84, 84, 84, 196)
+    # conv 10x4: log2(84*40); DS block: log2(9) [depthwise: M*9/M] + log2(M_i) [pointwise]
+    per_layer = math.log2(84 * 40) + sum(math.log2(9) + math.log2(m) for m in w[1:])
+    assert entropy(s, w) == pytest.approx(math.log2(12) * per_layer)
+    last = 25 * 5 * 196
+    assert entropy(s, w, output="last_searched") == pytest.approx(math.log2(last) * per_layer)
+
+
+def test_entropy_mlp_example_uses_last_width():
+    s = get_space("mlp-example")
+    assert entropy(s, (32, 64)) == pytest.approx(math.log2(64) * (5 + 6))
+
+
+def test_vectorised_entropies_equal_scalar():
+    tree, _ = reduce_space(get_space("autoencoder-ad"), Target("t", 400_000, None))
+    h = tree_entropies(tree)
+    rng = np.random.default_rng(0)
+    for i in rng.integers(0, len(tree), 30):
+        assert h[i] == pytest.approx(entropy(tree.space, tree[int(i)]))
+
+
+def test_clusters_sorted_by_descending_entropy_and_handle_few_values():
+    h = np.array([1.0, 1.0, 5.0, 5.0, 9.0, 2.0])
+    c = EntropyClusters(100).fit(h)
+    assert c.n_clusters_ == 4  # 4 distinct values
+    assert list(c.centers_) == sorted(c.centers_, reverse=True)
+    assert c.labels_[4] == 0 and c.labels_[0] == 3
+    assert (c.predict(h) == c.labels_).all()
+    c2 = EntropyClusters(2).fit(h)
+    means = [h[c2.labels_ == k].mean() for k in range(2)]
+    assert means[0] > means[1]
+
+
+def test_geometric_probabilities_truncated_and_renormalised():
+    p = geometric_probabilities(5, 0.5)
+    expected = np.array([0.5 ** (c + 1) for c in range(5)])
+    assert p == pytest.approx(expected / expected.sum())
+    q = geometric_probabilities(5, 0.5, np.array([False, True, True, False, True]))
+    assert q[0] == 0 and q[3] == 0 and q.sum() == pytest.approx(1)
+    assert q[1] / q[2] == pytest.approx(2) and q[2] / q[4] == pytest.approx(4)
+
+
+def test_cluster_frequencies_follow_eq7_chi_square():
+    labels = np.repeat(np.arange(6), [50, 40, 30, 30, 20, 10])
+    s = EntropySampler(labels, p=0.5)
+    draws = s.sample(20_000, seed=123, replace=True)
+    counts = np.bincount(labels[draws], minlength=6)
+    expected = geometric_probabilities(6, 0.5) * len(draws)
+    assert stats.chisquare(counts, expected).pvalue > 0.01
+    # uniform inside a cluster
+    inside = np.bincount(draws[labels[draws] == 0], minlength=50)[:50]
+    assert stats.chisquare(inside).pvalue > 0.01
+
+
+def test_without_replacement_never_repeats_and_exhausts():
+    labels = np.array([0, 0, 1, 2, 2, 2, 3])
+    s = EntropySampler(labels)
+    rng = np.random.default_rng(5)
+    taken = set()
+    for _ in range(len(labels)):
+        i = s.suggest(rng, taken)
+        assert i not in taken
+        taken.add(i)
+    assert taken == set(range(len(labels)))
+    assert s.suggest(rng, taken) is None
+    u = UniformSampler(3)
+    assert u.suggest(0, {0, 1, 2}) is None and u.suggest(0, {0, 2}) == 1
+
+
+def test_same_seed_same_sequence_and_first_draws_prefer_high_entropy():
+    tree, _ = reduce_space(get_space("dscnn-kws"), Target("s", 1_000_000, 262_144))
+    a = build_sampler("entropy", tree, seed=0)
+    b = build_sampler("entropy", tree, seed=0)
+    seq_a = [a.suggest(np.random.default_rng(7), set()) for _ in range(3)]
+    seq_b = [b.suggest(np.random.default_rng(7), set()) for _ in range(3)]
+    assert seq_a == seq_b
+    draws = a.inner.sample(2000, seed=1, replace=True)
+    mean_drawn = a.entropy[draws].mean()
+    assert mean_drawn > np.quantile(a.entropy, 0.9)
+    assert a.clusters.n_clusters_ == 100
+
+
+def test_counted_space_entropy_sampler_uses_a_uniform_pool():
+    counted, _ = reduce_space(get_space("convmixer-cifar10", depth_max=9),
+                              Target("s", 1_000_000, 262_144), method="count")
+    s = build_sampler("entropy", counted, pool_size=2000, n_clusters=20, seed=3)
+    assert not s.exact and s.n_candidates <= 2000
+    i = s.suggest(np.random.default_rng(0), set())
+    assert i in set(s.indices.tolist())
+    h = entropies(counted.space, np.array([counted.widths_of([i])[0]]))[0]
+    assert h == pytest.approx(s.entropy_of(i))
