@@ -1,0 +1,106 @@
+"""Reduction benchmark: the paper's four spaces on the small MCU, brute force, tree size, k-means.
+
+Run: ``python benchmarks/bench_reduce.py`` (prints a Markdown table and updates README.md).
+Targets (2-core CPU): DS-CNN <= 0.1 s and >= 5x faster than a vectorised brute force;
+tree <= 10 kB (paper: 1.2 MB); counting the full ConvMixer space <= 1 s; 100-cluster k-means on
+DS-CNN's X^f <= 0.1 s.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+from _readme import machine, write_rows
+
+from entronas.cost import CostOptions
+from entronas.proxy import EntropyClusters, tree_entropies
+from entronas.reduce import FeasibleTree, reduce_space
+from entronas.reduce.tables import build_tables
+from entronas.space import get_space
+from entronas.targets import get_target
+
+PAPER = {"dscnn-kws": ("167,714", "19 s", "1.2 MB"), "convmixer-cifar10": ("17,154", "2.5 min", "44 kB"),
+         "autoencoder-ad": ("176,963", "-", "-"), "mobilenet-vww": ("-", "-", "-")}
+
+
+def best_of(fn, repeat=5):
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def brute_force_count(space, target, options) -> int:
+    """Scan the whole box with numpy (no pruning), chunked over the first two layers."""
+    total = 0
+    for depth in space.depths:
+        t = build_tables(space, depth, options)
+        W = t.sizes
+        rest = np.array(list(itertools.product(*[range(w) for w in W[2:]])), dtype=np.int64)
+        for a0 in range(W[0]):
+            for a1 in range(W[1]):
+                n = len(rest)
+                idx = np.concatenate([np.full((n, 1), a0), np.full((n, 1), a1), rest], axis=1)
+                rom = t.rom[0][0, idx[:, 0]] + t.tail_rom[idx[:, -1]]
+                flops = t.flops[0][0, idx[:, 0]] + t.tail_flops[idx[:, -1]]
+                even = np.full(n, t.in_bytes)
+                odd = t.out[0][idx[:, 0]].copy()
+                for k in range(1, depth):
+                    rom += t.rom[k][idx[:, k - 1], idx[:, k]]
+                    flops += t.flops[k][idx[:, k - 1], idx[:, k]]
+                    if (k + 1) % 2 == 0:
+                        even = np.maximum(even, t.out[k][idx[:, k]])
+                    else:
+                        odd = np.maximum(odd, t.out[k][idx[:, k]])
+                ok = (rom <= target.rom) & (even + odd <= target.ram)
+                total += int(ok.sum())
+    return total
+
+
+def main() -> None:
+    target = get_target("paper-small")
+    options = CostOptions()
+    rows = []
+    for name in ("dscnn-kws", "convmixer-cifar10", "autoencoder-ad", "mobilenet-vww"):
+        space = get_space(name)
+        secs, (feasible, rep) = best_of(lambda: reduce_space(space, target, options))
+        size = f"{feasible.nbytes:,} B tree" if isinstance(feasible, FeasibleTree) else \
+            "counted (not listed)"
+        p = PAPER[name]
+        rows.append(f"| reduce `{name}`, paper-small | {len(feasible):,} feasible ({rep.method}); "
+                    f"{size} | {secs:.3f} s | paper: {p[0]} in {p[1]}, {p[2]} |")
+        print(rows[-1])
+    space = get_space("dscnn-kws")
+    t_bf, n_bf = best_of(lambda: brute_force_count(space, target, options), repeat=1)
+    t_red, (tree, _) = best_of(lambda: reduce_space(space, target, options))
+    assert n_bf == len(tree), (n_bf, len(tree))
+    flat = sum(tree.count(d) * d * 4 for d in tree.depths)
+    rows.append(f"| DS-CNN: vectorised numpy brute force over all 19,136,512 | same count "
+                f"{n_bf:,} | {t_bf:.2f} s | reduction is {t_bf / t_red:.0f}x faster |")
+    rows.append(f"| DS-CNN X^f storage | tree {tree.nbytes:,} B ({tree.n_nodes} nodes) vs flat "
+                f"int32 list {flat:,} B | - | paper: 1.2 MB tree, 5 MB list |")
+    h = tree_entropies(tree)
+    t_km, km = best_of(lambda: EntropyClusters(100).fit(h))
+    rows.append(f"| exact 1-D k-means, 100 clusters on DS-CNN X^f ({len(h):,} values, "
+                f"{len(np.unique(h)):,} distinct) | {km.n_clusters_} clusters | {t_km:.3f} s | "
+                f"target <= 0.1 s |")
+    t_ent, _ = best_of(lambda: tree_entropies(tree))
+    rows.append(f"| entropies (Eq. 6) of all DS-CNN X^f | {len(h):,} values | {t_ent:.3f} s | - |")
+    cm = get_space("convmixer-cifar10")
+    t_cnt, (counted, _) = best_of(lambda: reduce_space(cm, target, options, method="count"))
+    rows.append(f"| count the full ConvMixer X^f exactly (L 8..16) | {len(counted):,} | "
+                f"{t_cnt:.3f} s | target <= 1 s |")
+    t_smp, _ = best_of(lambda: counted.widths_of(counted.sample(1000, seed=0)), repeat=1)
+    rows.append(f"| 1,000 uniform ConvMixer X^f samples (exact unrank, cold tables) | - | "
+                f"{t_smp:.2f} s | - |")
+    for r in rows[-5:]:
+        print(r)
+    write_rows("reduce", [f"| *machine: {machine()}* | | | |"] + rows)
+
+
+if __name__ == "__main__":
+    main()
