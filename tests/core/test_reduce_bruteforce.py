@@ -112,3 +112,23 @@ def test_not_in_feasible_set_is_reported():
     with pytest.raises(NotInSpaceError):
         tree.index_of((48, 48))
     assert (48, 48) not in tree and (16, 16) in tree
+
+
+def test_int8_refinements_and_fixed_overheads_match_brute_force():
+    from entronas.space import get_space
+
+    space = get_space("dscnn-kws", depth_max=6)
+    options = CostOptions.for_dtype("int8", bias=True, bias_bytes=4, channel_bytes=12,
+                                    rom_overhead=3000, ram_overhead=6000)
+    target = Target("int8", 120_000, 80_000)
+    tree, rep = reduce_space(space, target, options)
+    assert sorted(a.widths for a in tree) == sorted(brute_feasible(space, target, options))
+    c = estimate(space, (84,) * 6, options)
+    layers = space.layers((84,) * 6)
+    kw = sum(layer.kernel_weights for layer in layers)
+    bias = sum(layer.bias_terms for layer in layers)
+    channels = sum(op.out_channels for layer in layers for op in layer.ops
+                   if op.kind in ("conv2d", "linear"))
+    assert c.rom == kw + 4 * bias + 12 * channels + 3000
+    with pytest.raises(InfeasibleSpaceError, match="overhead"):
+        reduce_space(space, Target("x", 100_000, 5000), options)

@@ -25,6 +25,12 @@ class CostOptions:
         flops_per_mac: f_i of Eq. (5) for conv/FC layers (2).
         ram_model: ``"eq4"`` (ping-pong buffers, the paper) or ``"chain"`` (the tighter
             max_i (u_{i-1} + u_i) bound of a chain executed layer by layer).
+        bias_bytes: bytes per counted bias term (None: ``weight_bytes``; int8 TFLite stores
+            int32 biases, so 4).
+        channel_bytes: extra ROM bytes per output channel of every conv/FC op (per-channel
+            quantisation scales and zero points of an int8 model).
+        rom_overhead: fixed ROM bytes added once (model container, e.g. flatbuffer metadata).
+        ram_overhead: fixed RAM bytes added once (runtime arena: tensor structs, op data).
     """
 
     weight_bytes: int = 4
@@ -34,6 +40,10 @@ class CostOptions:
     code_bytes: tuple[tuple[str, int], ...] = field(default_factory=tuple)
     flops_per_mac: int = 2
     ram_model: str = "eq4"
+    bias_bytes: int | None = None
+    channel_bytes: int = 0
+    rom_overhead: int = 0
+    ram_overhead: int = 0
 
     def __post_init__(self) -> None:
         owner = "CostOptions"
@@ -44,6 +54,10 @@ class CostOptions:
         for kind, n in self.code_bytes:
             check_number(n, f"code_bytes[{kind}]", owner, lo=0, integer=True)
         check_choice(self.ram_model, "ram_model", owner, RAM_MODELS)
+        for name in ("channel_bytes", "rom_overhead", "ram_overhead"):
+            check_number(getattr(self, name), name, owner, lo=0, integer=True)
+        if self.bias_bytes is not None:
+            check_number(self.bias_bytes, "bias_bytes", owner, lo=1, integer=True)
 
     def code_size(self, kind: str) -> int:
         for k, n in self.code_bytes:
@@ -62,7 +76,9 @@ class CostOptions:
         return {"weight_bytes": self.weight_bytes, "activation_bytes": self.activation_bytes,
                 "input_bytes": self.input_bytes, "bias": self.bias,
                 "code_bytes": dict(self.code_bytes), "flops_per_mac": self.flops_per_mac,
-                "ram_model": self.ram_model}
+                "ram_model": self.ram_model, "bias_bytes": self.bias_bytes,
+                "channel_bytes": self.channel_bytes, "rom_overhead": self.rom_overhead,
+                "ram_overhead": self.ram_overhead}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "CostOptions":

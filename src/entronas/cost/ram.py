@@ -16,7 +16,7 @@ def ram_bytes(outputs: Sequence[int], input_size: int, options: CostOptions) -> 
     d, d_in = options.activation_bytes, options.input_bytes
     sizes = [d_in * input_size] + [d * u for u in outputs]
     if options.ram_model == "chain":
-        return max(a + b for a, b in zip(sizes, sizes[1:]))
+        return max(a + b for a, b in zip(sizes, sizes[1:])) + options.ram_overhead
     even = max(sizes[0::2])
     odd = max(sizes[1::2], default=0)
-    return even + odd
+    return even + odd + options.ram_overhead

@@ -14,10 +14,18 @@ def layer_weights(layer: Layer, options: CostOptions) -> int:
 
 
 def layer_rom(layer: Layer, options: CostOptions) -> int:
-    """rho_{t,i} = w_{t,i} * D_i + cs_t (Eq. 3)."""
-    return layer_weights(layer, options) * options.weight_bytes + options.code_size(layer.kind)
+    """rho_{t,i} = w_{t,i} * D_i + cs_t (Eq. 3), with optional int8 refinements.
+
+    With ``bias_bytes`` set, bias terms are stored at that size instead of ``weight_bytes``;
+    ``channel_bytes`` adds per-output-channel quantisation parameters of each conv/FC op.
+    """
+    bias = layer.bias_terms if options.bias else 0
+    bias_bytes = options.weight_bytes if options.bias_bytes is None else options.bias_bytes
+    channels = sum(op.out_channels for op in layer.ops if op.kind in ("conv2d", "linear"))
+    return (layer.kernel_weights * options.weight_bytes + bias * bias_bytes
+            + channels * options.channel_bytes + options.code_size(layer.kind))
 
 
 def rom_bytes(layers: Sequence[Layer], options: CostOptions) -> int:
-    """U^ROM (Eq. 3) over all layers, the fixed tail included."""
-    return sum(layer_rom(layer, options) for layer in layers)
+    """U^ROM (Eq. 3) over all layers, the fixed tail included, plus the fixed overhead."""
+    return sum(layer_rom(layer, options) for layer in layers) + options.rom_overhead

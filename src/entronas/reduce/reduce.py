@@ -121,6 +121,7 @@ def reduce_space(
     options = options or CostOptions()
     start = time.perf_counter()
     report = ReductionReport(space.name, target.to_dict())
+    user_target, target = target, _net_budgets(target, options)
     prepared = []
     for depth in space.depths:
         t0 = time.perf_counter()
@@ -129,12 +130,15 @@ def reduce_space(
         cheap = cheapest_costs(tables, comp, options)
         ok = lower_bound_ok(cheap, target)
         m_red = reduced_bounds(tables, comp, target, options) if ok else None
+        if cheap:  # report what the user's budget sees, fixed overheads included
+            cheap = {"rom": cheap["rom"] + options.rom_overhead,
+                     "ram": cheap["ram"] + options.ram_overhead, "flops": cheap["flops"]}
         report.depths.append(DepthReport(depth, space.size(depth), 0, cheap or {}, ok, m_red,
                                          time.perf_counter() - t0))
         prepared.append((tables, comp, ok))
     if not any(ok for _, _, ok in prepared):
         report.seconds = time.perf_counter() - start
-        raise InfeasibleSpaceError(explain_empty(space, target, report))
+        raise InfeasibleSpaceError(explain_empty(space, user_target, report))
     # box of the reduced bounds: enumerate directly when it is small anyway
     box = sum(_box_size(space, d.depth, d.m_red) for d in report.depths if d.m_red)
     use_count = method == "count" or (method == "auto" and box > enumerate_limit)
@@ -153,8 +157,8 @@ def reduce_space(
             counters = {}
         total = sum(c.count for c in counters.values())
         use_count = bool(counters) and (method == "count" or total > enumerate_limit)
-    meta = {"target": target.to_dict(), "options": options.to_dict(),
-            "fingerprint": fingerprint(space, target, options)}
+    meta = {"target": user_target.to_dict(), "options": options.to_dict(),
+            "fingerprint": fingerprint(space, user_target, options)}
     if use_count:
         report.method = "count"
         for d in report.depths:
@@ -175,6 +179,24 @@ def reduce_space(
     report.seconds = time.perf_counter() - start
     meta["report"] = report.to_dict()
     return FeasibleTree(space, dags, meta), report
+
+
+def _net_budgets(target: Target, options: CostOptions) -> Target:
+    """Fixed ROM/RAM overheads (runtime, container) come off the budget once."""
+    if not (options.rom_overhead or options.ram_overhead):
+        return target
+    from dataclasses import replace
+
+    def net(budget: int | None, overhead: int) -> int | None:
+        return None if budget is None else max(budget - overhead, 0)
+
+    rom, ram = net(target.rom, options.rom_overhead), net(target.ram, options.ram_overhead)
+    for what, left, overhead in (("ROM", rom, options.rom_overhead),
+                                 ("RAM", ram, options.ram_overhead)):
+        if left == 0:
+            raise InfeasibleSpaceError(f"the fixed {what} overhead of {overhead:,} B alone uses "
+                                       f"the whole {what} budget of {target.describe()}")
+    return replace(target, rom=rom, ram=ram)
 
 
 def _box_size(space: ChainSpace, depth: int, m_red: tuple[int, ...]) -> int:
