@@ -117,10 +117,10 @@ def test_not_in_feasible_set_is_reported():
 def test_int8_refinements_and_fixed_overheads_match_brute_force():
     from entronas.space import get_space
 
-    space = get_space("dscnn-kws", depth_max=6)
+    space = get_space("dscnn-kws", depth_max=6, widths=(84, 112, 140, 168))
     options = CostOptions.for_dtype("int8", bias=True, bias_bytes=4, channel_bytes=12,
                                     rom_overhead=3000, ram_overhead=6000)
-    target = Target("int8", 120_000, 80_000)
+    target = Target("int8", 90_000, 80_000)
     tree, rep = reduce_space(space, target, options)
     assert sorted(a.widths for a in tree) == sorted(brute_feasible(space, target, options))
     c = estimate(space, (84,) * 6, options)

@@ -1,0 +1,95 @@
+"""Export a trial of a run: ``arch.json``, ``resources.json`` and its saved artifacts.
+
+PyTorch files (state dict, ONNX) are written by the layer that trained the model into
+``<run_dir>/trials/<number>/``; exporting copies them next to the JSON files, so this module
+never imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .._core.arch import Arch
+from ..cost.model import estimate
+from .errors import SearchError
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+def export_trial(run_dir: str | Path, trial: Any, prepared: Any, *,
+                 out: str | Path | None = None) -> Path:
+    """Write arch.json + resources.json (+ copies of trials/<n>/*) for a FrozenTrial."""
+    run_dir = Path(run_dir)
+    out = Path(out) if out is not None else run_dir / "best"
+    a = trial.user_attrs
+    arch = Arch(prepared.space.name, tuple(a["widths"]))
+    costs = estimate(prepared.space, arch, prepared.options)
+    target = prepared.target
+    _write_json(out / "arch.json", {
+        **arch.to_dict(), "key": arch.key(), "trial": trial.number, "score": trial.value,
+        "metrics": a.get("metrics", {}), "seed": a.get("seed"),
+        "space_definition": prepared.space.to_dict()})
+    _write_json(out / "resources.json", {
+        "rom": costs.rom, "ram": costs.ram, "flops": costs.flops, "weights": costs.weights,
+        "target": target.to_dict(),
+        "fits": bool(target.fits(costs.rom, costs.ram, costs.flops)),
+        "headroom": {k: (None if getattr(target, k) is None
+                         else getattr(target, k) - getattr(costs, k))
+                     for k in ("rom", "ram", "flops")},
+        "entropy": a.get("entropy"), "cluster": a.get("cluster"),
+        "per_layer": [dict(layer) for layer in costs.per_layer],
+        "options": prepared.options.to_dict()})
+    src = run_dir / "trials" / str(trial.number)
+    if src.is_dir():
+        for f in src.iterdir():
+            if f.is_file():
+                tmp = out / (f.name + ".part")
+                shutil.copyfile(f, tmp)
+                os.replace(tmp, out / f.name)
+    return out
+
+
+def export_best(run_dir: str | Path, *, trial: int | None = None,
+                out: str | Path | None = None) -> Path:
+    """Export the best (or trial number ``trial``) of a run directory."""
+    from ..cost.options import CostOptions
+    from ..targets.base import Target
+    from .results import open_study
+    from .samplers import optuna
+
+    study, info = open_study(run_dir)
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if trial is None:
+        if not done:
+            raise SearchError(f"run {str(run_dir)!r} has no trained trial yet")
+        chosen = max(done, key=lambda t: t.value)
+    else:
+        match = [t for t in done if t.number == trial]
+        if not match:
+            raise SearchError(f"run {str(run_dir)!r} has no trained trial #{trial}")
+        chosen = match[0]
+
+    class _P:  # the parts of PreparedSpace that export_trial reads
+        pass
+
+    p = _P()
+    cfg = info.get("config", {})
+    from ..space import get_space
+
+    p.space = get_space(cfg.get("space", info["space"]), **dict(cfg.get("space_overrides") or {}))
+    p.target = Target.from_dict(info["target"])
+    p.options = CostOptions()
+    if out is None:
+        out = Path(run_dir) / ("best" if trial is None else f"export/trial-{chosen.number}")
+    return export_trial(run_dir, chosen, p, out=out)

@@ -1,0 +1,136 @@
+"""One objective for every strategy: suggest an architecture, check X^f, evaluate, record.
+
+Protocol (the same for entropy, random and TPE):
+
+* the architecture comes from :func:`entronas.search.params.suggest_arch` (names ``depth``,
+  ``width_i``); the entropy/random samplers only ever hand out members of X^f;
+* TPE samples the unconstrained box, so the objective checks membership in X^f (an exact tree
+  lookup, microseconds) *before* training. An infeasible proposal is never trained: it is
+  reported to Optuna as a PRUNED trial with user attr ``status="infeasible"`` and its relative
+  budget excess as constraint values (``TPESampler(constraints_func=...)`` then learns to avoid
+  it). Only trained candidates (state COMPLETE) count as samples k; infeasible proposals are
+  counted separately in reports;
+* an evaluator may return ``None`` for an architecture it has no result for (a tabular evaluator
+  in ``missing="skip"`` mode): PRUNED with ``status="missing"``, not a sample;
+* an evaluator exception marks the trial FAIL with ``status="error"`` and stops the worker (the
+  CLI prints one line); a trial whose process died has ``status="running"`` and is retried.
+
+User attributes of every trial: ``widths``, ``index`` (global index in X^f, -1 if infeasible),
+``rom``, ``ram``, ``flops``, ``weights``, ``entropy``, ``cluster``, ``seed``, ``status``,
+``worker``; of trained trials also ``metrics`` (scalar metrics) and ``train_seconds``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .._core.arch import Arch
+from .._core.rng import derive_seed
+from .feasible import PreparedSpace
+from .params import suggest_arch
+from .samplers import optuna
+
+Evaluate = Callable[[Arch, int], "Mapping[str, Any] | None"]
+SaveArtifacts = Callable[[Path, Mapping[str, Any]], None]
+
+#: process identity recorded on every trial (host:pid:token) to find trials of dead processes
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def worker_id() -> str:
+    global WORKER_ID
+    host, pid, _ = WORKER_ID.split(":")
+    if int(pid) != os.getpid():  # forked child: new identity
+        WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return WORKER_ID
+
+
+def score_of(metrics: Mapping[str, Any]) -> float:
+    for key in ("score", "accuracy", "auc"):
+        if key in metrics and metrics[key] is not None:
+            return float(metrics[key])
+    raise KeyError("score")
+
+
+def _scalar(v: Any) -> bool:
+    return v is None or isinstance(v, (str, bool, numbers.Number))
+
+
+def constraint_values(prepared: PreparedSpace, desc: Mapping[str, Any]) -> list[float]:
+    """Relative excess over each budget (<= 0: satisfied), as Optuna constraint values."""
+    out = []
+    for what in ("rom", "ram", "flops"):
+        budget = getattr(prepared.target, what)
+        out.append(0.0 if budget is None else desc[what] / budget - 1.0)
+    return out
+
+
+def tpe_constraints(trial: Any) -> list[float]:
+    """``constraints_func`` for ``TPESampler``: the values the objective stored."""
+    return list(trial.user_attrs.get("constraints", [0.0, 0.0, 0.0]))
+
+
+class Objective:
+    """Callable objective ``objective(trial) -> score`` (maximised)."""
+
+    def __init__(self, prepared: PreparedSpace, evaluate: Evaluate, *, seed: int = 0,
+                 run_dir: str | os.PathLike | None = None,
+                 save_artifacts: SaveArtifacts | None = None) -> None:
+        self.prepared = prepared
+        self.evaluate = evaluate
+        self.seed = int(seed)
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self.save_artifacts = save_artifacts
+
+    def __call__(self, trial: Any) -> float:
+        trial.set_user_attr("worker", worker_id())
+        trial.set_user_attr("status", "running")
+        root = int(trial.user_attrs.get("root", trial.number))
+        seed = derive_seed(self.seed, root)
+        arch = suggest_arch(trial, self.prepared.space)
+        index = self.prepared.index_of(arch)
+        desc = self.prepared.describe(arch)
+        attrs = {"widths": list(arch.widths), "index": -1 if index is None else index,
+                 "seed": seed, **{k: desc[k] for k in ("rom", "ram", "flops", "weights",
+                                                       "entropy", "cluster")},
+                 "constraints": constraint_values(self.prepared, desc)}
+        for k, v in attrs.items():
+            trial.set_user_attr(k, v)
+        if index is None:
+            trial.set_user_attr("status", "infeasible")
+            raise optuna.TrialPruned(f"{arch.key()} is not in X^f")
+        t0 = time.perf_counter()
+        try:
+            metrics = self.evaluate(arch, seed)
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                trial.set_user_attr("status", "error")
+                trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
+            raise
+        elapsed = time.perf_counter() - t0
+        if metrics is None:
+            trial.set_user_attr("status", "missing")
+            raise optuna.TrialPruned(f"no result for {arch.key()}")
+        scalars = {k: (float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool)
+                       else v) for k, v in metrics.items() if _scalar(v)}
+        extra = {k: v for k, v in metrics.items() if not _scalar(v)}
+        if extra and self.save_artifacts is not None and self.run_dir is not None:
+            self.save_artifacts(self.run_dir / "trials" / str(trial.number), extra)
+        score = score_of(scalars)
+        trial.set_user_attr("metrics", {k: v for k, v in scalars.items()
+                                        if not (isinstance(v, float) and math.isnan(v))})
+        trial.set_user_attr("train_seconds", float(scalars.get("train_seconds", elapsed)))
+        trial.set_user_attr("eval_seconds", elapsed)
+        if math.isnan(score):
+            trial.set_user_attr("status", "error")
+            trial.set_user_attr("error", "evaluator returned a NaN score")
+            return score  # Optuna marks the trial FAIL
+        trial.set_user_attr("status", "trained")
+        return score

@@ -1,0 +1,73 @@
+"""The parameter-naming contract between architectures and Optuna trials.
+
+This module is the only code that knows the names: ``depth`` and ``width_0 .. width_{L-1}``.
+Widths beyond the chosen depth do not exist in a trial (Optuna's define-by-run conditionals),
+and layers whose width the space fixes (e.g. an autoencoder's bottleneck) are still suggested,
+with a one-value range, so that ``depth == len(widths)`` always holds.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .._core.arch import Arch
+from .._core.errors import InvalidParameterError
+
+DEPTH = "depth"
+
+
+def width_name(i: int) -> str:
+    """Name of the i-th searched width (0-based), e.g. ``width_0``."""
+    return f"width_{i}"
+
+
+def _int_range(space: Any, depth: int, i: int) -> tuple[int, int, int]:
+    grid = [int(w) for w in space.grid(depth, i)]
+    if len(grid) == 1:
+        return grid[0], grid[0], 1
+    step = grid[1] - grid[0]
+    if step <= 0 or any(b - a != step for a, b in zip(grid, grid[1:])):
+        raise InvalidParameterError(
+            f"space {space.name!r}: the width grid of layer {i} at depth {depth} is not evenly "
+            f"spaced ({grid}); the Optuna parameter contract needs lo..hi/step grids")
+    return grid[0], grid[-1], step
+
+
+def suggest_arch(trial: Any, space: Any) -> Arch:
+    """Suggest ``depth`` then one ``width_i`` per layer through ``trial``; return the Arch."""
+    depth = trial.suggest_int(DEPTH, space.depth_min, space.depth_max)
+    widths = []
+    for i in range(depth):
+        lo, hi, step = _int_range(space, depth, i)
+        widths.append(trial.suggest_int(width_name(i), lo, hi, step=step))
+    return Arch(space.name, tuple(widths))
+
+
+def arch_from_params(space: Any, params: Mapping[str, Any]) -> Arch:
+    """The Arch that a trial's ``params`` describe (inverse of :func:`suggest_arch`)."""
+    try:
+        depth = int(params[DEPTH])
+        widths = tuple(int(params[width_name(i)]) for i in range(depth))
+    except KeyError as exc:
+        raise InvalidParameterError(
+            f"trial parameters {dict(params)} lack {exc.args[0]!r}; expected 'depth' and "
+            "'width_0'..'width_{depth-1}'") from None
+    return Arch(space.name, widths)
+
+
+def params_of(arch: Arch | tuple[int, ...]) -> dict[str, int]:
+    """Trial parameters for ``arch`` (for ``study.enqueue_trial``)."""
+    widths = arch.widths if isinstance(arch, Arch) else tuple(arch)
+    out = {DEPTH: len(widths)}
+    out.update({width_name(i): int(w) for i, w in enumerate(widths)})
+    return out
+
+
+def value_for(arch_widths: tuple[int, ...], name: str) -> int | None:
+    """The value of parameter ``name`` for a width tuple (None if the name is not ours)."""
+    if name == DEPTH:
+        return len(arch_widths)
+    if name.startswith("width_") and name[6:].isdigit():
+        i = int(name[6:])
+        return int(arch_widths[i]) if i < len(arch_widths) else None
+    return None

@@ -1,0 +1,179 @@
+"""Optuna samplers over the feasible set X^f (style.md section 6; the GridSampler pattern).
+
+A whole architecture is chosen in :meth:`before_trial` and stored on the trial as a system
+attribute; :meth:`sample_independent` then replays it parameter by parameter (``depth``,
+``width_i``; names from :mod:`entronas.search.params`). The only cross-trial state, the set of
+candidates already taken, is read from the storage, so any number of workers on one storage
+cooperate. Each trial's candidate is drawn with a generator derived from ``(seed, trial.number)``:
+sequential runs are reproducible and parallel workers never share a stream.
+
+Two workers may pick the same candidate at the same moment (as with Optuna's GridSampler); such
+duplicates are rare, allowed, and counted by :func:`entronas.search.results.load_run`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+
+from .._core.rng import derive_seed
+from .errors import StudyMismatchError
+from .feasible import PreparedSpace
+from .params import arch_from_params, value_for
+
+from .._core.imports import require
+
+optuna = require("optuna", "search", "the search samplers")
+
+#: states whose candidate counts as taken (a FAIL stays taken: its retry is an enqueued trial)
+TAKEN_STATES = ("COMPLETE", "RUNNING", "PRUNED", "FAIL")
+
+FINGERPRINT_ATTR = "entronas:fingerprint"   # study user attr, set when the study is created
+
+
+def _optuna() -> Any:
+    return optuna
+
+
+def set_trial_system_attr(study: Any, trial: Any, key: str, value: Any) -> None:
+    """The one private Optuna storage call of entronas (as GridSampler does)."""
+    study._storage.set_trial_system_attr(trial._trial_id, key, value)
+
+
+class _FeasibleSetSampler(optuna.samplers.BaseSampler):
+    """Shared mechanics of the samplers over X^f; ``strategy`` picks the pure sampler."""
+
+    strategy = "uniform"
+    prefix = "FeasibleRandomSampler"
+
+    def __init__(self, prepared: PreparedSpace, *, seed: int | None = 0,
+                 fallback: Any = None) -> None:
+        self.prepared = prepared
+        self.seed = 0 if seed is None else int(seed)
+        self.fallback = fallback
+        self._pure = prepared.candidate_sampler(self.strategy)
+        self._checked_studies: set[str] = set()
+        self.index_key = f"{self.prefix}:index"
+        self.fp_key = f"{self.prefix}:fingerprint"
+        self.exhausted_key = f"{self.prefix}:exhausted"
+
+    # -------------------------------------------------------------- pickling (spawned workers)
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_checked_studies"] = set()
+        return state
+
+    # -------------------------------------------------------------- helpers
+    def taken(self, study: Any, exclude_number: int | None = None) -> set[int]:
+        """Global indices of X^f used by trials of ``study`` (finished, running or failed)."""
+        states = tuple(getattr(_optuna().trial.TrialState, s) for s in TAKEN_STATES)
+        out: set[int] = set()
+        for t in study.get_trials(deepcopy=False, states=states):
+            if t.number == exclude_number:
+                continue
+            idx = t.system_attrs.get(self.index_key)
+            if idx is None:
+                idx = t.user_attrs.get("index")
+            if idx is None and t.params:
+                try:
+                    idx = self.prepared.index_of(arch_from_params(self.prepared.space, t.params))
+                except Exception:  # parameters from another contract: not ours
+                    idx = None
+            if idx is not None and idx >= 0:
+                out.add(int(idx))
+        return out
+
+    def rng_for(self, trial_number: int) -> np.random.Generator:
+        return np.random.default_rng(derive_seed(self.seed, int(trial_number)))
+
+    def _check_study(self, study: Any) -> None:
+        name = study.study_name
+        if name in self._checked_studies:
+            return
+        fp = study.user_attrs.get(FINGERPRINT_ATTR)
+        if fp is not None and fp != self.prepared.key:
+            raise StudyMismatchError(
+                f"study {name!r} was created for reduction {fp}, this worker has "
+                f"{self.prepared.key} (another space, target, budgets or clustering); use the "
+                "same settings or another --study")
+        self._checked_studies.add(name)
+
+    def _candidate_count(self) -> int:
+        return self._pure.n_candidates
+
+    # -------------------------------------------------------------- BaseSampler interface
+    def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
+        return {}
+
+    def sample_relative(self, study: Any, trial: Any, search_space: Any) -> dict[str, Any]:
+        return {}
+
+    def before_trial(self, study: Any, trial: Any) -> None:
+        self._check_study(study)
+        if self.index_key in trial.system_attrs or "fixed_params" in trial.system_attrs:
+            return  # enqueued / retried trial: its parameters are fixed already
+        index = self._pure.suggest(self.rng_for(trial.number), self.taken(study))
+        set_trial_system_attr(study, trial, self.fp_key, self.prepared.key)
+        if index is None:
+            set_trial_system_attr(study, trial, self.exhausted_key, True)
+            set_trial_system_attr(study, trial, self.index_key, -1)
+            return
+        set_trial_system_attr(study, trial, self.index_key, int(index))
+
+    def sample_independent(self, study: Any, trial: Any, param_name: str,
+                           param_distribution: Any) -> Any:
+        index = trial.system_attrs.get(self.index_key)
+        if index is None:
+            raise RuntimeError(f"{self.prefix}: trial {trial.number} has no chosen candidate; "
+                               "was before_trial skipped?")
+        if index < 0:  # X^f used up: nothing to train (after_trial stops the study)
+            raise _optuna().TrialPruned("feasible set exhausted")
+        widths = self.prepared.widths(index)
+        value = value_for(widths, param_name)
+        if value is None:
+            if self.fallback is not None:
+                return self.fallback.sample_independent(study, trial, param_name,
+                                                        param_distribution)
+            raise ValueError(f"{self.prefix} cannot sample parameter {param_name!r}: it only "
+                             "hands out 'depth' and 'width_i' (pass fallback= for others)")
+        if not param_distribution._contains(param_distribution.to_internal_repr(value)):
+            warnings.warn(f"{self.prefix}: {param_name}={value} is outside {param_distribution}; "
+                          "the objective's ranges and the feasible tree disagree", stacklevel=2)
+        return value
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Sequence[float] | None
+                    ) -> None:
+        if trial.system_attrs.get(self.exhausted_key):
+            study.stop()
+            return
+        if len(self.taken(study)) >= self._candidate_count():
+            study.stop()
+
+    def reseed_rng(self) -> None:
+        """No-op: streams are derived from (seed, trial number), not from process state."""
+        if self.fallback is not None:
+            self.fallback.reseed_rng()
+
+
+class EntropySampler(_FeasibleSetSampler):
+    """Entropy-based sampling over X^f: a cluster by Eq. (7) (P(c) = (1-p)^c p over clusters
+    with candidates left, cluster 0 = highest entropy), a candidate uniformly inside it, never a
+    candidate twice in a study; stops the study when X^f is used up.
+
+    Args:
+        prepared: X^f and its entropy clusters (:func:`entronas.search.feasible.prepare`).
+        seed: root seed; trial n draws with ``derive_seed(seed, n)``.
+        fallback: optional Optuna sampler for parameters outside the depth/width contract.
+    """
+
+    strategy = "entropy"
+    prefix = "EntropySampler"
+
+
+class FeasibleRandomSampler(_FeasibleSetSampler):
+    """Uniform sampling over X^f without repetition (the paper's random-search baseline)."""
+
+    strategy = "uniform"
+    prefix = "FeasibleRandomSampler"

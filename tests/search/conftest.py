@@ -1,0 +1,95 @@
+"""Shared fixtures: small reduced spaces and stand-in evaluators (no torch)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("optuna")
+
+HERE = Path(__file__).parent
+SRC = HERE.parent.parent / "src"
+
+
+def toy_score(widths) -> float:
+    """Deterministic stand-in accuracy: wider/deeper is better, with a wiggle."""
+    return round(0.5 + 0.4 * (1 - 1 / (1 + sum(widths) / 200)) + 0.01 * (widths[0] % 3), 6)
+
+
+def stand_in(arch, seed):
+    return {"score": toy_score(arch.widths), "train_seconds": 0.5 + 0.01 * len(arch.widths)}
+
+
+@pytest.fixture(scope="session")
+def small_prepared():
+    """mlp-digits under 24 KiB ROM / 2 KiB RAM: 693 of 4,368 networks."""
+    from entronas.search.feasible import prepare
+    from entronas.space import get_space
+    from entronas.targets import get_target
+
+    return prepare(get_space("mlp-digits"),
+                   get_target("stm32g071").with_budgets(rom="24KiB", ram="2KiB"))
+
+
+@pytest.fixture(scope="session")
+def tiny_prepared():
+    """mlp-example under a tight ROM budget: a handful of networks (exhaustion tests)."""
+    from entronas.search.feasible import prepare
+    from entronas.space import get_space
+    from entronas.targets import Target
+
+    space = get_space("mlp-example")
+    return prepare(space, Target("tiny", rom=9000, ram=None), n_clusters=4)
+
+
+@pytest.fixture(scope="session")
+def big_prepared():
+    """mlp-digits under 48 KiB / 8 KiB: 2,098 networks in 5 clusters (Eq. 7 frequency tests)."""
+    from entronas.search.feasible import prepare
+    from entronas.space import get_space
+    from entronas.targets import get_target
+
+    return prepare(get_space("mlp-digits"),
+                   get_target("stm32g071").with_budgets(rom="48KiB", ram="8KiB"),
+                   n_clusters=5)
+
+
+def write_full_table(path, prepared, *, drop=()):
+    """A table with a synthetic score for every member of X^f (minus ``drop``)."""
+    from entronas.search.table import write_table
+
+    rows = []
+    for i in range(len(prepared.feasible)):
+        w = prepared.widths(i)
+        if w in drop:
+            continue
+        rows.append((w, {"accuracy": toy_score(w), "params": sum(w),
+                         "train_seconds": 1.0 + len(w)}))
+    return write_table(path, rows)
+
+
+SLOW_SCRIPT = """
+import sys, time
+sys.path.insert(0, {src!r})
+from entronas.search import table
+_orig = table.TableEvaluator.__call__
+def slow(self, arch, seed=0):
+    time.sleep({delay})
+    return _orig(self, arch, seed)
+table.TableEvaluator.__call__ = slow
+from entronas.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.fixture
+def slow_cli(tmp_path):
+    """A script that runs `entronas ...` with a table evaluator that sleeps per candidate."""
+    def make(delay: float) -> list[str]:
+        script = tmp_path / f"slow_entronas_{int(delay * 1000)}.py"
+        script.write_text(SLOW_SCRIPT.format(src=str(SRC), delay=delay))
+        return [sys.executable, str(script)]
+
+    return make

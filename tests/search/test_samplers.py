@@ -1,0 +1,183 @@
+"""The Optuna samplers over X^f, exercised through real (in-memory) Optuna studies."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pytest
+from scipy import stats
+
+from entronas.sampling import geometric_probabilities
+from entronas.search.errors import StudyMismatchError
+from entronas.search.objective import Objective
+from entronas.search.params import arch_from_params, params_of, suggest_arch
+from entronas.search.samplers import FINGERPRINT_ATTR, EntropySampler, FeasibleRandomSampler
+
+from .conftest import stand_in
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _study(sampler, prepared=None):
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    if prepared is not None:
+        study.set_user_attr(FINGERPRINT_ATTR, prepared.key)
+    return study
+
+
+def _widths(study):
+    return [tuple(t.user_attrs["widths"]) for t in study.get_trials()
+            if t.state == optuna.trial.TrialState.COMPLETE]
+
+
+def test_params_round_trip(small_prepared):
+    space = small_prepared.space
+    for i in range(0, len(small_prepared.feasible), 37):
+        w = small_prepared.widths(i)
+        arch = suggest_arch(optuna.trial.FixedTrial(params_of(w)), space)
+        assert arch.widths == w
+        assert arch_from_params(space, params_of(w)).widths == w
+
+
+@pytest.mark.parametrize("cls", [EntropySampler, FeasibleRandomSampler])
+def test_only_members_no_repeats_and_stops_when_exhausted(tiny_prepared, cls):
+    n = len(tiny_prepared.feasible)
+    study = _study(cls(tiny_prepared, seed=1), tiny_prepared)
+    study.optimize(Objective(tiny_prepared, stand_in), n_trials=5 * n)
+    got = _widths(study)
+    assert len(study.trials) == n                       # the sampler stopped the study itself
+    assert len(got) == n and len(set(got)) == n         # every member once, none twice
+    assert all(tiny_prepared.index_of(arch_from_params(tiny_prepared.space,
+                                                       dict(zip(["depth"] + [f"width_{i}" for i
+                                                                in range(len(w))],
+                                                                [len(w), *w])))) is not None
+               for w in got)
+    assert all(t.user_attrs["status"] == "trained" for t in study.trials)
+
+
+def test_exhausted_trial_is_pruned_not_trained(tiny_prepared):
+    n = len(tiny_prepared.feasible)
+    study = _study(EntropySampler(tiny_prepared, seed=0), tiny_prepared)
+    study.optimize(Objective(tiny_prepared, stand_in), n_trials=n)
+    calls = []
+    study.optimize(Objective(tiny_prepared, lambda a, s: calls.append(a) or stand_in(a, s)),
+                   n_trials=3)
+    assert calls == []
+    extra = study.trials[n:]
+    assert len(extra) == 1 and extra[0].state == optuna.trial.TrialState.PRUNED
+
+
+def test_members_of_xf_in_a_larger_space(small_prepared):
+    study = _study(EntropySampler(small_prepared, seed=3), small_prepared)
+    study.optimize(Objective(small_prepared, stand_in), n_trials=60)
+    got = _widths(study)
+    assert len(set(got)) == 60
+    for w in got:
+        assert small_prepared.index_of(arch_from_params(small_prepared.space,
+                                                        params_of(w))) is not None
+        d = small_prepared.describe(arch_from_params(small_prepared.space, params_of(w)))
+        assert d["fits"]
+
+
+def _chi2_vs_eq7(clusters, n_clusters, p=0.5):
+    probs = geometric_probabilities(n_clusters, p)
+    obs = np.bincount(clusters, minlength=n_clusters).astype(float)
+    exp = probs * len(clusters)
+    # merge the tail into one bin so every expected count is >= 5
+    k = int(np.searchsorted(-np.cumsum(exp[::-1])[::-1], -5.0, side="right"))
+    k = max(1, min(k, n_clusters - 1))
+    while k > 1 and exp[k:].sum() < 5:
+        k -= 1
+    obs_m = np.append(obs[:k], obs[k:].sum())
+    exp_m = np.append(exp[:k], exp[k:].sum())
+    return stats.chisquare(obs_m, exp_m).pvalue
+
+
+def test_pure_draws_with_replacement_follow_eq7(big_prepared):
+    pure = big_prepared.candidate_sampler("entropy")
+    idx = pure.inner.sample(20_000, seed=0, replace=True)
+    clusters = big_prepared.clusters.labels_[idx]
+    assert _chi2_vs_eq7(clusters, big_prepared.clusters.n_clusters_) > 0.01
+
+
+def test_study_draws_follow_eq7(big_prepared):
+    """250 study draws from 2,098 candidates in 5 clusters. Eq. 7 renormalises over clusters
+    with candidates left, so the cluster law is exact as long as no cluster runs out."""
+    study = _study(EntropySampler(big_prepared, seed=11), big_prepared)
+    study.optimize(Objective(big_prepared, stand_in), n_trials=250)
+    clusters = np.array([t.user_attrs["cluster"] for t in study.trials])
+    labels = np.array([big_prepared.clusters.labels_[t.user_attrs["index"]]
+                       for t in study.trials])
+    assert (clusters == labels).all()          # recorded cluster = the sampler's cluster
+    assert (np.bincount(labels, minlength=5) < big_prepared.clusters.sizes_).all()
+    assert _chi2_vs_eq7(labels, big_prepared.clusters.n_clusters_) > 0.01
+    assert len({t.user_attrs["index"] for t in study.trials}) == 250
+
+
+def test_same_seed_same_sequence_other_seed_differs(small_prepared):
+    def seq(seed):
+        study = _study(EntropySampler(small_prepared, seed=seed), small_prepared)
+        study.optimize(Objective(small_prepared, stand_in), n_trials=25)
+        return _widths(study)
+
+    a, b, c = seq(5), seq(5), seq(6)
+    assert a == b
+    assert a != c
+
+
+def test_trial_numbers_give_independent_streams(big_prepared):
+    """First draws (nothing taken) of trials 0..1999: Eq. 7 marginals, no lag-1 dependence."""
+    sampler = EntropySampler(big_prepared, seed=0)
+    pure = big_prepared.candidate_sampler("entropy")
+    draws = [pure.suggest(sampler.rng_for(n), set()) for n in range(2000)]
+    labels = big_prepared.clusters.labels_[np.array(draws)]
+    assert _chi2_vs_eq7(labels, big_prepared.clusters.n_clusters_) > 0.01
+    top = labels == 0
+    table = np.array([[np.sum(~top[:-1] & ~top[1:]), np.sum(~top[:-1] & top[1:])],
+                      [np.sum(top[:-1] & ~top[1:]), np.sum(top[:-1] & top[1:])]])
+    assert stats.chi2_contingency(table).pvalue > 0.01
+    assert len(set(draws)) > 1000
+
+
+def test_worker_with_another_reduction_fails_loudly(small_prepared, tiny_prepared):
+    study = _study(EntropySampler(small_prepared), small_prepared)
+    study.optimize(Objective(small_prepared, stand_in), n_trials=2)
+    other = optuna.load_study(study_name=study.study_name, storage=study._storage,
+                              sampler=EntropySampler(tiny_prepared))
+    with pytest.raises(StudyMismatchError, match="created for reduction"):
+        other.optimize(Objective(tiny_prepared, stand_in), n_trials=1)
+
+
+def test_sampler_rejects_foreign_parameters(small_prepared):
+    study = _study(EntropySampler(small_prepared), small_prepared)
+
+    def objective(trial):
+        suggest_arch(trial, small_prepared.space)
+        return trial.suggest_float("lr", 1e-4, 1e-1)
+
+    with pytest.raises(ValueError, match="lr"):
+        study.optimize(objective, n_trials=1)
+    fb = EntropySampler(small_prepared, fallback=optuna.samplers.RandomSampler(seed=0))
+    study2 = _study(fb, small_prepared)
+    study2.optimize(objective, n_trials=2)
+    assert all("lr" in t.params for t in study2.trials)
+
+
+def test_tpe_on_the_same_objective_prunes_infeasible(small_prepared):
+    from entronas.search.run import make_sampler
+
+    study = _study(make_sampler("tpe", small_prepared, 0))
+    study.optimize(Objective(small_prepared, stand_in), n_trials=40)
+    infeasible = [t for t in study.trials if t.user_attrs.get("status") == "infeasible"]
+    trained = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert infeasible, "TPE proposes outside X^f on this budget"
+    assert all(t.state == optuna.trial.TrialState.PRUNED for t in infeasible)
+    assert all(max(t.user_attrs["constraints"]) > 0 for t in infeasible)
+    assert all(t.user_attrs["index"] >= 0 for t in trained)
+
+
+def test_sampler_pickles(small_prepared):
+    import pickle
+
+    s = pickle.loads(pickle.dumps(EntropySampler(small_prepared, seed=4)))
+    assert s.seed == 4 and len(s.prepared.feasible) == len(small_prepared.feasible)
