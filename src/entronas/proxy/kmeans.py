@@ -17,11 +17,18 @@ computed from large raw moments.
 
 The cost matrix is Monge, hence the smallest optimal split ``opt[j][i]`` is monotone in
 ``i`` and in ``j`` (``opt[j-1][i] <= opt[j][i] <= opt[j][i+1]``). Each layer is solved by
-the divide-and-conquer optimisation over a fixed bisection tree of its rows; every tree
-level (all segments at once) is evaluated in a handful of vectorised numpy calls on a
-padded ``(rows, candidates)`` block, with the row bounds taken from the already known
-neighbours in the tree and from the previous layer. Work is ``O(k n log n)`` with
-``O(k log n)`` numpy calls. Ties go to the smallest split index.
+the divide-and-conquer optimisation over a fixed bisection order of its rows; every
+level (all segments at once) is a handful of vectorised numpy calls on a padded
+``(rows, candidates)`` block of contiguous candidate windows, bounded by the neighbours
+solved at coarser levels and by the previous layer. Work is ``O(k n log n)`` in
+``O(k log n)`` numpy calls.
+
+Two exact prunings cut the work further. (1) Meet in the middle: the first ``k // 2``
+clusters are solved over prefixes, the others over suffixes (the same DP on the
+mirrored data), joined at the best split point. (2) An upper bound ``U`` on the optimum
+(a quick Lloyd run) limits every layer to the prefixes whose cost stays ``<= U`` (the
+costs grow with the prefix); other rows cannot be on an optimal path. Ties go to the
+smallest index (of the last boundary, then backwards; the join takes the smallest split).
 """
 
 from __future__ import annotations
@@ -102,102 +109,122 @@ def _check_k(n_clusters: Any) -> int:
 # --------------------------------------------------------------------------- solver
 
 
-def _bisection_levels(n_rows: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Levels of the divide-and-conquer tree over rows ``0..n_rows-1``.
+class _Tree:
+    """Divide-and-conquer order over ``cnt`` consecutive rows, for any ``cnt <= size``.
 
-    Returns per level ``(rows, left_slot, right_slot)``: the rows solved at that level
-    (ascending) and the slots (``row + 1`` indexing, slot 0 and ``n_rows + 1`` are
-    sentinels) of the nearest rows already solved to their left and right.
+    Rows are numbered ``t = 1..cnt``; slot 0 and ``cnt + 1`` hold the sentinels (the
+    lower bound of the first row, and "no upper bound"). The first level solves up to
+    32-64 evenly spaced rows (multiples of ``2**s0``, and ``cnt``) at once, bounded
+    only by the sentinels and the previous layer: a few wide windows are cheaper than
+    several more numpy rounds (the caller picks ``s0``). Then level ``s < s0`` (coarse
+    to fine) solves the rows ``t = 2**s * (2q + 1) < cnt``, whose neighbours
+    ``t - 2**s`` and ``min(t + 2**s, cnt)`` are solved already (or the left sentinel).
+    The rows of a level for a smaller ``cnt`` are a prefix of those for ``size``.
     """
-    levels = []
-    lo = np.array([0], dtype=np.int64)
-    hi = np.array([n_rows - 1], dtype=np.int64)
-    while lo.size:
-        mid = (lo + hi) // 2
-        levels.append((mid, lo.copy(), hi + 2))  # slot(lo-1) = lo, slot(hi+1) = hi+2
-        left = lo <= mid - 1
-        right = mid + 1 <= hi
-        lo_next = np.concatenate([lo[left], mid[right] + 1])
-        hi_next = np.concatenate([mid[left] - 1, hi[right]])
-        order = np.argsort(lo_next, kind="stable")
-        lo, hi = lo_next[order], hi_next[order]
-    return levels
+
+    def __init__(self, size: int) -> None:
+        self.levels = []
+        s = max(size, 2).bit_length()
+        while s >= 0:
+            step = 1 << s
+            t = np.arange(step, size + 1, 2 * step, dtype=np.int64)
+            if t.size:
+                self.levels.append((s, t, t - step, t + step))
+            s -= 1
+
+    @staticmethod
+    def top(cnt: int, s0: int) -> np.ndarray:
+        """Rows of the first level: the multiples of ``2**s0`` up to ``cnt``, and ``cnt``."""
+        top = np.arange(1 << s0, cnt + 1, 1 << s0, dtype=np.int64)
+        if top.size == 0 or top[-1] != cnt:
+            top = np.append(top, cnt)
+        return top
+
+    def iter_levels(self, cnt: int, s0: int):
+        """Yield ``(t, left_slot, right_slot)`` per level for ``cnt`` rows."""
+        top = self.top(cnt, s0)
+        yield top, np.zeros_like(top), np.full_like(top, cnt + 1)
+        for s, t, lft, rgt in self.levels:
+            if s < s0:
+                m = (((cnt - 1) >> s) + 1) >> 1
+                if m:
+                    yield t[:m], lft[:m], np.minimum(rgt[:m], cnt)
 
 
 class _Rows:
     """Vectorised row minima ``min_m D[j-1][m-1] + SSE(m..i)`` over candidate windows.
 
-    For row ``i`` of layer ``j``,
+    For row ``i``,
     ``SSE(m..i) = s2[i+1] - s2[m] - (s1[i+1] - s1[m])^2 / (s0[i+1] - s0[m])`` and
     ``s2[i+1]`` is common to all candidates, so the argmin minimises
     ``pen[m] - (S1 - s1[m])^2 / (S0 - s0[m])`` with ``pen[m] = D[j-1][m-1] - s2[m]``
-    (``+inf`` where ``m`` is not a valid split, and in ``pad`` entries in front).
+    (``+inf`` where ``m`` is not a valid split). All indices here are *padded*:
+    ``p = m + pad``, with ``pad`` leading entries of ``+inf`` penalty in front.
 
-    The candidates of a row form a contiguous window, so a block of rows is a few
-    gathers of equal-width windows. Windows are right-aligned at the upper bound; the
+    The candidates of a row form a contiguous window, so a block of rows is three
+    gathers from sliding-window views. Windows are right-aligned at the upper bound; the
     extra candidates on the left are valid splits (never strictly better than the
-    optimum inside the bounds, and no tie since the lower bound is the leftmost
+    optimum inside the bounds, and no tie either, since the lower bound is the leftmost
     optimum of a row above) or ``+inf``.
     """
+
+    #: Padded elements worth one more numpy block (about its fixed call overhead).
+    _SPLIT_GAIN = 4096
 
     def __init__(self, s0: np.ndarray, s1: np.ndarray) -> None:
         n1 = s0.size
         self.pad = 2 * n1  # >= any (rounded) window width
         self.s0 = np.concatenate([np.zeros(self.pad), s0])
         self.s1 = np.concatenate([np.zeros(self.pad), s1])
+        self.s0_next = self.s0[1:]  # s0_next[p] = s0[i + 1] for the padded row p
+        self.s1_next = self.s1[1:]
         self.pen_pad = np.full(self.pad + n1, np.inf)
         self.pen = self.pen_pad[self.pad :]  # pen[m] for m = 0..n
         self._views: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._ar: dict[int, np.ndarray] = {}
 
-    def block(self, rows1: np.ndarray, hi: np.ndarray, width: int, off: int) -> np.ndarray:
-        """Argmin over the windows ``[hi - width + 1, hi]`` (indices relative to ``off``).
-
-        ``rows1`` are ``i + 1 - off`` of the rows; returns ``m - off``.
-        """
+    def block(self, rows: np.ndarray, hi: np.ndarray, width: int) -> np.ndarray:
+        """Argmin over the windows ``[hi - width + 1, hi]`` of the (padded) rows."""
         start = hi - (width - 1)
-        src = start + (self.pad + off)
-        tot = rows1 + (self.pad + off)
         if width <= 8:  # short windows: (width, rows) layout keeps numpy loops long
             ar = self._ar.get(width)
             if ar is None:
                 ar = self._ar[width] = np.arange(width, dtype=np.int64)[:, None]
-            idx = src + ar
+            idx = start + ar
             d0 = self.s0.take(idx)
             d1 = self.s1.take(idx)
             cost = self.pen_pad.take(idx)
-            np.subtract(self.s0.take(tot), d0, out=d0)
-            np.subtract(self.s1.take(tot), d1, out=d1)
+            np.subtract(self.s0_next.take(rows), d0, out=d0)
+            np.subtract(self.s1_next.take(rows), d1, out=d1)
             np.multiply(d1, d1, out=d1)
             np.divide(d1, d0, out=d1)
             np.subtract(cost, d1, out=cost)
-            return start + cost.argmin(axis=0)
+            start += cost.argmin(axis=0)
+            return start
         views = self._views.get(width)
         if views is None:  # callers round widths to a coarse grid, so this is rare
             swv = np.lib.stride_tricks.sliding_window_view
             views = self._views[width] = (
                 swv(self.s0, width), swv(self.s1, width), swv(self.pen_pad, width))
-        d0 = views[0][src]
-        d1 = views[1][src]
-        cost = views[2][src]
-        np.subtract(self.s0.take(tot)[:, None], d0, out=d0)
-        np.subtract(self.s1.take(tot)[:, None], d1, out=d1)
+        d0 = views[0][start]
+        d1 = views[1][start]
+        cost = views[2][start]
+        np.subtract(self.s0_next.take(rows)[:, None], d0, out=d0)
+        np.subtract(self.s1_next.take(rows)[:, None], d1, out=d1)
         np.multiply(d1, d1, out=d1)
         np.divide(d1, d0, out=d1)
         np.subtract(cost, d1, out=cost)
-        return start + cost.argmin(axis=1)
+        start += cost.argmin(axis=1)
+        return start
 
-    #: Padded elements worth one more numpy block (about its fixed call overhead).
-    _SPLIT_GAIN = 2048
-
-    def argmin(self, rows1: np.ndarray, hi: np.ndarray, span: np.ndarray, off: int) -> np.ndarray:
-        """Smallest optimal split of each row given ``hi`` and ``span = hi - lo``.
+    def argmin(self, rows: np.ndarray, hi: np.ndarray, span: np.ndarray) -> np.ndarray:
+        """Smallest optimal split of each (padded) row given ``hi`` and ``span = hi - lo``.
 
         Rows are padded to a common window width; when that wastes many elements (a
         few rows straddle a jump of the optimum) the rows narrower than the mean go to
         a separate block, recursively.
         """
-        width = int(span.max()) + 1
+        width = max(int(span.max()), 0) + 1  # a negative span (rounding) still gets one
         n_rows = span.size
         if n_rows * width > 2 * self._SPLIT_GAIN:
             cut = int(span.sum()) // n_rows + 1  # narrow rows: span < cut
@@ -207,11 +234,10 @@ class _Rows:
                 if nar.size * (width - cut) > self._SPLIT_GAIN:
                     wide = (~narrow).nonzero()[0]
                     out = np.empty_like(hi)
-                    out[nar] = self.argmin(rows1.take(nar), hi.take(nar), span.take(nar), off)
-                    out[wide] = self.argmin(rows1.take(wide), hi.take(wide), span.take(wide),
-                                            off)
+                    out[nar] = self.argmin(rows.take(nar), hi.take(nar), span.take(nar))
+                    out[wide] = self.argmin(rows.take(wide), hi.take(wide), span.take(wide))
                     return out
-        return self.block(rows1, hi, _round_width(width), off)
+        return self.block(rows, hi, _round_width(width))
 
 
 def _round_width(width: int) -> int:
@@ -238,85 +264,174 @@ def _segment_cost(
     return sse
 
 
-def _optimal_starts(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
-    """Start indices (ascending, ``starts[0] == 0``) of an optimal ``k``-clustering.
+#: Row-range guess of a layer: rows below U in the previous layer, plus this many times
+#: their growth from the layer before, plus a slack (tests shrink these to force the
+#: extension path).
+_GUESS_GROWTH = 2
+_GUESS_SLACK = 64
 
-    ``x`` is strictly increasing, ``w`` positive, ``2 <= k < x.size``.
-    """
+
+def _lloyd_cost(x: np.ndarray, w: np.ndarray, k: int, iters: int = 12) -> float:
+    """Cost of a quick Lloyd clustering from weighted quantiles: an upper bound on OPT."""
     n = x.size
-    # Centre on the weighted mean and accumulate the moments in extended precision, so
-    # that every prefix sum is correctly rounded once instead of drifting with n.
-    xl = x.astype(np.longdouble)
-    wl = w.astype(np.longdouble)
-    xl -= (wl * xl).sum() / wl.sum()
+    cw = np.cumsum(w)
+    starts = np.searchsorted(cw, cw[-1] * (np.arange(1, k) / k), side="right")
+    starts = np.unique(np.concatenate([[0], starts[starts < n]]))
+    for _ in range(iters):
+        centers = np.add.reduceat(w * x, starts) / np.add.reduceat(w, starts)
+        new = np.searchsorted(x, 0.5 * (centers[:-1] + centers[1:]), side="right")
+        new = np.unique(np.concatenate([[0], new[new < n]]))
+        if new.size == starts.size and (new == starts).all():
+            break
+        starts = new
+    centers = np.add.reduceat(w * x, starts) / np.add.reduceat(w, starts)
+    labels = np.repeat(np.arange(starts.size), np.diff(np.append(starts, n)))
+    dev = x - centers[labels]
+    return float(np.dot(w, dev * dev))
+
+
+def _prefix_layers(
+    xl: np.ndarray, wl: np.ndarray, k: int, n_layers: int, limit: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Layers ``0..n_layers-1`` of the DP over the prefixes of ``xl`` (centred).
+
+    Layer ``j`` holds ``D[j][i]`` (best cost of ``x_0..x_i`` in ``j+1`` clusters) for
+    (at least) the rows ``i`` in ``[j, n - k + j]`` that can still be part of a
+    ``k``-clustering of cost ``<= limit``; unsolved entries are ``+inf``. Returns the
+    last layer's costs (length ``n``) and ``opts`` with ``opts[j, i - j] = opt[j][i] - j``
+    (smallest optimal start of the last cluster), valid on the solved rows.
+
+    Pruning: ``D[j][i]`` is nondecreasing in ``i`` and no optimal solution passes a prefix
+    costing more than ``limit``, so a layer is solved on a guessed row range (from the
+    growth of the previous layers) and extended until its last row costs more than
+    ``limit``. Rows left out act as ``+inf`` splits for the next layer, which keeps every
+    row that an optimal solution can use exact.
+    """
+    n = xl.size
     s0 = np.zeros(n + 1, dtype=np.float64)
     s1 = np.zeros(n + 1, dtype=np.float64)
     s2 = np.zeros(n + 1, dtype=np.float64)
     wx = wl * xl
-    s0[1:] = np.cumsum(wl)
+    s0[1:] = np.cumsum(wl)  # extended precision: every prefix sum is rounded only once
     s1[1:] = np.cumsum(wx)
     s2[1:] = np.cumsum(wx * xl)
-    solver = _Rows(s0, s1)
-    pen = solver.pen
-
-    # Layer j (j+1 clusters) needs rows i in [j, j + n_rows - 1]; the bisection tree is
-    # built once on relative rows r = i - j. Slots hold relative optima (m - j).
     n_rows = n - k + 1
-    opts = np.zeros((k, n_rows), dtype=np.int64 if n >= 2**31 else np.int32)
+    opts = np.zeros((n_layers, n_rows), dtype=np.int64 if n >= 2**31 else np.int32)
     d1 = s1[1:]
     prev = s2[1:] - d1 * d1 / s0[1:]  # layer 0: D[0][i] = SSE(0..i) for every i
     np.maximum(prev, 0.0, out=prev)
-    lower = np.zeros(n_rows, dtype=np.int64)  # opt[j-1][i] - j for the rows of layer j
-    # The last row is solved first: it bounds every other row from above (a bisection
-    # tree with an open right end would give its rightmost rows ~n/j candidates each).
-    levels = []
-    if k > 2:
-        levels.append((np.array([n_rows - 1]), np.array([0]), np.array([n_rows + 1])))
-        if n_rows > 1:
-            levels += _bisection_levels(n_rows - 1)
-    levels = [(rel, lsl, rsl, rel + 1) for rel, lsl, rsl in levels]
+    if n_layers == 1:
+        return prev, opts
+    solver = _Rows(s0, s1)
+    pen = solver.pen
+    pad = solver.pad
+    tree = _Tree(n_rows)
+    # Padded optima of the previous layer at this layer's rows (lower bounds).
+    lower = np.full(n_rows, pad, dtype=np.int64)  # layer 0: opt[0][i] = 0
     slots = np.empty(n_rows + 2, dtype=np.int64)
-    for j in range(1, k - 1):
+    startp = np.empty(n_rows, dtype=np.int64)
+    need_prev = need = int(np.searchsorted(prev, limit, side="right"))  # rows of D0 <= U
+    for j in range(1, n_layers):
         # pen[m] = D[j-1][m-1] - s2[m] for the splits m of layer j; m = j-1 is invalid.
         pen[j - 1] = np.inf
         np.subtract(prev[j - 1 : j - 1 + n_rows], s2[j : j + n_rows], out=pen[j : j + n_rows])
-        slots[0] = 0
-        slots[-1] = n_rows
-        for rel, lslot, rslot, rel1 in levels:
-            hi = np.minimum(slots.take(rslot), rel)
-            span = np.subtract(hi, np.maximum(slots.take(lslot), lower.take(rel)))
-            if rel.size >= 64:
-                slots[rel1] = hi  # rows with a single candidate are solved
-                act = span.nonzero()[0]
-                if act.size < rel.size:
-                    if act.size == 0:
-                        continue
-                    rel1 = rel1.take(act)
-                    hi = hi.take(act)
-                    span = span.take(act)
-            slots[rel1] = solver.argmin(rel1, hi, span, j)
-        start = slots[1:-1]
-        opts[j] = start
         cur = np.full(n, np.inf)
-        cur[j : j + n_rows] = _segment_cost(prev, start + j, slice(j, j + n_rows), s0, s1, s2)
+        done = 0
+        cnt = need - j + _GUESS_GROWTH * max(need - need_prev, 0) + _GUESS_SLACK
+        cnt = min(n_rows, max(1, cnt))
+        while True:
+            # Slot t holds the padded optimum of the pass's row t (absolute row
+            # i = base + t - pad); slot 0: a lower bound for all, slot cnt+1: none.
+            base = pad + j + done - 1
+            slots[0] = startp[done - 1] if done else pad + j
+            slots[cnt + 1] = 1 << 62
+            low = lower[done - 1 :] if done else lower
+            # First level: ~32-64 rows at once, fewer while their windows (bounded only
+            # by the previous layer) would cost more than the levels they replace.
+            coarse = max(0, cnt.bit_length() - 6)
+            while coarse < cnt.bit_length():
+                top = tree.top(cnt, coarse)
+                lo = np.maximum(low.take(top if done else top - 1), slots[0])
+                if int((top + base - lo).sum()) <= 4 * cnt + 8192:
+                    break
+                coarse += 1
+            for t, lslot, rslot in tree.iter_levels(cnt, coarse):
+                rows = t + base
+                hi = np.minimum(slots.take(rslot), rows)
+                lo = np.maximum(slots.take(lslot), low.take(t if done else t - 1))
+                span = np.subtract(hi, lo, out=lo)
+                if t.size >= 64:
+                    slots[t] = hi  # rows with a single candidate are solved
+                    act = span.nonzero()[0]
+                    if act.size < t.size:
+                        if act.size == 0:
+                            continue
+                        t = t.take(act)
+                        rows = rows.take(act)
+                        hi = hi.take(act)
+                        span = span.take(act)
+                slots[t] = solver.argmin(rows, hi, span)
+            startp[done : done + cnt] = slots[1 : cnt + 1]
+            rows_sl = slice(j + done, j + done + cnt)
+            cur[rows_sl] = _segment_cost(prev, startp[done : done + cnt] - pad, rows_sl,
+                                         s0, s1, s2)
+            done += cnt
+            if done == n_rows or cur[j + done - 1] > limit:
+                break
+            cnt = min(n_rows - done, 2 * done + _GUESS_SLACK)  # the guess was short: extend
+        need_prev, need = need, j + int(np.count_nonzero(cur[j : j + done] <= limit))
         prev = cur
-        # Next layer's rows are shifted by one: opt[j][i] for i = r + j + 1, relative to
-        # j + 1. Row j + n_rows was not solved; opt[j][i-1] <= opt[j][i] stands in.
-        lower[:-1] = start[1:] - 1
-        lower[-1] = start[-1] - 1
-        np.maximum(lower, 0, out=lower)
-    # Last layer: only the full range x_0..x_{n-1} matters.
-    pen[k - 2] = np.inf
-    np.subtract(prev[k - 2 : n - 1], s2[k - 1 : n], out=pen[k - 1 : n])
-    lo = k - 1 + (int(lower[-1]) if k > 2 else 0)
-    last = np.array([n - 1], dtype=np.int64)
-    best = solver.argmin(last + 1, last, np.array([n - 1 - lo]), 0)
-    starts = np.empty(k, dtype=np.int64)
-    starts[0] = 0
-    starts[k - 1] = best[0]
-    for j in range(k - 2, 0, -1):
-        starts[j] = opts[j, starts[j + 1] - 1 - j] + j
+        np.subtract(startp[:done], pad + j, out=opts[j, :done], casting="unsafe")
+        # Next layer's row r is i = r + j + 1, i.e. this layer's row r + 1. Unsolved
+        # rows: opt[j][i] >= opt[j][last solved row] stands in.
+        lower[: done - 1] = startp[1:done]
+        lower[done - 1 :] = startp[done - 1]
+    return prev, opts
+
+
+def _backtrack(opts: np.ndarray, row: int) -> list[int]:
+    """Cluster starts of the optimal ``len(opts)``-clustering of the prefix ``0..row``."""
+    starts = [0] * opts.shape[0]
+    for j in range(opts.shape[0] - 1, 0, -1):
+        starts[j] = int(opts[j, row - j]) + j
+        row = starts[j] - 1
     return starts
+
+
+def _optimal_starts(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    """Start indices (ascending, ``starts[0] == 0``) of an optimal ``k``-clustering.
+
+    ``x`` is strictly increasing, ``w`` positive, ``2 <= k < x.size``.
+
+    Meet in the middle: the first ``a = k // 2`` clusters are solved over prefixes and
+    the other ``b = k - a`` over suffixes (the same DP on the mirrored data); the best
+    split point minimises ``F[a-1][i] + B[b-1][i+1]``. With the upper bound ``U`` (a
+    quick Lloyd run) each side only needs the rows whose cost stays below ``U``: about
+    ``(j/k)^(2/3)`` of them in layer ``j``, so far fewer than one long forward pass.
+    """
+    n = x.size
+    xl = x.astype(np.longdouble)
+    wl = w.astype(np.longdouble)
+    xl -= (wl * xl).sum() / wl.sum()  # centre: small moments, no cancellation
+    upper = _lloyd_cost(xl.astype(np.float64), w, k)
+    total = float((wl * xl * xl).sum())
+    limit = upper + 1e-9 * (upper + total)  # generous: pruning must never cut a needed row
+    a = k // 2
+    b = k - a
+    while True:
+        fwd, opts_f = _prefix_layers(xl, wl, k, a, limit)
+        bwd, opts_b = _prefix_layers(-xl[::-1], wl[::-1], k, b, limit)
+        # Prefix x_0..x_i in a clusters, suffix x_{i+1}..x_{n-1} (mirrored prefix n-2-i)
+        # in b clusters: bwd[::-1][i + 1] = bwd[n - 2 - i]. Ties go to the smallest split.
+        joined = fwd[a - 1 : n - b] + bwd[::-1][a : n - b + 1]
+        split = a - 1 + int(np.argmin(joined))
+        if np.isfinite(joined[split - a + 1]) or limit == np.inf:
+            break
+        limit = np.inf  # cannot happen with U >= optimum; never return a partial path
+    left = _backtrack(opts_f, split)
+    right = _backtrack(opts_b, n - 2 - split)  # starts in mirrored coordinates
+    starts = left + [split + 1] + [n - s for s in reversed(right[1:])]
+    return np.asarray(starts, dtype=np.int64)
 
 
 # --------------------------------------------------------------------------- public API
@@ -327,8 +442,10 @@ def optimal_kmeans_1d(values: Any, n_clusters: int, *, weights: Any = None) -> K
 
     Deterministic and exact up to floating-point rounding: the input is reduced to its
     distinct values, which are partitioned into contiguous runs by dynamic programming
-    (divide-and-conquer optimisation, vectorised per recursion level). Among equally good
-    splits the smallest split index is preferred.
+    (divide-and-conquer optimisation vectorised per recursion level, meet in the middle,
+    pruning by an upper bound; see the module docstring). Among equally good splits the
+    smallest index wins (mirrored for the upper half of the clusters), so equal inputs
+    always give identical results.
 
     Args:
         values: Real numbers, any shape (flattened for clustering); must be non-empty
@@ -360,7 +477,6 @@ def optimal_kmeans_1d(values: Any, n_clusters: int, *, weights: Any = None) -> K
     if weights is None:
         w_uniq = mult.astype(np.float64)
         count_w = mult.astype(np.int64)
-        integer_counts = True
     else:
         w_arr = _as_finite_array(weights, "weights", _OWNER)
         if w_arr.shape != arr.shape:
@@ -371,8 +487,8 @@ def optimal_kmeans_1d(values: Any, n_clusters: int, *, weights: Any = None) -> K
                        f"an array containing {w_arr[w_arr < 0].ravel()[0]!r}")
         w_flat = w_arr.ravel()
         w_uniq = np.bincount(inverse, weights=w_flat, minlength=uniq.size)
-        integer_counts = np.asarray(weights).dtype.kind in "biu"
-        count_w = w_uniq.astype(np.int64) if integer_counts else w_uniq
+        integer_weights = np.asarray(weights).dtype.kind in "biu"
+        count_w = w_uniq.astype(np.int64) if integer_weights else w_uniq
         if not (w_uniq > 0).any():
             raise _bad("weights", _OWNER, "an array with at least one positive weight",
                        "all zeros")
@@ -393,6 +509,7 @@ def optimal_kmeans_1d(values: Any, n_clusters: int, *, weights: Any = None) -> K
     sums_w = np.add.reduceat(w, starts)
     centers = np.add.reduceat(w * x, starts) / sums_w
     sizes = np.diff(np.append(starts, n))
+    centers = np.where(sizes == 1, x[starts], centers)  # singletons: exactly, inertia 0
     label_pos = np.repeat(np.arange(k_used, dtype=np.int64), sizes)
     dev = x - centers[label_pos]
     inertia = float(np.dot(w, dev * dev))
@@ -406,11 +523,12 @@ def optimal_kmeans_1d(values: Any, n_clusters: int, *, weights: Any = None) -> K
 
     if pos.size == uniq.size:
         label_uniq = label_pos
-    else:
+        counts = np.add.reduceat(count_w, starts)
+    else:  # values of zero weight: labelled by the edges, add nothing to the counts
         label_uniq = assign_1d(uniq, edges)
+        counts = np.bincount(label_uniq, weights=count_w, minlength=k_used)
+        counts = counts.astype(count_w.dtype, copy=False)
     labels = label_uniq[inverse].reshape(arr.shape)
-    counts = np.zeros(k_used, dtype=count_w.dtype)
-    np.add.at(counts, label_uniq, count_w)
     return KMeans1DResult(
         centers=centers,
         edges=edges,
