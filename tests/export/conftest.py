@@ -1,0 +1,60 @@
+"""Shared cases: one seeded feasible architecture per backbone (small inputs: seconds)."""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+
+import numpy as np
+import pytest
+
+from entronas.cost import CostOptions, estimate
+from entronas.space import get_space
+from entronas.targets import get_target
+
+HAS_TFLM = importlib.util.find_spec("tflite_micro") is not None
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+needs_tflm = pytest.mark.skipif(not HAS_TFLM, reason="tflite-micro not installed "
+                                "(pip install tflite-micro==0.dev20261023182759)")
+needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch not installed")
+
+#: every registered space, with reduced inputs / depths so a case runs in about a second
+SPACES = {
+    "mlp-example": dict(),
+    "mlp-digits": dict(),
+    "dscnn-digits": dict(),
+    "dscnn-kws": dict(depth_max=6),
+    "autoencoder-ad": dict(depth_max=6),
+    "convmixer-cifar10": dict(input_shape=(3, 16, 16), depth_max=8),
+    "mobilenet-vww": dict(input_shape=(3, 32, 32), depth_max=8),
+}
+
+
+@lru_cache(maxsize=None)
+def space(name: str):
+    return get_space(name, **SPACES[name])
+
+
+@lru_cache(maxsize=None)
+def feasible_arch(name: str, seed: int = 0) -> tuple[int, ...]:
+    """A random member of the space that fits the STM32F412 (plain float32 model), seeded."""
+    sp, rng = space(name), np.random.default_rng(seed)
+    target = get_target("stm32f412")
+    while True:
+        d = int(rng.integers(sp.depth_min, sp.depth_max + 1))
+        ws = [int(rng.choice(sp.grid(d, i))) for i in range(d)]
+        try:
+            sp.check_arch(ws)
+        except Exception:
+            continue
+        c = estimate(sp, ws, CostOptions.for_dtype("float32"))
+        if target.fits(c.rom, c.ram, c.flops):
+            return tuple(ws)
+
+
+@lru_cache(maxsize=None)
+def measured(name: str, dtype: str) -> dict:
+    """measure() of the seeded arch (cached: several tests read one measurement)."""
+    from entronas.export import measure
+
+    return measure(space(name), feasible_arch(name), dtype=dtype)
