@@ -42,7 +42,7 @@ def small_problems(draw):
         kw.update(input_shape=(1, 7, 5), num_classes=4, options={"first_kernel": (3, 2)})
     space = ChainSpace(**kw)
     bias = draw(st.booleans())
-    ram_model = draw(st.sampled_from(["eq4", "chain"]))
+    ram_model = draw(st.sampled_from(["eq4", "chain", "ops"]))
     options = CostOptions(bias=bias, ram_model=ram_model,
                           code_bytes={"dense": draw(st.integers(0, 50))})
     # budgets between the cheapest and the most expensive network, drawn by quantile

@@ -10,7 +10,7 @@ from .._core.arch import Arch
 from ..space.base import ChainSpace
 from .flops import flops, layer_flops
 from .options import CostOptions
-from .ram import ram_bytes
+from .ram import network_ram
 from .rom import layer_rom, layer_weights, rom_bytes
 
 
@@ -33,7 +33,6 @@ def estimate(space: ChainSpace, arch: Arch | Iterable[int],
     """Costs of ``arch`` from the same layer descriptions that build the PyTorch model."""
     options = options or CostOptions()
     layers = space.layers(arch)
-    searched = [layer for layer in layers if layer.searched]
     per_layer = tuple(
         {"name": layer.name, "kind": layer.kind, "out_shape": layer.out_shape,
          "outputs": layer.outputs, "weights": layer_weights(layer, options),
@@ -42,7 +41,7 @@ def estimate(space: ChainSpace, arch: Arch | Iterable[int],
     )
     return Costs(
         rom=rom_bytes(layers, options),
-        ram=ram_bytes([layer.outputs for layer in searched], prod(space.input_shape), options),
+        ram=network_ram(layers, prod(space.input_shape), options),
         flops=flops(layers, options),
         weights=sum(layer_weights(layer, options) for layer in layers),
         per_layer=per_layer,

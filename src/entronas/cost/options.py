@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from .._core.validation import check_choice, check_number
 
-RAM_MODELS = ("eq4", "chain")
+RAM_MODELS = ("eq4", "chain", "ops")
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,9 @@ class CostOptions:
             False (this reproduces its ROM figures: MicroNet-KWS-S = 236,544 B).
         code_bytes: cs_t of Eq. (3), bytes of program code per layer of kind t (default 0).
         flops_per_mac: f_i of Eq. (5) for conv/FC layers (2).
-        ram_model: ``"eq4"`` (ping-pong buffers, the paper) or ``"chain"`` (the tighter
-            max_i (u_{i-1} + u_i) bound of a chain executed layer by layer).
+        ram_model: ``"eq4"`` (ping-pong buffers, the paper), ``"chain"`` (the tighter
+            max_i (u_{i-1} + u_i) bound of a chain executed layer by layer) or ``"ops"`` (the
+            live-tensor peak of the lowered op graph, what TFLite Micro plans; see cost/ram.py).
         bias_bytes: bytes per counted bias term (None: ``weight_bytes``; int8 TFLite stores
             int32 biases, so 4).
         channel_bytes: extra ROM bytes per output channel of every conv/FC op (per-channel

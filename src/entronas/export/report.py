@@ -66,7 +66,7 @@ def check_tflm_ops(ops: Iterable[str]) -> None:
 
 
 def refined_cost_options(dtype: str = "float32", space: ChainSpace | None = None, *,
-                         per_channel_fc: bool = False, ram_model: str = "chain",
+                         per_channel_fc: bool = False, ram_model: str = "ops",
                          ram_overhead: int = 0, **kw: Any) -> CostOptions:
     """CostOptions whose ROM matches the exported ``.tflite`` size (measured constants).
 
@@ -78,9 +78,10 @@ def refined_cost_options(dtype: str = "float32", space: ChainSpace | None = None
       24 B x classes, <0.3 %);
     * ``code_bytes`` = flatbuffer metadata per layer kind, ``rom_overhead`` = fixed part. These
       are the *data* part of ROM; TFLM's code size (cs_t of Eq. 3) needs a target cross-build.
-    * ``ram_model``: ``"chain"`` by default (what TFLM's planner reaches for layer outputs; Eq. 4
-      is an upper bound). Intra-layer buffers (depthwise output, GELU, residual ADD) are not in
-      either model: :func:`entronas.export.planning.op_graph_ram` counts them.
+    * ``ram_model``: ``"ops"`` by default: the live-tensor peak of the lowered op graph
+      (intra-layer buffers such as a depthwise output, GELU or residual ADD included, 16-byte
+      aligned), which equals TFLM's planned activations on every model measured. ``"chain"`` and
+      Eq. 4 (``"eq4"``) are layer-level bounds.
     * ``ram_overhead``: pass the target's persistent arena part (0 by default; TFLM on x86-64
       needed 2-9 kB, see ``measure()["measured"]["tail"]``).
     """

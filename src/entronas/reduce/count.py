@@ -101,7 +101,7 @@ def choose_axis(tables: Sequence[DepthTables], target: Target) -> Axis:
 def partitions(t: DepthTables, target: Target, options: CostOptions) -> list[_Partition]:
     """Split X^f by the exact value of the even buffer (Eq. 4) so that RAM becomes two caps."""
     ram = target.ram
-    if ram is None or options.ram_model == "chain":
+    if ram is None or options.ram_model in ("chain", "ops"):
         return [_Partition(None, None, None)]
     evens = {t.in_bytes}
     for k in range(t.depth):
@@ -133,10 +133,15 @@ class _Rules:
     def transition(self, k: int, masks: list[np.ndarray]) -> np.ndarray:
         t = self.t
         ok = t.allowed[k] & masks[k][None, :]
-        if self.options.ram_model == "chain" and self.target.ram is not None:
-            prev = np.array([t.in_bytes]) if k == 0 else t.out[k - 1]
-            ok = ok & (prev[:, None] + t.out[k][None, :] <= self.target.ram)
+        if self.options.ram_model in ("chain", "ops") and self.target.ram is not None:
+            ok = ok & (t.peak[k] <= self.target.ram)
         return ok
+
+    def tail_ok(self, t: DepthTables) -> np.ndarray:
+        """Last widths whose fixed tail fits the RAM budget (pairwise RAM models only)."""
+        if self.options.ram_model in ("chain", "ops") and self.target.ram is not None:
+            return t.tail_peak <= self.target.ram
+        return np.ones(len(t.tail_peak), bool)
 
 
 def forward_counts(tables: dict[int, DepthTables], target: Target, options: CostOptions,
@@ -167,7 +172,7 @@ def forward_counts(tables: dict[int, DepthTables], target: Target, options: Cost
 
 def _same_prefix(t: DepthTables, deep: DepthTables) -> bool:
     for k in range(t.depth):
-        for name in ("rom", "flops", "allowed"):
+        for name in ("rom", "flops", "allowed", "peak"):
             x, y = getattr(t, name)[k], getattr(deep, name)[k]
             if x.shape != y.shape or (x != y).any():
                 return False
@@ -200,8 +205,9 @@ def _forward(rules: _Rules, axis: Axis, caps: tuple, depths: list[int],
             tail = axis.tail(tables[k + 1])
             cum = np.cumsum(F, axis=1)
             room = R - tail
+            fits = rules.tail_ok(tables[k + 1])
             totals[k + 1] = int(sum(int(cum[b, room[b]]) for b in range(len(tail))
-                                    if room[b] >= 0))
+                                    if room[b] >= 0 and fits[b]))
     return totals
 
 
@@ -233,8 +239,9 @@ class DepthCounter:
         L = t.depth
         S: list[np.ndarray] = [None] * L  # type: ignore[list-item]
         last = np.zeros((len(t.out[L - 1]), R + 1), dtype=np.int64)
+        fits = self.rules.tail_ok(t)
         for b, c in enumerate(self.axis.tail(t)):
-            if masks[L - 1][b] and c <= R:
+            if masks[L - 1][b] and c <= R and fits[b]:
                 last[b, c:] = 1
         S[L - 1] = last
         for k in range(L - 2, -1, -1):

@@ -38,7 +38,7 @@ def _fits(p: dict, comp: Completion, k: int, last: np.ndarray, target: Target,
     ok = comp.ok[k][last]
     ok &= p["rom"] + comp.rom[k][last] <= _budget(target.rom)
     ok &= p["flops"] + comp.flops[k][last] <= _budget(target.flops)
-    if options.ram_model == "chain":
+    if options.ram_model in ("chain", "ops"):
         ram = np.maximum(p["pair"], comp.pair[k][last])
     else:
         ram = np.maximum(p["even"], comp.even[k][last]) + np.maximum(p["odd"], comp.odd[k][last])
@@ -53,7 +53,7 @@ def enumerate_depth(t: DepthTables, comp: Completion, target: Target,
     w0 = np.arange(t.sizes[0])
     p = dict(rom=t.rom[0][0], flops=t.flops[0][0],
              even=np.full(len(w0), t.in_bytes, np.int64), odd=t.out[0].copy(),
-             pair=t.in_bytes + t.out[0])
+             pair=t.peak[0][0].copy())
     if L == 1:
         mask = _fits(p, comp, 0, w0, target, options)
         return DepthDag.from_leaf_masks([mask[None, :]], [], L) if mask.any() else None
@@ -72,7 +72,7 @@ def enumerate_depth(t: DepthTables, comp: Completion, target: Target,
             q["even"], q["odd"] = np.maximum(cur.even[:, None], buf), cur.odd[:, None]
         else:
             q["even"], q["odd"] = cur.even[:, None], np.maximum(cur.odd[:, None], buf)
-        q["pair"] = np.maximum(cur.pair[:, None], t.out[k - 1][cur.last][:, None] + buf)
+        q["pair"] = np.maximum(cur.pair[:, None], t.peak[k][cur.last])
         cols = np.broadcast_to(np.arange(t.sizes[k])[None, :], allowed.shape)
         mask = allowed & _fits(q, comp, k, cols, target, options)
         if k == L - 1:

@@ -78,8 +78,8 @@ def cheapest_costs(t: DepthTables, c: Completion, options: CostOptions) -> dict[
         return None
     rom = int(t.rom[0][0, first] + c.rom[0][first])
     flops = int(t.flops[0][0, first] + c.flops[0][first])
-    if options.ram_model == "chain":
-        ram = int(max(t.in_bytes + t.out[0][first], c.pair[0][first]))
+    if options.ram_model in ("chain", "ops"):
+        ram = int(max(t.peak[0][0, first], c.pair[0][first]))
     else:
         ram = int(max(t.in_bytes, c.even[0][first]) + max(t.out[0][first], c.odd[0][first]))
     return {"rom": rom, "ram": ram, "flops": flops}
@@ -220,7 +220,7 @@ def reduced_bounds(t: DepthTables, comp: Completion, target: Target,
         ok = pre.ok[i] & comp.ok[i]
         rom = pre.rom[i] + comp.rom[i]
         flops = pre.flops[i] + comp.flops[i]
-        if options.ram_model == "chain":
+        if options.ram_model in ("chain", "ops"):
             ram = np.maximum(pre.pair[i], comp.pair[i])
         else:
             ram = np.maximum(pre.even[i], comp.even[i]) + np.maximum(pre.odd[i], comp.odd[i])

@@ -15,6 +15,7 @@ import numpy as np
 from .._core.errors import InvalidSpaceError
 from ..cost.flops import layer_flops
 from ..cost.options import CostOptions
+from ..cost.ram import layer_peak
 from ..cost.rom import layer_rom
 from ..space.base import ChainSpace, _allowed_matrix
 
@@ -28,7 +29,8 @@ class DepthTables:
 
     ``rom[i][a, b]`` is layer i's ROM when layer i-1 has width ``widths[i-1][a]`` and layer i has
     ``widths[i][b]`` (layer 0 has a single row). ``out[i][b]`` is layer i's output buffer in bytes.
-    ``tail_*`` are the fixed tail's costs by the last width.
+    ``tail_*`` are the fixed tail's costs by the last width. ``peak[i][a, b]`` is the RAM peak
+    while executing layer i under a pairwise RAM model (``chain`` or ``ops``; zeros for ``eq4``).
     """
 
     depth: int
@@ -40,6 +42,8 @@ class DepthTables:
     tail_rom: np.ndarray
     tail_flops: np.ndarray
     in_bytes: int
+    peak: list[np.ndarray]
+    tail_peak: np.ndarray
 
     @property
     def sizes(self) -> list[int]:
@@ -48,11 +52,13 @@ class DepthTables:
 
 def build_tables(space: ChainSpace, depth: int, options: CostOptions) -> DepthTables:
     widths = [np.asarray(space.grid(depth, i), dtype=np.int64) for i in range(depth)]
-    rom, flops, out, allowed = [], [], [], []
+    pairwise = options.ram_model in ("chain", "ops")
+    rom, flops, out, allowed, peak = [], [], [], [], []
     for i in range(depth):
         prev = [None] if i == 0 else [int(w) for w in widths[i - 1]]
         r = np.zeros((len(prev), len(widths[i])), dtype=np.int64)
         f = np.zeros_like(r)
+        pk = np.zeros_like(r)
         o = np.zeros(len(widths[i]), dtype=np.int64)
         for a, c_in in enumerate(prev):
             for b, c_out in enumerate(widths[i]):
@@ -60,7 +66,10 @@ def build_tables(space: ChainSpace, depth: int, options: CostOptions) -> DepthTa
                 r[a, b] = layer_rom(layer, options)
                 f[a, b] = layer_flops(layer, options)
                 o[b] = layer.outputs * options.activation_bytes
+                if pairwise:
+                    pk[a, b] = layer_peak(layer, options, first=i == 0)
         rom.append(r)
+        peak.append(pk)
         flops.append(f)
         out.append(o)
         allowed.append(np.ones((1, len(widths[0])), bool) if i == 0 else
@@ -68,12 +77,15 @@ def build_tables(space: ChainSpace, depth: int, options: CostOptions) -> DepthTa
     last = widths[-1]
     tail_rom = np.zeros(len(last), dtype=np.int64)
     tail_flops = np.zeros_like(tail_rom)
+    tail_peak = np.zeros_like(tail_rom)
     for b, c in enumerate(last):
         for layer in space.tail(depth, int(c)):
             tail_rom[b] += layer_rom(layer, options)
             tail_flops[b] += layer_flops(layer, options)
+            if options.ram_model == "ops":  # the paper's models leave the tail out of RAM
+                tail_peak[b] = max(tail_peak[b], layer_peak(layer, options))
     tables = DepthTables(depth, widths, allowed, rom, flops, out, tail_rom, tail_flops,
-                         prod(space.input_shape) * options.input_bytes)
+                         prod(space.input_shape) * options.input_bytes, peak, tail_peak)
     _check_monotone(space, tables)
     return tables
 
@@ -81,6 +93,7 @@ def build_tables(space: ChainSpace, depth: int, options: CostOptions) -> DepthTa
 def _check_monotone(space: ChainSpace, t: DepthTables) -> None:
     """The reduction is exact only if every cost is non-decreasing in every width."""
     arrays = [("ROM", t.rom), ("FLOPs", t.flops), ("RAM", [o[None, :] for o in t.out]),
+              ("RAM peak", t.peak), ("tail RAM", [t.tail_peak[None, :]]),
               ("tail ROM", [t.tail_rom[None, :]]), ("tail FLOPs", [t.tail_flops[None, :]])]
     for what, tabs in arrays:
         for i, tab in enumerate(tabs):
@@ -104,7 +117,7 @@ class Completion:
     flops: list[np.ndarray]
     even: list[np.ndarray]
     odd: list[np.ndarray]
-    pair: list[np.ndarray]
+    pair: list[np.ndarray]   # max layer peak (pairwise RAM models), tail included on completions
     ok: list[np.ndarray]
     nxt: list[np.ndarray]
 
@@ -115,7 +128,7 @@ def completion(t: DepthTables) -> Completion:
     c = Completion([None] * L, [None] * L, [None] * L, [None] * L, [None] * L, [None] * L,
                    [None] * L)
     c.rom[L - 1], c.flops[L - 1] = t.tail_rom.copy(), t.tail_flops.copy()
-    c.even[L - 1], c.odd[L - 1], c.pair[L - 1] = zeros, zeros.copy(), zeros.copy()
+    c.even[L - 1], c.odd[L - 1], c.pair[L - 1] = zeros, zeros.copy(), t.tail_peak.copy()
     c.ok[L - 1] = np.ones(t.sizes[-1], bool)
     for k in range(L - 2, -1, -1):
         allowed = t.allowed[k + 1] & c.ok[k + 1][None, :]
@@ -131,7 +144,7 @@ def completion(t: DepthTables) -> Completion:
         else:
             c.odd[k] = np.maximum(buf, c.odd[k + 1][nxt])
             c.even[k] = c.even[k + 1][nxt]
-        c.pair[k] = np.maximum(t.out[k] + buf, c.pair[k + 1][nxt])
+        c.pair[k] = np.maximum(t.peak[k + 1][a, nxt], c.pair[k + 1][nxt])
         c.ok[k], c.nxt[k] = has, nxt
     return c
 
@@ -152,7 +165,7 @@ def prefix(t: DepthTables) -> Completion:
     p.rom[0], p.flops[0] = t.rom[0][0].copy(), t.flops[0][0].copy()
     p.even[0] = np.full(t.sizes[0], t.in_bytes, np.int64)
     p.odd[0] = t.out[0].copy()
-    p.pair[0] = t.in_bytes + t.out[0]
+    p.pair[0] = t.peak[0][0].copy()
     p.ok[0] = np.ones(t.sizes[0], bool)
     for k in range(1, L):
         allowed = t.allowed[k] & p.ok[k - 1][:, None]          # (W_{k-1}, W_k)
@@ -167,6 +180,6 @@ def prefix(t: DepthTables) -> Completion:
         else:
             p.odd[k] = np.maximum(p.odd[k - 1][prv], t.out[k])
             p.even[k] = p.even[k - 1][prv]
-        p.pair[k] = np.maximum(p.pair[k - 1][prv], t.out[k - 1][prv] + t.out[k])
+        p.pair[k] = np.maximum(p.pair[k - 1][prv], t.peak[k][prv, b])
         p.ok[k], p.nxt[k] = has, prv
     return p
