@@ -33,8 +33,10 @@ def target_options(f: Any) -> Any:
 
 
 def cost_options(f: Any) -> Any:
-    f = click.option("--ram-model", type=click.Choice(["eq4", "chain"]), default="eq4",
-                     show_default=True, help="Eq. 4 ping-pong buffers or the max(u_{i-1}+u_i) bound.")(f)
+    f = click.option("--ram-model", type=click.Choice(["eq4", "chain", "ops"]), default="eq4",
+                     show_default=True,
+                     help="eq4: ping-pong buffers (paper); chain: max(u_{i-1}+u_i); "
+                          "ops: op-graph peak as TFLite Micro plans it.")(f)
     f = click.option("--bias/--no-bias", default=False, show_default=True,
                      help="Count bias terms (incl. folded BatchNorm) as weights.")(f)
     f = click.option("--dtype", type=click.Choice(["float32", "int8"]), default="float32",
