@@ -1,0 +1,134 @@
+"""DS-CNN training throughput: our tensor-indexing loop vs a plain DataLoader loop.
+
+Same model (dscnn-kws with MicroNet-KWS-S widths), same Adam/cross-entropy, same batch size,
+same random KWS-shaped data (N x 1 x 49 x 10, 12 classes), same process. The only difference
+is how batches are made: one ``index_select`` on a resident tensor (ours, ``entronas.train``)
+versus ``DataLoader(TensorDataset(...), shuffle=True)`` which indexes and collates sample by
+sample. Prints one Markdown table row.
+
+    PYTHONPATH=src python benchmarks/bench_train.py [--n 4096] [--epochs 2] [--batch-size 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from entronas.data import ArrayDataset
+from entronas.models import build_model
+from entronas.space import get_space
+from entronas.train import train
+
+WIDTHS = (84, 112, 84, 84, 84, 196)  # MicroNet-KWS-S
+
+
+def kws_like(n: int, seed: int = 0) -> ArrayDataset:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, (n, 1, 49, 10)).astype(np.float32)
+    y = rng.integers(0, 12, n).astype(np.int64)
+    small_x, small_y = x[:200], y[:200]
+    return ArrayDataset("kws-random", "classification", (1, 49, 10), 12, x, y, small_x,
+                        small_y, small_x, small_y)
+
+
+def digits_like(n: int, seed: int = 0) -> ArrayDataset:
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 64), dtype=np.float32)
+    y = rng.integers(0, 10, n).astype(np.int64)
+    return ArrayDataset("digits-random", "classification", (64,), 10, x, y, x[:200], y[:200],
+                        x[:200], y[:200])
+
+
+def batching_seconds(ds: ArrayDataset, batch_size: int) -> tuple[float, float]:
+    """One epoch of making batches only: (DataLoader, permutation + index_select)."""
+    x, y = torch.from_numpy(ds.x_train), torch.from_numpy(ds.y_train)
+    start = time.perf_counter()
+    for _xb, _yb in DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True):
+        pass
+    mid = time.perf_counter()
+    perm = torch.randperm(len(x))
+    for a in range(0, len(x), batch_size):
+        idx = perm[a:a + batch_size]
+        x.index_select(0, idx), y.index_select(0, idx)
+    return mid - start, time.perf_counter() - mid
+
+
+def dataloader_loop(space, ds: ArrayDataset, epochs: int, batch_size: int,
+                    widths: tuple[int, ...] = WIDTHS) -> float:
+    """Samples/s of the textbook loop (num_workers=0: 2 cores are busy with the math)."""
+    torch.manual_seed(0)
+    model = build_model(space, widths)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    loader = DataLoader(TensorDataset(torch.from_numpy(ds.x_train), torch.from_numpy(ds.y_train)),
+                        batch_size=batch_size, shuffle=True)
+    model.train()
+    seen = 0
+    start = time.perf_counter()
+    for _ in range(epochs):
+        for xb, yb in loader:
+            if len(xb) < 2:
+                continue
+            loss = loss_fn(model(xb), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            seen += len(xb)
+    return seen / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=4096)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=100)
+    ap.add_argument("--repeats", type=int, default=3, help="alternate the two loops N times")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch.set_num_threads (default: torch's choice, all cores)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    space = get_space("dscnn-kws")
+    ds = kws_like(args.n)
+    # warm-up (allocator, oneDNN kernels) so neither side pays it
+    dataloader_loop(space, kws_like(2 * args.batch_size, seed=1), 1, args.batch_size)
+    theirs, ours = [], []
+    def run_ours() -> None:
+        r = train(space, WIDTHS, ds, epochs=args.epochs, batch_size=args.batch_size,
+                  progress=False, device="cpu", recalibrate_bn=False)
+        ours.append(r.samples_per_s)
+
+    def run_theirs() -> None:
+        theirs.append(dataloader_loop(space, ds, args.epochs, args.batch_size))
+
+    for i in range(args.repeats):  # alternate the order so neither side always goes first
+        for fn in ((run_theirs, run_ours) if i % 2 == 0 else (run_ours, run_theirs)):
+            fn()
+    o, t = float(np.median(ours)), float(np.median(theirs))
+    dl_s, idx_s = batching_seconds(ds, args.batch_size)
+    # a model small enough that batching is the bottleneck: MLP 64-32 of mlp-digits
+    mlp, mlp_ds = get_space("mlp-digits"), digits_like(args.n * 4)
+    mlp_theirs = dataloader_loop(mlp, mlp_ds, 3, args.batch_size, (64, 32))
+    mlp_ours = train(mlp, (64, 32), mlp_ds, epochs=3, batch_size=args.batch_size,
+                     progress=False, device="cpu").samples_per_s
+    cores = os.cpu_count()
+    print(f"<!-- N={args.n}, epochs={args.epochs}, batch={args.batch_size}, median of "
+          f"{args.repeats}, torch {torch.__version__}, threads={torch.get_num_threads()} -->")
+    print("| benchmark | ours | DataLoader | ratio |")
+    print("|---|---|---|---|")
+    print(f"| DS-CNN train throughput (CPU, {cores} cores) | ours {o:,.0f} samples/s | "
+          f"DataLoader {t:,.0f} samples/s | {o / t:.2f}x |")
+    print(f"| batching only, one epoch of {args.n} KWS samples | ours {idx_s * 1e3:.1f} ms | "
+          f"DataLoader {dl_s * 1e3:.1f} ms | {dl_s / idx_s:.1f}x |")
+    print(f"| MLP 64-32 train throughput (CPU, {cores} cores, {4 * args.n} samples) | ours "
+          f"{mlp_ours:,.0f} samples/s | DataLoader {mlp_theirs:,.0f} samples/s | "
+          f"{mlp_ours / mlp_theirs:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

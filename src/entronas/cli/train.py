@@ -1,0 +1,165 @@
+"""``entronas train``: train one architecture (or a named reference) and report it.
+
+Why a command of its own: checking a single candidate's accuracy next to its analytical
+ROM/RAM/FLOPs is the everyday sanity check before and after a search. Torch is imported only
+when the command runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from .._core.arch import Arch
+from .._core.errors import InvalidParameterError
+from ..space.base import ChainSpace
+
+
+def parse_widths(text: str) -> tuple[int, ...]:
+    """``"84,112,84"`` (or ``84-112-84``) -> (84, 112, 84); one-line error otherwise."""
+    parts = [p for p in re.split(r"[,\s-]+", text.strip()) if p]
+    try:
+        widths = tuple(int(p) for p in parts)
+    except ValueError:
+        widths = ()
+    if not widths or any(w < 1 for w in widths):
+        raise InvalidParameterError(
+            f"cannot read --arch {text!r}; give positive layer widths like 84,112,84")
+    return widths
+
+
+def resolve_candidate(name: str, arch: str | None) -> tuple[ChainSpace, Arch]:
+    """A space preset with ``--arch``, or a reference architecture name without it."""
+    from ..space.presets import SPACES, get_space
+    from ..space.references import REFERENCES, get_reference
+
+    if name not in SPACES and name in REFERENCES and arch is None:
+        return get_reference(name)
+    space = get_space(name)  # unknown names raise with a close-match hint
+    if arch is None:
+        raise InvalidParameterError(
+            f"--arch is required for space {name!r} (e.g. --arch "
+            f"{','.join(str(space.grid(space.depth_min, i)[0]) for i in range(space.depth_min))})"
+            "; or name a reference (see entronas.space.references)")
+    return space, space.arch(parse_widths(arch))
+
+
+def _jsonable(obj: Any) -> Any:
+    """NaN/inf -> None and numpy scalars -> Python, so the files are strict JSON."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
+    """Write via a temporary file in the same folder, then rename (no half-written files)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_run(out: Path, space: ChainSpace, result: Any, dataset: str,
+             resources: dict[str, int]) -> None:
+    """``model.pt`` (state_dict), ``arch.json`` (arch + space definition), ``metrics.json``."""
+    import torch
+
+    atomic_write(out / "model.pt", lambda fh: torch.save(result.state_dict, fh), "wb")
+    arch_doc = {**result.arch.to_dict(), "space_definition": space.to_dict(),
+                "space_fingerprint": space.fingerprint(), "dataset": dataset}
+    atomic_write(out / "arch.json", lambda fh: json.dump(_jsonable(arch_doc), fh, indent=2))
+    metrics_doc = {**result.to_dict(), "dataset": dataset, "resources": resources}
+    atomic_write(out / "metrics.json",
+                 lambda fh: json.dump(_jsonable(metrics_doc), fh, indent=2, allow_nan=False))
+
+
+def _fmt_metric(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def register(group: click.Group) -> None:
+    """Add the ``train`` command to the CLI group."""
+
+    @group.command("train")
+    @click.argument("space_name", metavar="SPACE")
+    @click.option("--arch", "arch", default=None,
+                  help="Layer widths, e.g. 84,112,84,84,84,196 (omit for a reference name).")
+    @click.option("--dataset", default="digits", show_default=True,
+                  help="Data set name (see entronas.data).")
+    @click.option("--data-root", type=click.Path(file_okay=False), default=None,
+                  help="Data set folder (default $ENTRONAS_DATA or ~/.cache/entronas).")
+    @click.option("--download", is_flag=True, help="Download the data set if missing.")
+    @click.option("--epochs", type=int, default=None,
+                  help="Epochs (default: the paper's per backbone).")
+    @click.option("--batch-size", type=int, default=None, help="Default 100 (512 for AE).")
+    @click.option("--lr", type=float, default=1e-3, show_default=True, help="Adam learning rate.")
+    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+                  show_default=True)
+    @click.option("--amp", is_flag=True, help="Mixed precision (CUDA only; ignored on CPU).")
+    @click.option("--out", type=click.Path(file_okay=False), default=None,
+                  help="Save model.pt, arch.json and metrics.json here.")
+    @click.option("--progress/--no-progress", default=True, show_default=True)
+    def train_cmd(space_name: str, arch: str | None, dataset: str, data_root: str | None,
+                  download: bool, epochs: int | None, batch_size: int | None, lr: float,
+                  seed: int, device: str, amp: bool, out: str | None, progress: bool) -> None:
+        """Train SPACE's architecture --arch on --dataset; print metrics and resources.
+
+        SPACE may also be a reference name (micronet-kws-s, mlperf-dscnn, mlperf-fc-ae, ...),
+        then --arch is omitted. ROM follows the paper (w = M*N); "+bias" adds the biases
+        that folding BatchNorm creates.
+        """
+        from .._core.imports import require
+        from ..cost import CostOptions, estimate
+        from ..targets.base import fmt_bytes
+
+        space, candidate = resolve_candidate(space_name, arch)
+        require("torch", "torch", "entronas train")
+        from ..data import get_dataset
+        from ..train import train
+
+        ds = get_dataset(dataset, root=data_root, download=download)
+        result = train(space, candidate, ds, epochs=epochs, batch_size=batch_size, lr=lr,
+                       seed=seed, device=device, amp=amp, progress=progress)
+        costs = estimate(space, candidate)
+        with_bias = estimate(space, candidate, CostOptions(bias=True))
+        resources = {**costs.to_dict(), "rom_with_bias": with_bias.rom,
+                     "weights_with_bias": with_bias.weights}
+        click.echo(f"arch      {candidate}  (dataset {ds.name}, device {result.device}"
+                   f"{', amp' if result.amp else ''})")
+        state = " (interrupted)" if result.interrupted else ""
+        click.echo(f"training  {result.epochs}/{result.epochs_planned} epochs{state} in "
+                   f"{result.train_seconds:.1f} s, {result.samples_per_s:,.0f} samples/s")
+        rank = {"accuracy": 0, "auc": 1, "pauc": 2}
+        for key, value in sorted(result.metrics.items(), key=lambda kv: rank.get(kv[0], 3)):
+            if not isinstance(value, dict):
+                click.echo(f"{key:<14}{_fmt_metric(value)}")
+        click.echo(f"ROM       {fmt_bytes(costs.rom)} ({costs.rom:,} B, {costs.weights:,} "
+                   f"weights; +bias {with_bias.rom:,} B)")
+        click.echo(f"RAM       {fmt_bytes(costs.ram)} ({costs.ram:,} B)")
+        click.echo(f"FLOPs     {costs.flops:,}")
+        if out is not None:
+            save_run(Path(out), space, result, ds.name, resources)
+            click.echo(f"saved     {out}/model.pt, arch.json, metrics.json")
