@@ -145,9 +145,14 @@ def search_cmd(ctx: click.Context, config_path: str | None, device: str, quiet: 
            f"{s['infeasible']}), {wall:.1f} s"]
     if b is not None:
         metrics = b["metrics"]
-        score_name = "accuracy" if "accuracy" in metrics else "score"
+        if "accuracy" in metrics and "val_accuracy" in metrics:
+            scores = (f"val accuracy {metrics['val_accuracy']:.4f} (selected on), "
+                      f"test accuracy {metrics['accuracy']:.4f}")
+        else:
+            name = "accuracy" if "accuracy" in metrics else "auc" if "auc" in metrics else "score"
+            scores = f"{name} {b['score']:.4f}"
         out += [f"best:     trial #{b['trial']}  {cfg.space}[{'-'.join(map(str, b['widths']))}]"
-                f"  {score_name} {b['score']:.4f}",
+                f"  {scores}",
                 f"          ROM {_fmt_bytes(b['rom'])}  RAM {_fmt_bytes(b['ram'])}  "
                 f"FLOPs {b['flops']:,}  on {result.prepared.target.describe()}",
                 f"exported: {result.run_dir / 'best'} (arch.json, resources.json"

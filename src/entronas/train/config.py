@@ -68,16 +68,30 @@ class TrainResult:
     bn_recalibrated: bool = False
 
     @property
+    def score_split(self) -> str:
+        """Which split :attr:`score` comes from: "val" when the data set has one, else "test"."""
+        val = self.metrics.get("val_accuracy", math.nan)
+        return "val" if isinstance(val, float) and math.isfinite(val) else "test"
+
+    @property
     def score(self) -> float:
-        """The number the search maximises: test accuracy, or AUC for the anomaly task."""
+        """The number the search maximises.
+
+        Classification: validation accuracy when the data set has a validation split, so that
+        the search never selects on the test split (``metrics["accuracy"]`` stays the test
+        accuracy for reporting); test accuracy otherwise. Anomaly detection: the test AUC
+        (its validation split has normal clips only, so no AUC exists there).
+        """
         if "accuracy" in self.metrics:
-            return float(self.metrics["accuracy"])
+            key = "val_accuracy" if self.score_split == "val" else "accuracy"
+            return float(self.metrics[key])
         return float(self.metrics.get("auc", math.nan))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary (everything but the weights)."""
         return {
             "arch": self.arch.to_dict(), "metrics": self.metrics, "score": self.score,
+            "score_split": self.score_split,
             "loss_curve": self.loss_curve, "train_seconds": self.train_seconds,
             "samples_per_s": self.samples_per_s, "epochs": self.epochs,
             "epochs_planned": self.epochs_planned, "interrupted": self.interrupted,

@@ -460,7 +460,8 @@ def evaluate(model: ChainNet, data: DeviceData, *, amp: bool = False) -> dict[st
 class Evaluator:
     """``(arch, seed) -> metrics`` for the search; the data set is prepared once.
 
-    The dict holds the test metrics, ``"score"`` (accuracy, or AUC for the anomaly task),
+    The dict holds the metrics, ``"score"`` (see :attr:`TrainResult.score`: validation accuracy
+    when there is a validation split, else test accuracy; AUC for the anomaly task),
     ``"train_seconds"``, ``"samples_per_s"`` and ``"epochs"``. A KeyboardInterrupt is not
     swallowed: a half-trained candidate must not enter the search history.
     """
