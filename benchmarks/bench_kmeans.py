@@ -14,6 +14,11 @@ warm-up run. Target: n=200,000 with 10,000 distinct values in <= 0.1 s.
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _readme import write_rows  # noqa: E402
 import time
 
 import numpy as np
@@ -50,11 +55,14 @@ def main() -> None:
     args = parser.parse_args()
     print("| method | case | time (best of %d) |" % args.repeat)
     print("|---|---|---|")
+    rows = []
     for n, distinct in CASES:
         values = make_values(n, distinct)
         seconds = time_case(values, args.k, args.repeat)
-        print(f"| k-means 1-D exact | n={n}, distinct={distinct}, k={args.k} | {seconds:.3f} s |",
-              flush=True)
+        rows.append(f"| k-means 1-D exact | n={n}, distinct={distinct}, k={args.k} | "
+                    f"{seconds:.3f} s |")
+        print(rows[-1], flush=True)
+    write_rows("kmeans", rows)
 
 
 if __name__ == "__main__":
