@@ -221,12 +221,16 @@ def datasets() -> None:
     """List the datasets, their size, licence and whether they are here."""
     from ..data import dataset_info, default_root, list_datasets
 
-    click.echo(f"data root: {default_root()}  (set ENTRONAS_DATA to change)")
+    root = default_root()
+    click.echo(f"data root: {root}  (set ENTRONAS_DATA to change)")
     for name in list_datasets():
         info = dataset_info(name)
-        size = info.get("bytes") or info.get("size") or ""
-        size = f"{size / 1e6:,.0f} MB" if isinstance(size, (int, float)) and size else str(size)
-        click.echo(f"{name:10} {size:>10}  {info.get('licence', info.get('license', ''))}")
+        size = info.get("bytes") or 0
+        size_text = f"{size / 1e6:,.0f} MB" if size else "bundled"
+        here = "bundled" if not size else (
+            "installed" if (root / name / "raw" / ".complete").exists() else
+            f"missing: {info.get('download_command', f'entronas download {name}')}")
+        click.echo(f"{name:10} {size_text:>10}  {here:32}  {info.get('licence', '')}")
 
 
 @click.command()
