@@ -7,15 +7,13 @@ weights that the evaluator returns are saved as ``<run_dir>/trials/<n>/model.pt`
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Mapping
 
 import click
+
+from .._core.fileio import atomic_torch_save, atomic_write_json
 
 #: keys of SearchConfig that have a CLI flag of the same name
 _FLAGS = ("space", "target", "rom", "ram", "flops", "dataset", "strategy", "trials", "epochs",
@@ -65,17 +63,9 @@ def save_torch_artifacts(trial_dir: Path, extra: Mapping[str, Any]) -> None:
     trial_dir.mkdir(parents=True, exist_ok=True)
     rest = {k: v for k, v in extra.items() if k != "state_dict"}
     if "state_dict" in extra:
-        import torch
-
-        fd, tmp = tempfile.mkstemp(dir=trial_dir, prefix="model.pt", suffix=".part")
-        os.close(fd)
-        torch.save(extra["state_dict"], tmp)
-        os.replace(tmp, trial_dir / "model.pt")
+        atomic_torch_save(trial_dir / "model.pt", extra["state_dict"])
     if rest:
-        fd, tmp = tempfile.mkstemp(dir=trial_dir, prefix="extra.json", suffix=".part")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(rest, fh, indent=1, default=str)
-        os.replace(tmp, trial_dir / "extra.json")
+        atomic_write_json(trial_dir / "extra.json", rest, indent=1)
 
 
 def _fmt_bytes(n: Any) -> str:

@@ -16,7 +16,6 @@ Every constant buffer is 16-byte aligned, as TFLM on a Cortex-M expects.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 

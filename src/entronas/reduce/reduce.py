@@ -16,7 +16,7 @@ from ..space.base import ChainSpace
 from ..targets.base import Target, fmt_bytes
 from .enumerate import enumerate_depth
 from .count import CountedSpace, DepthCounter, NotCountableError, choose_axis, forward_counts
-from .tables import INF, Completion, DepthTables, build_tables, completion, prefix
+from .tables import Completion, DepthTables, build_tables, completion, prefix
 from .tree import FeasibleTree
 
 

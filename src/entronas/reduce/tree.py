@@ -16,7 +16,6 @@ import io
 import json
 import os
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 
 from .._core.arch import Arch
 from .._core.errors import CorruptFileError, NotInSpaceError
+from .._core.fileio import atomic_write
 from .._core.rng import as_generator
 
 MAGIC = b"ENTRTREE"
@@ -283,18 +283,7 @@ class FeasibleTree:
     def save(self, path: str | os.PathLike) -> int:
         """Write atomically (temp file + rename); returns the file size in bytes."""
         data = self.to_bytes()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, data)
         return len(data)
 
     @property

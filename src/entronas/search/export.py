@@ -7,24 +7,19 @@ never imports torch.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from .._core.arch import Arch
+from .._core.fileio import atomic_write_json
 from ..cost.model import estimate
 from .errors import SearchError
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, default=str)
-    os.replace(tmp, path)
+    atomic_write_json(path, data)
 
 
 def export_trial(run_dir: str | Path, trial: Any, prepared: Any, *,

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._core.fileio import atomic_write
 from .._core.arch import Arch
 from .._core.errors import CorruptFileError, NotInSpaceError
 from ..cost.model import estimate
@@ -135,17 +135,7 @@ def prepare(space: Any, target: Any, options: CostOptions | None = None, *,
 
 
 def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, write, binary=True)
 
 
 def _save(folder: Path, ps: PreparedSpace) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import re
 import socket
@@ -30,7 +29,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from .._core.errors import EntronasError, InvalidParameterError
+from .._core.errors import InvalidParameterError
 from ..cost.options import CostOptions
 from ..space import get_space
 from ..targets import get_target
@@ -170,7 +169,9 @@ def open_storage(url: str, *, heartbeat: bool = True) -> Any:
                     return optuna.storages.RDBStorage(url, **kw)
                 except Exception as exc:
                     text = str(exc).lower()
-                    if attempt == 7 or not ("locked" in text or "already exists" in text):
+                    racing = ("locked" in text or "already exists" in text
+                              or "unique constraint failed: alembic_version" in text)
+                    if attempt == 7 or not racing:
                         raise
                     time.sleep(0.2 * (attempt + 1))
     except SearchError:
