@@ -2,7 +2,8 @@
 
 from .reduce import DepthReport, ReductionReport, fingerprint, reduce_space
 from .count import CountedSpace
+from .feasible import FeasibleSet
 from .tree import DepthDag, FeasibleTree
 
-__all__ = ["CountedSpace", "DepthDag", "DepthReport", "FeasibleTree", "ReductionReport", "fingerprint",
+__all__ = ["CountedSpace", "DepthDag", "FeasibleSet", "DepthReport", "FeasibleTree", "ReductionReport", "fingerprint",
            "reduce_space"]

@@ -22,11 +22,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._core.arch import Arch
-from .._core.errors import InfeasibleSpaceError, NotInSpaceError
-from .._core.rng import as_generator
+from .._core.errors import InfeasibleSpaceError
 from ..cost.options import CostOptions
 from ..targets.base import Target
+from .feasible import FeasibleSet
 from .tables import DepthTables, layer_is_even
 
 MAX_AXIS_UNITS = 5_000_000
@@ -347,90 +346,37 @@ class DepthCounter:
         return start + r
 
 
-class CountedSpace:
+class CountedSpace(FeasibleSet):
     """X^f of a space too large to list: exact ``len``, indexing, ranking and uniform sampling.
 
-    Same read interface as :class:`~entronas.reduce.tree.FeasibleTree` (``len``, ``[i]``,
-    ``widths_of``, ``index_of``, ``sample``, ``depths``, ``count``), without storage of members.
+    Same read interface as :class:`~entronas.reduce.tree.FeasibleTree`, without storing members.
+    Recently decoded members are memoised, so repeated lookups of a sample pool stay cheap.
     """
-
-    def __init__(self, space: Any, counters: dict[int, DepthCounter],
-                 meta: dict[str, Any] | None = None) -> None:
-        self.space = space
-        self.counters = {d: c for d, c in sorted(counters.items()) if c.count > 0}
-        self.meta = dict(meta or {})
-        sizes = [c.count for c in self.counters.values()]
-        self._depths = np.array(list(self.counters), dtype=np.int64)
-        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        self.grids = {d: [np.asarray(space.grid(d, i), dtype=np.int64) for i in range(d)]
-                      for d in self.counters}
-        self._memo: dict[int, tuple[int, ...]] = {}   # index -> widths of recently decoded members
 
     MEMO_LIMIT = 2_000_000
 
-    def __len__(self) -> int:
-        return int(self._offsets[-1])
+    def __init__(self, space: Any, counters: dict[int, DepthCounter],
+                 meta: dict[str, Any] | None = None) -> None:
+        self.counters = {d: c for d, c in sorted(counters.items()) if c.count > 0}
+        super().__init__(space, {d: c.count for d, c in self.counters.items()}, meta)
+        self._memo: dict[int, tuple[int, ...]] = {}
 
-    @property
-    def depths(self) -> list[int]:
-        return list(self.counters)
+    def _unrank(self, depth: int, local: np.ndarray) -> np.ndarray:
+        counter = self.counters[depth]
+        pos = counter.unrank(local)
+        counter.release()
+        return pos
 
-    def count(self, depth: int) -> int:
-        return self.counters[depth].count if depth in self.counters else 0
-
-    def __getitem__(self, i: int) -> Arch:
-        return Arch(self.space.name, self.widths_of([i])[0])
+    def _rank(self, depth: int, pos: np.ndarray) -> int | None:
+        return self.counters[depth].rank(pos)
 
     def widths_of(self, indices: Sequence[int] | np.ndarray) -> list[tuple[int, ...]]:
         idx = np.asarray(indices, dtype=np.int64)
-        if len(idx) and (idx.min() < 0 or idx.max() >= len(self)):
-            raise IndexError(f"index out of range for a feasible set of {len(self)}")
-        out: list[tuple[int, ...]] = [self._memo.get(int(i), ()) for i in idx]
-        todo = np.array([k for k, w in enumerate(out) if not w], dtype=np.int64)
-        if not len(todo):
-            return out
-        which = np.searchsorted(self._offsets, idx[todo], side="right") - 1
-        for k, depth in enumerate(self._depths):
-            sel = todo[which == k]
-            if len(sel):
-                counter = self.counters[int(depth)]
-                pos = counter.unrank(idx[sel] - self._offsets[k])
-                counter.release()
-                grids = self.grids[int(depth)]
-                for s, row in zip(sel, pos):
-                    out[s] = tuple(int(grids[j][row[j]]) for j in range(len(row)))
-        if len(self._memo) + len(todo) <= self.MEMO_LIMIT:
-            self._memo.update((int(idx[s]), out[s]) for s in todo)
+        out = [self._memo.get(int(i), ()) for i in idx]
+        todo = [k for k, w in enumerate(out) if not w]
+        if todo:
+            for k, w in zip(todo, super().widths_of(idx[todo])):
+                out[k] = w
+            if len(self._memo) + len(todo) <= self.MEMO_LIMIT:
+                self._memo.update((int(idx[k]), out[k]) for k in todo)
         return out
-
-    def index_of(self, arch: Arch | Sequence[int]) -> int:
-        widths = tuple(arch.widths if isinstance(arch, Arch) else arch)
-        depth = len(widths)
-        if depth in self.counters:
-            grids = self.grids[depth]
-            pos = [int(np.searchsorted(g, w)) for g, w in zip(grids, widths)]
-            if all(p < len(g) and g[p] == w for p, g, w in zip(pos, grids, widths)):
-                r = self.counters[depth].rank(np.array(pos))
-                if r is not None:
-                    return int(self._offsets[self.depths.index(depth)]) + r
-        raise NotInSpaceError(f"{list(widths)} is not in the feasible set of {self.space.name!r}")
-
-    def __contains__(self, arch: object) -> bool:
-        try:
-            self.index_of(arch)  # type: ignore[arg-type]
-        except NotInSpaceError:
-            return False
-        return True
-
-    def sample(self, n: int, seed: int | np.random.Generator | None = None, *,
-               replace: bool = True) -> np.ndarray:
-        """Uniform global indices (exact: drawn uniformly from 0..len-1 and unranked on use)."""
-        rng = as_generator(seed)
-        if replace:
-            return rng.integers(0, len(self), size=n, dtype=np.int64)
-        if n > len(self):
-            raise ValueError(f"cannot draw {n} distinct members from {len(self)}")
-        out: set[int] = set()
-        while len(out) < n:
-            out.update(int(v) for v in rng.integers(0, len(self), size=n - len(out)))
-        return np.array(sorted(out), dtype=np.int64)

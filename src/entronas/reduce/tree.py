@@ -24,9 +24,9 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from .._core.arch import Arch
-from .._core.errors import CorruptFileError, NotInSpaceError
+from .._core.errors import CorruptFileError
 from .._core.fileio import atomic_write
-from .._core.rng import as_generator
+from .feasible import FeasibleSet
 
 MAGIC = b"ENTRTREE"
 VERSION = 1
@@ -157,84 +157,28 @@ def _ranges(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lo.astype(np.int64), cnt.astype(np.int64)
 
 
-class FeasibleTree:
-    """X^f = union over depths of X^f_L, indexable: ``tree[i] -> Arch``, ``len(tree)``.
+class FeasibleTree(FeasibleSet):
+    """X^f as one range-node DAG per depth: indexable, iterable, storable.
 
-    Global indices run depth by depth (shallowest first), and inside a depth in lexicographic
-    order of the widths.
+    Inside a depth, members are in lexicographic order of their widths.
     """
 
     def __init__(self, space: Any, dags: dict[int, DepthDag], meta: dict[str, Any] | None = None):
-        self.space = space
         self.dags = dict(sorted(dags.items()))
-        self.meta = dict(meta or {})
-        self.grids = {d: [np.asarray(space.grid(d, i), dtype=np.int64) for i in range(d)]
-                      for d in self.dags}
-        sizes = [dag.size for dag in self.dags.values()]
-        self._depths = np.array(list(self.dags), dtype=np.int64)
-        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        super().__init__(space, {d: dag.size for d, dag in self.dags.items()}, meta)
 
-    def __len__(self) -> int:
-        return int(self._offsets[-1])
+    def _unrank(self, depth: int, local: np.ndarray) -> np.ndarray:
+        return self.dags[depth].unrank(local)
 
-    @property
-    def depths(self) -> list[int]:
-        return list(self.dags)
-
-    def count(self, depth: int) -> int:
-        return self.dags[depth].size if depth in self.dags else 0
-
-    def __getitem__(self, i: int) -> Arch:
-        return Arch(self.space.name, tuple(self.widths_of([i])[0]))
-
-    def widths_of(self, indices: Sequence[int] | np.ndarray) -> list[tuple[int, ...]]:
-        """Width tuples of many global indices (vectorised per depth)."""
-        idx = np.asarray(indices, dtype=np.int64)
-        if len(idx) and (idx.min() < 0 or idx.max() >= len(self)):
-            raise IndexError(f"index out of range for a feasible set of {len(self)}")
-        which = np.searchsorted(self._offsets, idx, side="right") - 1
-        out: list[tuple[int, ...]] = [()] * len(idx)
-        for k, depth in enumerate(self._depths):
-            sel = np.nonzero(which == k)[0]
-            if len(sel):
-                arr = self.depth_array(int(depth), idx[sel] - self._offsets[k])
-                for s, row in zip(sel, arr):
-                    out[s] = tuple(int(v) for v in row)
-        return out
+    def _rank(self, depth: int, pos: np.ndarray) -> int | None:
+        r = int(self.dags[depth].rank(pos[None, :])[0])
+        return r if r >= 0 else None
 
     def depth_array(self, depth: int, local: np.ndarray | None = None) -> np.ndarray:
         """Widths (N x depth) of X^f_L members (all of them, in order, if ``local`` is None)."""
         dag = self.dags[depth]
         local = np.arange(dag.size) if local is None else np.asarray(local, dtype=np.int64)
-        pos = dag.unrank(local)
-        grids = self.grids[depth]
-        return np.stack([grids[j][pos[:, j]] for j in range(depth)], axis=1)
-
-    def index_of(self, arch: Arch | Sequence[int]) -> int:
-        """Global index of ``arch``; NotInSpaceError if it is not in X^f."""
-        widths = tuple(arch.widths if isinstance(arch, Arch) else arch)
-        depth = len(widths)
-        if depth in self.dags:
-            grids = self.grids[depth]
-            pos = []
-            for j, w in enumerate(widths):
-                p = int(np.searchsorted(grids[j], w))
-                if p >= len(grids[j]) or grids[j][p] != w:
-                    break
-                pos.append(p)
-            else:
-                r = int(self.dags[depth].rank(np.array([pos]))[0])
-                if r >= 0:
-                    k = self.depths.index(depth)
-                    return int(self._offsets[k]) + r
-        raise NotInSpaceError(f"{list(widths)} is not in the feasible set of {self.space.name!r}")
-
-    def __contains__(self, arch: object) -> bool:
-        try:
-            self.index_of(arch)  # type: ignore[arg-type]
-        except NotInSpaceError:
-            return False
-        return True
+        return self.positions_to_widths(depth, dag.unrank(local))
 
     def __iter__(self) -> Iterator[Arch]:
         for depth in self.dags:
@@ -246,14 +190,6 @@ class FeasibleTree:
     def all_widths(self) -> dict[int, np.ndarray]:
         """Every member, as one widths array per depth."""
         return {d: self.depth_array(d) for d in self.dags}
-
-    def sample(self, n: int, seed: int | np.random.Generator | None = None, *,
-               replace: bool = True) -> np.ndarray:
-        """Uniform global indices of X^f."""
-        rng = as_generator(seed)
-        if not replace and n > len(self):
-            raise ValueError(f"cannot draw {n} distinct members from {len(self)}")
-        return rng.choice(len(self), size=n, replace=replace)
 
     # ------------------------------------------------------------------ storage
     @property
