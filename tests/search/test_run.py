@@ -258,6 +258,27 @@ def test_default_search_end_to_end(tmp_path, capsys):
     assert time.time() - t0 < 120
 
 
+def test_search_measure_puts_measured_deployment_next_to_estimates(tmp_path, capsys):
+    pytest.importorskip("torch")
+    pytest.importorskip("tflite_micro", reason="needs the 'export' extra")
+    import json
+
+    rc = main(["search", "--trials", "2", "--epochs", "2", "--run-dir", str(tmp_path / "d"),
+               "--measure", "-q"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    dep = json.loads((tmp_path / "d" / "best" / "deployment.json").read_text())
+    for dtype in ("float32", "int8"):
+        m, e = dep[dtype]["measured"], dep[dtype]["estimate"]
+        assert m["head"] == e["ram_tflm_plan"]          # our replay of TFLM's greedy planner
+        assert m["head"] >= e["ram_op_graph"]           # the live-tensor peak is a lower bound
+        assert abs(m["flatbuffer"] / e["rom_refined"] - 1) < 0.05
+        assert dep[dtype]["trained"] is True
+    assert "deploy int8" in out.out
+    md = (tmp_path / "d" / "report" / "report.md").read_text()
+    assert "int8 .tflite (measured)" in md
+
+
 @pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "experiments")
                                         .glob("*.yaml")), ids=lambda p: p.stem)
 def test_experiment_configs_are_valid(path):

@@ -68,6 +68,39 @@ def save_torch_artifacts(trial_dir: Path, extra: Mapping[str, Any]) -> None:
         atomic_write_json(trial_dir / "extra.json", rest, indent=1)
 
 
+def measure_best(run_dir: Path, space: Any, cfg: Any, widths: Any) -> list[str]:
+    """Export the best trial and measure it in TFLM: estimated vs measured, side by side."""
+    import numpy as np
+
+    from ..export import measure as export_measure
+
+    best = Path(run_dir) / "best"
+    state = best / "model.pt"
+    calibration = None
+    try:
+        from ..data import get_dataset
+
+        ds = get_dataset(cfg.dataset)
+        x = np.asarray(ds.x_train[:128], dtype=np.float32)
+        calibration = x.reshape(len(x), *space.input_shape)
+    except Exception:  # no data here: calibrate on random inputs (reported by measure)
+        calibration = None
+    report, lines = {}, []
+    for dtype in ("float32", "int8"):
+        r = export_measure(space, widths, state_dict=state if state.exists() else None,
+                           dtype=dtype, calibration=calibration)
+        r.pop("_model", None)
+        report[dtype] = r
+        m, e = r["measured"], r["estimate"]
+        lines.append(f"deploy {dtype:7}: flatbuffer {m['flatbuffer']:,} B (estimate "
+                     f"{e['rom_refined']:,}); TFLM planned {m['head']:,} B (predicted "
+                     f"{e['ram_tflm_plan']:,}, live peak {e['ram_op_graph']:,}, Eq. 4 "
+                     f"{e['ram_eq4']:,}) + {m['tail']:,} B "
+                     f"persistent, smallest arena {m.get('min_arena') or '?':,} B")
+    atomic_write_json(best / "deployment.json", report)
+    return lines
+
+
 def _fmt_bytes(n: Any) -> str:
     return "?" if n is None else f"{n / 1024:.1f} KiB"
 
@@ -102,9 +135,12 @@ def _fmt_bytes(n: Any) -> str:
 @click.option("--p", type=float, default=0.5, show_default=True, help="Eq. (7) parameter.")
 @click.option("--device", default="auto", show_default=True, help="Training device.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-trial progress lines.")
+@click.option("--measure", is_flag=True,
+              help="Export the best model to TFLite (float32, int8) and measure it in TFLite "
+                   "Micro; needs the 'export' extra. Written to RUN_DIR/best/deployment.json.")
 @click.pass_context
 def search_cmd(ctx: click.Context, config_path: str | None, device: str, quiet: bool,
-               table_missing: str, **flags: Any) -> None:
+               table_missing: str, measure: bool, **flags: Any) -> None:
     """Search X^f for the most accurate network that fits the target.
 
     With no arguments: a small real search on the offline digits data (mlp-digits on an
@@ -148,6 +184,8 @@ def search_cmd(ctx: click.Context, config_path: str | None, device: str, quiet: 
                 f"exported: {result.run_dir / 'best'} (arch.json, resources.json"
                 + (", model.pt" if (result.run_dir / 'best' / 'model.pt').exists() else "")
                 + ")"]
+        if measure:
+            out += measure_best(result.run_dir, space, cfg, b["widths"])
         try:
             from ..report import make_report
 

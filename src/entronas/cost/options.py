@@ -25,7 +25,8 @@ class CostOptions:
         flops_per_mac: f_i of Eq. (5) for conv/FC layers (2).
         ram_model: ``"eq4"`` (ping-pong buffers, the paper), ``"chain"`` (the tighter
             max_i (u_{i-1} + u_i) bound of a chain executed layer by layer) or ``"ops"`` (the
-            live-tensor peak of the lowered op graph, what TFLite Micro plans; see cost/ram.py).
+            live-tensor peak of the lowered op graph, a tight lower bound of what TFLite Micro
+            plans; see cost/ram.py).
         bias_bytes: bytes per counted bias term (None: ``weight_bytes``; int8 TFLite stores
             int32 biases, so 4).
         channel_bytes: extra ROM bytes per output channel of every conv/FC op (per-channel

@@ -6,8 +6,10 @@
   max_i (bytes(u_{i-1}) + bytes(u_i)). Eq. 4 is an upper bound of it.
 * ``ops``: the live-tensor peak of the lowered operator graph, one tensor per op (a DS block's
   depthwise output, a GELU or residual-add output, explicit padding), each tensor aligned to 16
-  bytes as TensorFlow Lite Micro's planner does. On every model measured this equals TFLM's
-  planned activation memory exactly (``tests/export``).
+  bytes as TensorFlow Lite Micro does. It is a lower bound of TFLM's planned activation memory
+  and equals it unless TFLM's greedy placement fragments the arena (MLP 64-32-40-56-10 float32:
+  peak 384 B, planned 512 B); ``entronas.export.planning.tflm_planned_ram`` replays the greedy
+  planner and predicts the plan exactly on every model measured (``tests/export``).
 
 ``chain`` and ``ops`` are maxima over per-layer peaks that depend on (M_{i-1}, M_i) only, which
 is what lets the reduction and the counting DP use them exactly.

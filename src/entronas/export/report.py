@@ -17,7 +17,7 @@ from .._core.errors import EntronasError, InvalidParameterError
 from ..cost import CostOptions, estimate
 from ..space.base import ChainSpace
 from ..targets import Target
-from .planning import op_graph_ram
+from .planning import op_graph_ram, tflm_planned_ram
 from .quantise import calibrate, dequantize, quantize_activation
 from .reference import OpWeights, forward
 from .writer import DTYPES, TFLiteModel, write_tflite
@@ -80,8 +80,9 @@ def refined_cost_options(dtype: str = "float32", space: ChainSpace | None = None
       are the *data* part of ROM; TFLM's code size (cs_t of Eq. 3) needs a target cross-build.
     * ``ram_model``: ``"ops"`` by default: the live-tensor peak of the lowered op graph
       (intra-layer buffers such as a depthwise output, GELU or residual ADD included, 16-byte
-      aligned), which equals TFLM's planned activations on every model measured. ``"chain"`` and
-      Eq. 4 (``"eq4"``) are layer-level bounds.
+      aligned), a lower bound of TFLM's planned activations that is reached unless TFLM's greedy
+      planner fragments (:func:`entronas.export.planning.tflm_planned_ram` predicts the exact
+      plan of one network). ``"chain"`` and Eq. 4 (``"eq4"``) are layer-level models.
     * ``ram_overhead``: pass the target's persistent arena part (0 by default; TFLM on x86-64
       needed 2-9 kB, see ``measure()["measured"]["tail"]``).
     """
@@ -109,6 +110,7 @@ def estimates(space: ChainSpace, arch: Arch | Iterable[int], dtype: str) -> dict
         "ram_eq4": estimate(space, arch, plain).ram,
         "ram_chain": estimate(space, arch, CostOptions.for_dtype(dtype, ram_model="chain")).ram,
         "ram_op_graph": op_graph_ram(space, arch, dtype),
+        "ram_tflm_plan": tflm_planned_ram(space, arch, dtype),
     }
 
 
@@ -225,6 +227,7 @@ def agreement(report: dict[str, Any]) -> dict[str, Any]:
         "head_eq_eq4": m["head"] == e["ram_eq4"],
         "head_eq_chain": m["head"] == e["ram_chain"],
         "head_eq_op_graph": m["head"] == e["ram_op_graph"],
+        "head_eq_tflm_plan": m["head"] == e["ram_tflm_plan"],
         "head_over_eq4": round(m["head"] / e["ram_eq4"], 4),
     }
 

@@ -82,8 +82,20 @@ def summary_rows(runs: Sequence[Any]) -> list[dict[str, Any]]:
                      "rom": None if b is None else b.rom, "ram": None if b is None else b.ram,
                      "flops": None if b is None else b.flops,
                      "train_seconds": sum(t.train_seconds for t in r.trained),
-                     "run_dir": str(r.run_dir) if r.run_dir else ""})
+                     "run_dir": str(r.run_dir) if r.run_dir else "",
+                     **_deployment(r.run_dir)})
     return rows
+
+
+def _deployment(run_dir: Any) -> dict[str, Any]:
+    """Measured int8 flatbuffer / TFLM arena of the best model, if `search --measure` ran."""
+    path = Path(run_dir) / "best" / "deployment.json" if run_dir else None
+    if path is None or not path.exists():
+        return {"int8_flatbuffer": None, "int8_arena": None}
+    import json
+
+    m = json.loads(path.read_text()).get("int8", {}).get("measured", {})
+    return {"int8_flatbuffer": m.get("flatbuffer"), "int8_arena": m.get("min_arena")}
 
 
 def _band(curves: list[list[float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -195,7 +207,8 @@ def make_report(run_dirs: Sequence[Path | str], out: Path | str, *,
 
     # CSV: one row per run (+ references)
     fields = ["group", "study", "strategy", "seed", "trained", "infeasible", "duplicates",
-              "failed", "best_score", "arch", "rom", "ram", "flops", "train_seconds", "run_dir"]
+              "failed", "best_score", "arch", "rom", "ram", "flops", "train_seconds", "run_dir",
+              "int8_flatbuffer", "int8_arena"]
     csv_path = out / "runs.csv"
     with open(csv_path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=fields)
@@ -211,13 +224,19 @@ def make_report(run_dirs: Sequence[Path | str], out: Path | str, *,
     md = [f"# {title or 'Search report'}", ""]
     for group in sorted(groups):
         md += [f"## {group}", ""]
+        measured = any(r["int8_flatbuffer"] for r in rows if r["group"] == group)
         table = [[r["strategy"], r["seed"], r["arch"], r["best_score"],
                   _fmt(r["rom"], "rom"), _fmt(r["ram"], "ram"), _fmt(r["flops"], "flops")]
+                 + ([_fmt(r["int8_flatbuffer"], "rom"), _fmt(r["int8_arena"], "ram")]
+                    if measured else [])
                  for r in rows if r["group"] == group]
         table += [[f"**{ref.name}**", "", "", ref.score, _fmt(ref.rom, "rom"),
-                   _fmt(ref.ram, "ram"), _fmt(ref.flops, "flops")] for ref in references]
-        md += [_md_table(["strategy", "seed", "best architecture", "score", "ROM", "RAM",
-                          "FLOPs"], table), ""]
+                   _fmt(ref.ram, "ram"), _fmt(ref.flops, "flops")] + (["", ""] if measured else [])
+                  for ref in references]
+        header = ["strategy", "seed", "best architecture", "score", "ROM (est.)", "RAM (est.)",
+                  "FLOPs"] + (["int8 .tflite (measured)", "TFLM arena (measured)"]
+                              if measured else [])
+        md += [_md_table(header, table), ""]
         summ = []
         for strat in sorted({r["strategy"] for r in rows if r["group"] == group}):
             rs = [r for r in rows if r["group"] == group and r["strategy"] == strat]
