@@ -277,6 +277,14 @@ def test_search_measure_puts_measured_deployment_next_to_estimates(tmp_path, cap
     assert "deploy int8" in out.out
     md = (tmp_path / "d" / "report" / "report.md").read_text()
     assert "int8 .tflite (measured)" in md
+    # export of the run's best: int8 calibrated on the run's data, accuracy against float32
+    rc = main(["export", str(tmp_path / "d"), "--format", "tflite-int8", "--out",
+               str(tmp_path / "x"), "--no-bisect"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert "digits test split" in out.out and "accuracy_int8" in out.out
+    assert "given calibration inputs" in out.out
+    assert list((tmp_path / "x").glob("*.tflite")) and list((tmp_path / "x").glob("*.cc"))
 
 
 @pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "experiments")

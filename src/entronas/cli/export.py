@@ -19,8 +19,13 @@ def register(cli: click.Group) -> None:
     @click.option("--no-bisect", is_flag=True, help="Skip the smallest-arena search.")
     @click.option("--per-channel-fc", is_flag=True,
                   help="int8: per-channel FC weights (more ROM and arena in TFLM).")
+    @click.option("--dataset", default=None,
+                  help="Calibrate int8 on its training data and compare int8 with float32 "
+                       "accuracy on its test split (default: the run's dataset, if SOURCE is a "
+                       "run directory).")
     def export_cmd(source: str, fmt: str, out: str | None, dtype: str | None, calibration: int,
-                   seed: int, no_bisect: bool, per_channel_fc: bool) -> None:
+                   seed: int, no_bisect: bool, per_channel_fc: bool,
+                   dataset: str | None) -> None:
         """Export ARCH_FILE (JSON: space, widths[, state_dict]) or RUN_DIR (best/arch.json)."""
         from ..export.api import FORMATS, export
         from .._core.errors import InvalidParameterError
@@ -30,9 +35,50 @@ def register(cli: click.Group) -> None:
                 f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
         if dtype not in (None, "float32", "int8"):
             raise InvalidParameterError(f"--dtype must be float32 or int8, got {dtype!r}")
-        rep = export(source, fmt, out, calibration=calibration, seed=seed,
+        data = _dataset_arrays(source, dataset)
+        calib = calibration
+        if data is not None:
+            calib = data["x_train"][:max(calibration, 1)]
+        rep = export(source, fmt, out, calibration=calib, seed=seed,
                      bisect=not no_bisect, per_channel_fc=per_channel_fc, dtype=dtype)
         if "text" in rep:
             click.echo(rep["text"], nl=False)
         for f in rep.get("files", []):
             click.echo(f"wrote {f}")
+        if data is not None and fmt in ("tflite-int8", "c") and (dtype or "int8") == "int8":
+            from ..export.accuracy import accuracy_int8_vs_float
+            from ..export.api import load_arch
+
+            spec = load_arch(source)
+            acc = accuracy_int8_vs_float(spec.space, spec.widths, data["x_test"][:2000],
+                                         data["y_test"][:2000], state_dict=spec.state_dict,
+                                         x_calib=calib, per_channel_fc=per_channel_fc)
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in acc.items()
+                              if isinstance(v, float))
+            click.echo(f"{data['name']} test split (<= 2000 samples, TFLM): {shown}")
+
+
+def _dataset_arrays(source: str, dataset: str | None) -> dict | None:
+    """Training/test arrays for calibration and the int8 accuracy check, reshaped to the space."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    if dataset is None:
+        run_info = Path(source) / "run.json"
+        if not run_info.is_file():
+            return None
+        dataset = (json.loads(run_info.read_text()).get("config") or {}).get("dataset")
+        if not dataset:
+            return None
+    from ..data import get_dataset
+    from ..export.api import load_arch
+
+    shape = load_arch(source).space.input_shape
+    ds = get_dataset(dataset)
+    take = min(len(ds.x_train), 256)
+    return {"name": dataset,
+            "x_train": np.asarray(ds.x_train[:take], np.float32).reshape(take, *shape),
+            "x_test": np.asarray(ds.x_test, np.float32).reshape(len(ds.x_test), *shape),
+            "y_test": None if ds.task != "classification" else np.asarray(ds.y_test)}
