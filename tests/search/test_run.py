@@ -287,6 +287,28 @@ def test_search_measure_puts_measured_deployment_next_to_estimates(tmp_path, cap
     assert list((tmp_path / "x").glob("*.tflite")) and list((tmp_path / "x").glob("*.cc"))
 
 
+def test_target_flag_uses_the_targets_own_budgets(tmp_path, capsys):
+    rc = main(["search", "--space", "dscnn-digits", "-t", "stm32g071", "--evaluator",
+               f"table:{_digits_table(tmp_path)}", "--table-missing", "skip", "--trials", "1",
+               "--run-dir", str(tmp_path / "r"), "-q"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    info = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert info["target"]["rom"] == 128 * 1024 and info["target"]["ram"] == 36 * 1024
+
+
+def _digits_table(tmp_path):
+    from entronas.reduce import reduce_space
+    from entronas.space import get_space
+    from entronas.targets import get_target
+
+    tree, _ = reduce_space(get_space("dscnn-digits"), get_target("stm32g071"))
+    path = tmp_path / "table.csv"
+    rows = ["widths,accuracy"] + [f"{a.key()},{0.5 + len(a.widths) / 100}" for a in tree]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
 @pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "experiments")
                                         .glob("*.yaml")), ids=lambda p: p.stem)
 def test_experiment_configs_are_valid(path):

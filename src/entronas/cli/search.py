@@ -109,11 +109,14 @@ def _fmt_bytes(n: Any) -> str:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="Experiment YAML (keys as the flags); explicit flags override it.")
 @click.option("--space", default="mlp-digits", show_default=True, help="Search space preset.")
-@click.option("--target", default="stm32g071", show_default=True, help="MCU target preset.")
+@click.option("--target", "-t", default="stm32g071", show_default=True,
+              help="MCU target preset.")
 @click.option("--rom", default="24KiB", show_default=True,
-              help="ROM budget override ('none' keeps the target's).")
+              help="ROM budget override ('none' keeps the target's). With --target given, the "
+                   "target's own budget is used unless --rom is given too.")
 @click.option("--ram", default="640B", show_default=True,
-              help="RAM budget override ('none' keeps the target's).")
+              help="RAM budget override ('none' keeps the target's). With --target given, the "
+                   "target's own budget is used unless --ram is given too.")
 @click.option("--flops", default=None, help="FLOPs budget.")
 @click.option("--dataset", default="digits", show_default=True)
 @click.option("--strategy", default="entropy", show_default=True,
@@ -150,11 +153,18 @@ def search_cmd(ctx: click.Context, config_path: str | None, device: str, quiet: 
     from ..search.run import SearchConfig, load_config, run_search
 
     data: dict[str, Any] = load_config(config_path) if config_path else {}
+    given = set(data)
     for key in _FLAGS:
         src = ctx.get_parameter_source(key)
         explicit = src is not None and src.name not in ("DEFAULT", "DEFAULT_MAP")
+        if explicit:
+            given.add(key)
         if explicit or key not in data:
             data[key] = flags[key]
+    if "target" in given:  # the demo's budget overrides belong to the demo target only
+        for key in ("rom", "ram"):
+            if key not in given:
+                data[key] = None
     for key in ("rom", "ram", "flops"):
         if isinstance(data.get(key), str) and data[key].lower() in ("none", "target", ""):
             data[key] = None
