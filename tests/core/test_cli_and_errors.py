@@ -106,8 +106,18 @@ def test_corrupt_and_foreign_tree_files(tmp_path, capsys):
     assert rc == 2 and "does not exist" in err
 
 
-def test_reduce_refuses_to_save_a_counted_space(tmp_path, capsys):
-    rc, _, err = run(capsys, "reduce", "convmixer-cifar10", "-t", "paper-small", "--out",
-                     str(tmp_path / "c.tree"))
-    assert rc == 2 and "counted exactly" in err
-    assert not (tmp_path / "c.tree").exists()
+def test_counted_space_saves_its_definition_and_samples(tmp_path, capsys):
+    f = tmp_path / "c.tree"
+    rc, out, _ = run(capsys, "reduce", "convmixer-cifar10", "-t", "paper-small", "--out", str(f))
+    assert rc == 0 and "re-counted exactly" in out and f.stat().st_size < 2000
+    rc, out, err = run(capsys, "sample", str(f), "-n", "3", "--json", "--pool", "3000",
+                       "--clusters", "10")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert rc == 0, err
+    assert len(rows) == 3 and all(r["rom"] <= 1_000_000 and r["ram"] <= 262_144 for r in rows)
+    from entronas.reduce import CountedSpace, load_feasible
+
+    counted = load_feasible(f)
+    assert isinstance(counted, CountedSpace) and len(counted) == 479_262_389_848
+    with pytest.raises(Exception, match="not a tree"):
+        FeasibleTree.load(f)

@@ -129,7 +129,7 @@ def estimate_cmd(space: str, arch: str, dtype: str, bias: bool, ram_model: str) 
 def reduce_cmd(space: str, target_name: str | None, rom: Any, ram: Any, flops: Any, dtype: str,
                bias: bool, ram_model: str, method: str, out: str | None, as_json: bool) -> None:
     """Reduce SPACE (a name or a .toml/.yaml file) to the networks that fit the target."""
-    from ..reduce import FeasibleTree, reduce_space
+    from ..reduce import FeasibleTree, reduce_space, save_feasible
     from ..space.config import resolve_space
 
     sp, file_target = resolve_space(space)
@@ -141,11 +141,9 @@ def reduce_cmd(space: str, target_name: str | None, rom: Any, ram: Any, flops: A
     tree_bytes = feasible.nbytes if isinstance(feasible, FeasibleTree) else None
     flat = sum(d.feasible * d.depth * 4 for d in report.depths)
     if out:
-        if not isinstance(feasible, FeasibleTree):
-            raise InvalidParameterError(
-                f"X^f has {len(feasible):,} members, too many to store as a tree; it is counted "
-                "exactly instead (use --method enumerate to force listing)")
-        tree_bytes = feasible.save(out)
+        saved = save_feasible(feasible, out)
+        if isinstance(feasible, FeasibleTree):
+            tree_bytes = saved
     if as_json:
         data = report.to_dict()
         data.update(tree_bytes=tree_bytes, flat_list_bytes=flat, out=out)
@@ -164,10 +162,15 @@ def reduce_cmd(space: str, target_name: str | None, rom: Any, ram: Any, flops: A
     if tree_bytes is not None:
         click.echo(f"storage: tree {tree_bytes:,} B ({feasible.n_nodes:,} nodes) vs flat list "
                    f"{flat:,} B (int32 widths)" + (f"; saved to {out}" if out else ""))
+    elif out:
+        click.echo(f"saved the definition to {out}; X^f is re-counted exactly when loaded "
+                   f"(flat list would need {flat:,} B)")
 
 
 @click.command("sample")
 @click.argument("tree_file", type=click.Path(dir_okay=False))
+@click.option("--pool", type=int, default=200_000, show_default=True,
+              help="Uniform pool for entropy clusters when X^f is counted, not listed.")
 @click.option("-n", "count", type=int, default=10, show_default=True)
 @click.option("--strategy", type=click.Choice(["entropy", "uniform"]), default="entropy",
               show_default=True)
@@ -178,22 +181,23 @@ def reduce_cmd(space: str, target_name: str | None, rom: Any, ram: Any, flops: A
 @click.option("--output", type=click.Choice(["network", "last_searched"]), default="network",
               show_default=True, help="u_L of Eq. 6.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def sample_cmd(tree_file: str, count: int, strategy: str, seed: int, clusters: int, p: float,
-               replace: bool, output: str, as_json: bool) -> None:
+def sample_cmd(tree_file: str, pool: int, count: int, strategy: str, seed: int, clusters: int,
+               p: float, replace: bool, output: str, as_json: bool) -> None:
     """Draw architectures from a saved feasible set (from `entronas reduce --out`)."""
     import numpy as np
 
     from ..cost import CostOptions, estimate
     from ..proxy import entropies
-    from ..reduce import FeasibleTree
+    from ..reduce import load_feasible
     from ..sampling import build_sampler
 
-    tree = FeasibleTree.load(tree_file)
+    tree = load_feasible(tree_file)
     if count < 1:
         raise InvalidParameterError(f"-n must be >= 1, got {count}")
     if not replace and count > len(tree):
         raise InvalidParameterError(f"-n {count} exceeds |X^f| = {len(tree)}; use --replace")
-    sampler = build_sampler(strategy, tree, n_clusters=clusters, p=p, output=output)
+    sampler = build_sampler(strategy, tree, n_clusters=clusters, p=p, output=output,
+                            pool_size=pool, seed=seed)
     rng = np.random.default_rng(seed)
     taken: set[int] = set()
     options = CostOptions.from_dict(tree.meta.get("options", {}))

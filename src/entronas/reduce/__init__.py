@@ -3,7 +3,8 @@
 from .count import CountedSpace
 from .feasible import FeasibleSet
 from .reduce import DepthReport, ReductionReport, fingerprint, reduce_space
+from .storage import load_feasible, save_feasible
 from .tree import DepthDag, FeasibleTree
 
 __all__ = ["CountedSpace", "DepthDag", "DepthReport", "FeasibleSet", "FeasibleTree",
-           "ReductionReport", "fingerprint", "reduce_space"]
+           "ReductionReport", "fingerprint", "load_feasible", "reduce_space", "save_feasible"]

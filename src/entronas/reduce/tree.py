@@ -198,6 +198,7 @@ class FeasibleTree(FeasibleSet):
 
     def to_bytes(self) -> bytes:
         header = dict(self.meta)
+        header["kind"] = "tree"
         header["space"] = self.space.to_dict()
         header["depths"] = list(self.dags)
         arrays: list[np.ndarray] = []
@@ -205,16 +206,7 @@ class FeasibleTree(FeasibleSet):
             arrays.extend(dag.lo)
             arrays.extend(dag.cnt)
             arrays.extend(dag.child)
-        index, buf = [], io.BytesIO()
-        for a in arrays:
-            dtype = _small_dtype(a)
-            index.append([dtype, len(a)])
-            buf.write(a.astype(dtype).tobytes())
-        header["arrays"] = index
-        head = json.dumps(header, sort_keys=True).encode()
-        payload = zlib.compress(struct.pack("<I", len(head)) + head + buf.getvalue(), 9)
-        digest = hashlib.sha256(payload).digest()
-        return MAGIC + struct.pack("<HQ", VERSION, len(payload)) + payload + digest
+        return write_container(header, arrays)
 
     def save(self, path: str | os.PathLike) -> int:
         """Write atomically (temp file + rename); returns the file size in bytes."""
@@ -230,37 +222,22 @@ class FeasibleTree(FeasibleSet):
     def from_bytes(cls, data: bytes, source: str = "<bytes>") -> "FeasibleTree":
         from ..space.base import ChainSpace
 
+        header, arrays = read_container(data, source)
         bad = f"{source} is not a valid entronas tree file"
-        if len(data) < len(MAGIC) + 10 + 32 or data[:len(MAGIC)] != MAGIC:
-            raise CorruptFileError(f"{bad} (wrong magic header); create one with `entronas "
-                                   "reduce SPACE --target T --out FILE`")
-        version, n = struct.unpack("<HQ", data[len(MAGIC):len(MAGIC) + 10])
-        if version != VERSION:
-            raise CorruptFileError(f"{source} has tree format version {version}; this entronas "
-                                   f"reads version {VERSION}: re-run `entronas reduce`")
-        start = len(MAGIC) + 10
-        payload, digest = data[start:start + n], data[start + n:start + n + 32]
-        if len(payload) != n or hashlib.sha256(payload).digest() != digest:
-            raise CorruptFileError(f"{bad} (checksum mismatch: truncated or corrupted); "
-                                   "re-run `entronas reduce`")
+        if header.get("kind", "tree") != "tree":
+            raise CorruptFileError(f"{source} holds a {header.get('kind')!r} feasible set, not a "
+                                   "tree; open it with entronas.reduce.load_feasible")
         try:
-            raw = zlib.decompress(payload)
-            (hlen,) = struct.unpack("<I", raw[:4])
-            header = json.loads(raw[4:4 + hlen])
             space = ChainSpace.from_dict(header.pop("space"))
-            pos, arrays = 4 + hlen, []
-            for dtype, length in header.pop("arrays"):
-                size = np.dtype(dtype).itemsize * length
-                arrays.append(np.frombuffer(raw[pos:pos + size], dtype=dtype).astype(np.int64))
-                pos += size
             dags, k = {}, 0
             for depth in header.pop("depths"):
                 lo, cnt = arrays[k:k + depth], arrays[k + depth:k + 2 * depth]
                 child = arrays[k + 2 * depth:k + 3 * depth - 1]
                 k += 3 * depth - 1
                 dags[int(depth)] = DepthDag(int(depth), lo, cnt, child)
-        except (ValueError, KeyError, TypeError, struct.error, zlib.error, IndexError) as exc:
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise CorruptFileError(f"{bad} ({exc}); re-run `entronas reduce`") from exc
+        header.pop("kind", None)
         return cls(space, dags, header)
 
     @classmethod
@@ -271,6 +248,49 @@ class FeasibleTree(FeasibleSet):
             raise CorruptFileError(f"tree file {str(path)!r} does not exist; create it with "
                                    "`entronas reduce SPACE --target T --out FILE`") from None
         return cls.from_bytes(data, str(path))
+
+
+def write_container(header: dict[str, Any], arrays: Sequence[np.ndarray]) -> bytes:
+    """MAGIC | version | length | zlib(header JSON + packed arrays) | sha256 of the payload."""
+    index, buf = [], io.BytesIO()
+    for a in arrays:
+        dtype = _small_dtype(a)
+        index.append([dtype, len(a)])
+        buf.write(a.astype(dtype).tobytes())
+    header = dict(header, arrays=index)
+    head = json.dumps(header, sort_keys=True).encode()
+    payload = zlib.compress(struct.pack("<I", len(head)) + head + buf.getvalue(), 9)
+    digest = hashlib.sha256(payload).digest()
+    return MAGIC + struct.pack("<HQ", VERSION, len(payload)) + payload + digest
+
+
+def read_container(data: bytes, source: str) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """Check magic, version and checksum; return the header and the int64 arrays."""
+    bad = f"{source} is not a valid entronas tree file"
+    if len(data) < len(MAGIC) + 10 + 32 or data[:len(MAGIC)] != MAGIC:
+        raise CorruptFileError(f"{bad} (wrong magic header); create one with `entronas "
+                               "reduce SPACE --target T --out FILE`")
+    version, n = struct.unpack("<HQ", data[len(MAGIC):len(MAGIC) + 10])
+    if version != VERSION:
+        raise CorruptFileError(f"{source} has tree format version {version}; this entronas "
+                               f"reads version {VERSION}: re-run `entronas reduce`")
+    start = len(MAGIC) + 10
+    payload, digest = data[start:start + n], data[start + n:start + n + 32]
+    if len(payload) != n or hashlib.sha256(payload).digest() != digest:
+        raise CorruptFileError(f"{bad} (checksum mismatch: truncated or corrupted); "
+                               "re-run `entronas reduce`")
+    try:
+        raw = zlib.decompress(payload)
+        (hlen,) = struct.unpack("<I", raw[:4])
+        header = json.loads(raw[4:4 + hlen])
+        pos, arrays = 4 + hlen, []
+        for dtype, length in header.pop("arrays"):
+            size = np.dtype(dtype).itemsize * length
+            arrays.append(np.frombuffer(raw[pos:pos + size], dtype=dtype).astype(np.int64))
+            pos += size
+    except (ValueError, KeyError, TypeError, struct.error, zlib.error) as exc:
+        raise CorruptFileError(f"{bad} ({exc}); re-run `entronas reduce`") from exc
+    return header, arrays
 
 
 def _small_dtype(a: np.ndarray) -> str:
