@@ -273,7 +273,7 @@ def train(space: ChainSpace, arch: Arch | tuple[int, ...] | list[int], dataset: 
     check_number(lr, "lr", owner, lo=0, closed="neither")
     check_number(seed, "seed", owner, lo=0, integer=True)
     epochs = default_epochs(space) if epochs is None else check_number(
-        epochs, "epochs", owner, lo=0, integer=True)
+        epochs, "epochs", owner, lo=1, integer=True)
     batch_size = default_batch_size(space) if batch_size is None else check_number(
         batch_size, "batch_size", owner, lo=1, integer=True)
     data = dataset if isinstance(dataset, DeviceData) else prepare_data(
