@@ -87,9 +87,9 @@ class SearchConfig:
             import difflib
 
             hint = difflib.get_close_matches(str(self.strategy), STRATEGIES, n=1)
-            raise SearchError(f"unknown strategy {self.strategy!r}"
-                              + (f"; did you mean {hint[0]!r}?" if hint else "")
-                              + f" Choose one of: {', '.join(STRATEGIES)}")
+            raise SearchError(f"unknown strategy {self.strategy!r}; "
+                              + (f"did you mean {hint[0]!r}? " if hint else "")
+                              + f"choose one of: {', '.join(STRATEGIES)}")
         if not isinstance(self.trials, int) or self.trials < 1:
             raise InvalidParameterError(f"trials must be a positive int, got {self.trials!r}")
         return self
