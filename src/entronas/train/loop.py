@@ -241,7 +241,7 @@ def train(space: ChainSpace, arch: Arch | tuple[int, ...] | list[int], dataset: 
           seed: int = 0, device: str = "auto", amp: bool = False, progress: bool = True,
           deterministic: bool = True, handle_interrupt: bool = True,
           max_device_bytes: int | None = None, recalibrate_bn: bool | None = None,
-          threads: int | None = None) -> TrainResult:
+          threads: int | None = None, channels_last: bool | None = None) -> TrainResult:
     """Train ``arch`` from scratch on ``dataset`` with Adam and evaluate it.
 
     Args:
@@ -268,6 +268,9 @@ def train(space: ChainSpace, arch: Arch | tuple[int, ...] | list[int], dataset: 
         threads: CPU intra-op threads while training and evaluating; ``None`` (auto) uses
             one thread when a batch needs fewer than ``SINGLE_THREAD_BELOW_FLOPS`` forward
             FLOPs and torch's setting otherwise. Ignored on CUDA.
+        channels_last: keep conv weights (and so activations) in channels-last memory format;
+            None = on for networks with convolutions (about 1.3x faster DS-CNN training on
+            CPU with oneDNN, and the layout tensor cores want on CUDA).
     """
     owner = "train()"
     check_number(lr, "lr", owner, lo=0, closed="neither")
@@ -298,6 +301,11 @@ def train(space: ChainSpace, arch: Arch | tuple[int, ...] | list[int], dataset: 
     with _threads(threads), _determinism(deterministic, dev):
         torch.manual_seed(derive_seed(seed, 0))
         model = build_model(space, widths, num_classes=num_classes).to(dev)
+        if channels_last is None:
+            channels_last = any(op.kind == "conv2d" for layer in space.layers(widths)
+                                for op in layer.ops)
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
         out_shape = model.layers[-1].out_shape
         if not classify and math.prod(out_shape) != math.prod(data.input_shape):
             raise InvalidParameterError(
@@ -367,7 +375,7 @@ def train(space: ChainSpace, arch: Arch | tuple[int, ...] | list[int], dataset: 
             recalibrate_bn = steps < RECALIBRATE_BELOW_STEPS
         recalibrated = bool(recalibrate_bn) and recalibrate_batchnorm(model, data, amp=use_amp)
         metrics = evaluate(model, data, amp=use_amp)
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     return TrainResult(
         arch=Arch(space.name, widths), metrics=metrics, loss_curve=curve,
         train_seconds=seconds, samples_per_s=samples / seconds if seconds > 0 else 0.0,
