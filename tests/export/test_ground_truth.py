@@ -140,3 +140,16 @@ def test_op_graph_ram_needs_no_tflm() -> None:
     sp = space("dscnn-digits")
     assert op_graph_ram(sp, (16, 24, 32), "float32") == 5120  # measured TFLM head
     assert op_graph_ram(sp, (16, 24, 32), "int8") == 1280
+
+
+def test_convmixer_relu_option_runs_in_tflm() -> None:
+    """The space option activation='relu' makes ConvMixer deployable on TFLite Micro."""
+    sp = get_space("convmixer-cifar10", depth_min=2, depth_max=3, widths=(8, 16),
+                   input_shape=(3, 8, 8), options={"activation": "relu"})
+    for dtype in ("float32", "int8"):
+        r = measure(sp, (8, 16, 8), dtype=dtype, bisect=False)
+        assert r["numerics"]["ok"], r["numerics"]
+        assert r["measured"]["head"] == r["estimate"]["ram_tflm_plan"]
+    with pytest.raises(UnsupportedOpError, match="relu"):
+        measure(get_space("convmixer-cifar10", depth_min=2, depth_max=3, widths=(8, 16),
+                          input_shape=(3, 8, 8)), (8, 16, 8), bisect=False)
