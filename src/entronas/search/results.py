@@ -132,7 +132,7 @@ def read_run_json(run_dir: str | Path) -> dict[str, Any]:
 
 def open_study(run_dir: str | Path) -> tuple[Any, dict[str, Any]]:
     """The study of a run directory (read-only use) and its run.json."""
-    from .run import open_storage
+    from .storage import open_storage
 
     info = read_run_json(run_dir)
     storage = open_storage(info["storage"], heartbeat=False)

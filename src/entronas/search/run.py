@@ -17,168 +17,30 @@ other hosts are covered by Optuna's heartbeat instead (``RetryFailedTrialCallbac
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import re
-import socket
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
-from .._core.errors import InvalidParameterError
 from ..cost.options import CostOptions
-from ..space import get_space
-from ..targets import get_target
-from .errors import SearchError, StudyMismatchError
 from ..reduce import fingerprint
+from .config import STRATEGIES, SearchConfig, load_config
+from .errors import SearchError, StudyMismatchError
 from .feasible import PreparedSpace, prepare, run_key
-from .objective import Evaluate, Objective, SaveArtifacts, tpe_constraints, worker_id
-from .params import params_of
+from .objective import Evaluate, Objective, SaveArtifacts, tpe_constraints
+from .progress import Progress
 from .samplers import FINGERPRINT_ATTR, EntropySampler, FeasibleRandomSampler, optuna
+from .storage import _file_lock, default_storage_url, open_storage, recover_interrupted
 
-STRATEGIES = ("entropy", "random", "tpe")
 STATE = optuna.trial.TrialState
 
-
-@dataclass
-class SearchConfig:
-    """Everything that defines a search run (CLI flags and experiment YAML keys alike)."""
-
-    space: str = "mlp-digits"
-    target: str = "stm32g071"
-    rom: Any = "24KiB"
-    ram: Any = "640B"
-    flops: Any = None
-    dataset: str = "digits"
-    strategy: str = "entropy"
-    trials: int = 20
-    epochs: int = 30
-    seed: int = 0
-    storage: str | None = None
-    study: str | None = None
-    run_dir: str | None = None
-    evaluator: str = "train"
-    n_clusters: int = 100
-    p: float = 0.5
-    output: str = "network"
-    max_proposals: int | None = None
-    space_overrides: dict[str, Any] = field(default_factory=dict)
-    train: dict[str, Any] = field(default_factory=dict)
-    references: list[str] = field(default_factory=list)   # 'NAME:SCORE:ROM:RAM:FLOPS'
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "SearchConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known - {"name", "description", "strategies", "seeds"})
-        if unknown:
-            raise InvalidParameterError(f"unknown search config keys {unknown}; known: "
-                                        f"{sorted(known)}")
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def check(self) -> "SearchConfig":
-        if self.strategy not in STRATEGIES:
-            import difflib
-
-            hint = difflib.get_close_matches(str(self.strategy), STRATEGIES, n=1)
-            raise SearchError(f"unknown strategy {self.strategy!r}; "
-                              + (f"did you mean {hint[0]!r}? " if hint else "")
-                              + f"choose one of: {', '.join(STRATEGIES)}")
-        if not isinstance(self.trials, int) or self.trials < 1:
-            raise InvalidParameterError(f"trials must be a positive int, got {self.trials!r}")
-        return self
-
-    def make_target(self) -> Any:
-        return get_target(self.target).with_budgets(rom=self.rom, ram=self.ram,
-                                                    flops=self.flops)
-
-    def make_space(self) -> Any:
-        return get_space(self.space, **dict(self.space_overrides or {}))
-
-    def study_name(self) -> str:
-        if self.study:
-            return self.study
-        budgets = "-".join(str(v).replace(" ", "") for v in (self.rom, self.ram, self.flops)
-                           if v is not None)
-        name = f"{self.space}-{self.target}{'-' + budgets if budgets else ''}-{self.strategy}" \
-               f"-s{self.seed}"
-        return re.sub(r"[^A-Za-z0-9_.+-]", "_", name)
-
-    def resolved_run_dir(self) -> Path:
-        return Path(self.run_dir) if self.run_dir else Path("runs") / self.study_name()
-
-
-def load_config(path: str | os.PathLike) -> dict[str, Any]:
-    """Read an experiment YAML file (keys of :class:`SearchConfig`)."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except FileNotFoundError:
-        raise SearchError(f"config file {str(path)!r} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise SearchError(f"config file {str(path)!r} is not valid YAML: "
-                          f"{str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise SearchError(f"config file {str(path)!r} must hold a mapping of settings")
-    return data
-
-
-# ---------------------------------------------------------------------------------- storage
-def default_storage_url(run_dir: Path) -> str:
-    return f"journal:{run_dir / 'study.journal'}"
-
-
-def open_storage(url: str, *, heartbeat: bool = True) -> Any:
-    """An Optuna storage for ``url``: ``journal:PATH`` / ``*.journal`` (journal file), or any
-    RDB URL (``sqlite:///x.db``, ``postgresql://...``). Failures become one-line SearchErrors."""
-    try:
-        if url.startswith("journal:") or url.endswith((".journal", ".log")):
-            from optuna.storages.journal import (JournalFileBackend, JournalFileOpenLock,
-                                                 JournalFileSymlinkLock)
-
-            path = Path(url[len("journal:"):] if url.startswith("journal:") else url)
-            if not path.parent.is_dir():
-                raise SearchError(f"cannot open storage {url!r}: directory {str(path.parent)!r} "
-                                  "does not exist")
-            try:
-                lock = JournalFileSymlinkLock(str(path))
-            except Exception:  # filesystems without symlinks
-                lock = JournalFileOpenLock(str(path))
-            return optuna.storages.JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
-        if "://" not in url:
-            raise SearchError(f"cannot open storage {url!r}: not an Optuna storage URL (use "
-                              "sqlite:///FILE.db, postgresql://..., mysql://... or journal:FILE)")
-        kw: dict[str, Any] = {}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if heartbeat and not url.startswith("sqlite"):
-                kw = dict(heartbeat_interval=30, grace_period=120,
-                          heartbeat_stale_trial_callback=optuna.storages.
-                          RetryHeartbeatStaleTrialCallback(max_retry=3))
-            if url.startswith("sqlite"):
-                kw["engine_kwargs"] = {"connect_args": {"timeout": 60}}
-            for attempt in range(8):  # workers starting together race to create the schema
-                try:
-                    return optuna.storages.RDBStorage(url, **kw)
-                except Exception as exc:
-                    text = str(exc).lower()
-                    racing = ("locked" in text or "already exists" in text
-                              or "unique constraint failed: alembic_version" in text)
-                    if attempt == 7 or not racing:
-                        raise
-                    time.sleep(0.2 * (attempt + 1))
-    except SearchError:
-        raise
-    except Exception as exc:  # sqlalchemy / OS errors: one line
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SearchError(f"cannot open storage {url!r}: {msg}") from None
+__all__ = ["STRATEGIES", "SearchConfig", "SearchResult", "check_study", "default_storage_url",
+           "load_config", "make_sampler", "open_storage", "recover_interrupted", "run_search",
+           "study_attrs"]
 
 
 def make_sampler(strategy: str, prepared: PreparedSpace, seed: int) -> Any:
@@ -216,137 +78,6 @@ def check_study(study: Any, attrs: Mapping[str, Any]) -> None:
             raise StudyMismatchError(
                 f"study {study.study_name!r} was created with {label} {what}, not {mine}; "
                 "use the original settings or another --study / --run-dir")
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _is_stale(trial: Any, now: float, orphan_after: float) -> bool:
-    """A RUNNING trial whose process is gone (same host), or that never got a worker id."""
-    worker = trial.user_attrs.get("worker")
-    if worker is None:
-        start = trial.datetime_start.timestamp() if trial.datetime_start else now
-        return now - start > orphan_after
-    host, pid, token = worker.split(":")
-    if host != socket.gethostname():
-        return False  # another machine: RDB heartbeats cover it
-    if worker == worker_id():
-        return False
-    return int(pid) == os.getpid() or not _pid_alive(int(pid))
-
-
-def recover_interrupted(study: Any, prepared: PreparedSpace | None = None, *, max_retries: int = 3, orphan_after: float = 600.0,
-                        log: Callable[[str], None] | None = None) -> list[int]:
-    """Mark stale RUNNING trials FAIL and re-enqueue interrupted ones; returns their numbers."""
-    trials = study.get_trials(deepcopy=False)
-    retried = {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
-    now = time.time()
-    storage = study._storage if hasattr(study, "_storage") else None
-    todo = []
-    for t in trials:
-        if t.state == STATE.RUNNING and _is_stale(t, now, orphan_after):
-            with contextlib.suppress(Exception):
-                storage.set_trial_user_attr(t._trial_id, "status", "interrupted")
-            try:
-                ok = storage.set_trial_state_values(t._trial_id, STATE.FAIL)
-            except Exception:  # finished meanwhile
-                ok = False
-            if ok:
-                todo.append(t)
-        elif (t.state == STATE.FAIL and t.number not in retried
-              and t.user_attrs.get("status") in (None, "running", "interrupted")):
-            todo.append(t)
-    out = []
-    for t in todo:
-        params = dict(t.params)
-        if "depth" not in params or len(params) < 1 + int(params.get("depth", 0)):
-            idx = next((v for k, v in t.system_attrs.items() if k.endswith(":index")), None)
-            if idx is None or idx < 0:
-                continue  # died before choosing an architecture: nothing to redo
-            params = None
-        root = int(t.user_attrs.get("root", t.number))
-        chain = int(t.user_attrs.get("retries", 0)) + 1
-        if chain > max_retries:
-            if log:
-                log(f"trial #{t.number} was interrupted {chain} times; not retrying it again")
-            continue
-        attrs = {"retry_of": t.number, "root": root, "retries": chain}
-        if params is None:
-            attrs["retry_index"] = int(idx)
-            if prepared is None:
-                continue
-            study.enqueue_trial(params_of(prepared.widths(int(idx))), user_attrs=attrs)
-        else:
-            study.enqueue_trial(params, user_attrs=attrs)
-        out.append(t.number)
-        if log:
-            log(f"trial #{t.number} was interrupted; re-enqueued with the same parameters")
-    return out
-
-
-# ---------------------------------------------------------------------------------- progress
-class Progress:
-    """One stderr line per trial: k/K trained, this trial, best so far, ETA."""
-
-    def __init__(self, total: int, prepared: PreparedSpace, stream: Any = None) -> None:
-        self.total = total
-        self.prepared = prepared
-        self.stream = stream if stream is not None else sys.stderr
-        self.start = time.perf_counter()
-        self.done_here = 0
-
-    def __call__(self, study: Any, trial: Any) -> None:
-        trials = study.get_trials(deepcopy=False)
-        done = [t for t in trials if t.state == STATE.COMPLETE]
-        k = len(done)
-        a = trial.user_attrs
-        arch = "-".join(str(w) for w in a.get("widths", [])) or "?"
-        res = (f"ROM {_kib(a.get('rom'))} RAM {_kib(a.get('ram'))}" if "rom" in a else "")
-        best = max(done, key=lambda t: t.value) if done else None
-        best_s = f"best {best.value:.4f} (#{best.number})" if best else "best -"
-        if trial.state == STATE.COMPLETE:
-            self.done_here += 1
-            el = time.perf_counter() - self.start
-            eta = el / self.done_here * max(self.total - k, 0)
-            msg = (f"[{min(k, self.total)}/{self.total}] #{trial.number} {arch} score "
-                   f"{trial.value:.4f} {res} | {best_s} | ETA {_dur(eta)}")
-        else:
-            status = a.get("status", trial.state.name.lower())
-            msg = f"[{min(k, self.total)}/{self.total}] #{trial.number} {arch} {status} {res}" \
-                  f" | {best_s}"
-        print(msg, file=self.stream, flush=True)
-
-
-def _kib(v: Any) -> str:
-    return "?" if v is None else f"{v / 1024:.1f}KiB"
-
-
-def _dur(s: float) -> str:
-    s = int(round(s))
-    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
 # ---------------------------------------------------------------------------------- the run

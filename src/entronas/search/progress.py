@@ -1,0 +1,55 @@
+"""Progress line per trial on stderr: k/K, the candidate, best so far, ETA."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from .samplers import optuna
+
+if TYPE_CHECKING:
+    from .feasible import PreparedSpace
+
+STATE = optuna.trial.TrialState
+
+
+class Progress:
+    """One stderr line per trial: k/K trained, this trial, best so far, ETA."""
+
+    def __init__(self, total: int, prepared: PreparedSpace, stream: Any = None) -> None:
+        self.total = total
+        self.prepared = prepared
+        self.stream = stream if stream is not None else sys.stderr
+        self.start = time.perf_counter()
+        self.done_here = 0
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        trials = study.get_trials(deepcopy=False)
+        done = [t for t in trials if t.state == STATE.COMPLETE]
+        k = len(done)
+        a = trial.user_attrs
+        arch = "-".join(str(w) for w in a.get("widths", [])) or "?"
+        res = (f"ROM {_kib(a.get('rom'))} RAM {_kib(a.get('ram'))}" if "rom" in a else "")
+        best = max(done, key=lambda t: t.value) if done else None
+        best_s = f"best {best.value:.4f} (#{best.number})" if best else "best -"
+        if trial.state == STATE.COMPLETE:
+            self.done_here += 1
+            el = time.perf_counter() - self.start
+            eta = el / self.done_here * max(self.total - k, 0)
+            msg = (f"[{min(k, self.total)}/{self.total}] #{trial.number} {arch} score "
+                   f"{trial.value:.4f} {res} | {best_s} | ETA {_dur(eta)}")
+        else:
+            status = a.get("status", trial.state.name.lower())
+            msg = f"[{min(k, self.total)}/{self.total}] #{trial.number} {arch} {status} {res}" \
+                  f" | {best_s}"
+        print(msg, file=self.stream, flush=True)
+
+
+def _kib(v: Any) -> str:
+    return "?" if v is None else f"{v / 1024:.1f}KiB"
+
+
+def _dur(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"

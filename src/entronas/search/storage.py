@@ -1,0 +1,163 @@
+"""Opening Optuna storages, and recovering trials that a dead process left RUNNING.
+
+Trials left RUNNING by a dead process on this host (its pid is gone), or interrupted by Ctrl-C,
+are marked FAIL and re-enqueued with the same parameters and training seed. With an RDB storage
+URL (PostgreSQL/MySQL) workers on other hosts are covered by Optuna's heartbeat instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from .errors import SearchError
+from .feasible import PreparedSpace
+from .objective import worker_id
+from .params import params_of
+from .samplers import optuna
+
+STATE = optuna.trial.TrialState
+
+
+def default_storage_url(run_dir: Path) -> str:
+    return f"journal:{run_dir / 'study.journal'}"
+
+
+def open_storage(url: str, *, heartbeat: bool = True) -> Any:
+    """An Optuna storage for ``url``: ``journal:PATH`` / ``*.journal`` (journal file), or any
+    RDB URL (``sqlite:///x.db``, ``postgresql://...``). Failures become one-line SearchErrors."""
+    try:
+        if url.startswith("journal:") or url.endswith((".journal", ".log")):
+            from optuna.storages.journal import (JournalFileBackend, JournalFileOpenLock,
+                                                 JournalFileSymlinkLock)
+
+            path = Path(url[len("journal:"):] if url.startswith("journal:") else url)
+            if not path.parent.is_dir():
+                raise SearchError(f"cannot open storage {url!r}: directory {str(path.parent)!r} "
+                                  "does not exist")
+            try:
+                lock = JournalFileSymlinkLock(str(path))
+            except Exception:  # filesystems without symlinks
+                lock = JournalFileOpenLock(str(path))
+            return optuna.storages.JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
+        if "://" not in url:
+            raise SearchError(f"cannot open storage {url!r}: not an Optuna storage URL (use "
+                              "sqlite:///FILE.db, postgresql://..., mysql://... or journal:FILE)")
+        kw: dict[str, Any] = {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if heartbeat and not url.startswith("sqlite"):
+                kw = dict(heartbeat_interval=30, grace_period=120,
+                          heartbeat_stale_trial_callback=optuna.storages.
+                          RetryHeartbeatStaleTrialCallback(max_retry=3))
+            if url.startswith("sqlite"):
+                kw["engine_kwargs"] = {"connect_args": {"timeout": 60}}
+            for attempt in range(8):  # workers starting together race to create the schema
+                try:
+                    return optuna.storages.RDBStorage(url, **kw)
+                except Exception as exc:
+                    text = str(exc).lower()
+                    racing = ("locked" in text or "already exists" in text
+                              or "unique constraint failed: alembic_version" in text)
+                    if attempt == 7 or not racing:
+                        raise
+                    time.sleep(0.2 * (attempt + 1))
+    except SearchError:
+        raise
+    except Exception as exc:  # sqlalchemy / OS errors: one line
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SearchError(f"cannot open storage {url!r}: {msg}") from None
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_stale(trial: Any, now: float, orphan_after: float) -> bool:
+    """A RUNNING trial whose process is gone (same host), or that never got a worker id."""
+    worker = trial.user_attrs.get("worker")
+    if worker is None:
+        start = trial.datetime_start.timestamp() if trial.datetime_start else now
+        return now - start > orphan_after
+    host, pid, token = worker.split(":")
+    if host != socket.gethostname():
+        return False  # another machine: RDB heartbeats cover it
+    if worker == worker_id():
+        return False
+    return int(pid) == os.getpid() or not _pid_alive(int(pid))
+
+
+def recover_interrupted(study: Any, prepared: PreparedSpace | None = None, *, max_retries: int = 3, orphan_after: float = 600.0,
+                        log: Callable[[str], None] | None = None) -> list[int]:
+    """Mark stale RUNNING trials FAIL and re-enqueue interrupted ones; returns their numbers."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
+    now = time.time()
+    storage = study._storage if hasattr(study, "_storage") else None
+    todo = []
+    for t in trials:
+        if t.state == STATE.RUNNING and _is_stale(t, now, orphan_after):
+            with contextlib.suppress(Exception):
+                storage.set_trial_user_attr(t._trial_id, "status", "interrupted")
+            try:
+                ok = storage.set_trial_state_values(t._trial_id, STATE.FAIL)
+            except Exception:  # finished meanwhile
+                ok = False
+            if ok:
+                todo.append(t)
+        elif (t.state == STATE.FAIL and t.number not in retried
+              and t.user_attrs.get("status") in (None, "running", "interrupted")):
+            todo.append(t)
+    out = []
+    for t in todo:
+        params = dict(t.params)
+        if "depth" not in params or len(params) < 1 + int(params.get("depth", 0)):
+            idx = next((v for k, v in t.system_attrs.items() if k.endswith(":index")), None)
+            if idx is None or idx < 0:
+                continue  # died before choosing an architecture: nothing to redo
+            params = None
+        root = int(t.user_attrs.get("root", t.number))
+        chain = int(t.user_attrs.get("retries", 0)) + 1
+        if chain > max_retries:
+            if log:
+                log(f"trial #{t.number} was interrupted {chain} times; not retrying it again")
+            continue
+        attrs = {"retry_of": t.number, "root": root, "retries": chain}
+        if params is None:
+            attrs["retry_index"] = int(idx)
+            if prepared is None:
+                continue
+            study.enqueue_trial(params_of(prepared.widths(int(idx))), user_attrs=attrs)
+        else:
+            study.enqueue_trial(params, user_attrs=attrs)
+        out.append(t.number)
+        if log:
+            log(f"trial #{t.number} was interrupted; re-enqueued with the same parameters")
+    return out
