@@ -105,8 +105,11 @@ def test_anomaly_task_trains_autoencoder_and_scores_auc(anomaly_data) -> None:
 
 def test_evaluator_prepares_data_once_and_returns_score(blobs, monkeypatch) -> None:
     prepared = []
-    real = loop.prepare_data
-    monkeypatch.setattr(loop, "prepare_data", lambda *a, **k: prepared.append(1) or real(*a, **k))
+    from entronas.train import evaluator as evaluator_mod
+
+    real = evaluator_mod.prepare_data
+    monkeypatch.setattr(evaluator_mod, "prepare_data",
+                        lambda *a, **k: prepared.append(1) or real(*a, **k))
     evaluate = make_evaluator(MLP, blobs, epochs=2, batch_size=64, device="cpu")
     arch = MLP.arch((16,))
     m1 = evaluate(arch, 0)

@@ -18,8 +18,14 @@ __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_EPOCHS", "Evaluator", "TrainResult",
 
 _LAZY = ("Evaluator", "make_evaluator", "prepare_data", "train")
 
+#: lazily imported name -> module
+_MODULES = {"Evaluator": "evaluator", "make_evaluator": "evaluator",
+            "prepare_data": "data_device", "train": "loop"}
+
 if TYPE_CHECKING:  # pragma: no cover
-    from .loop import Evaluator, make_evaluator, prepare_data, train
+    from .data_device import prepare_data
+    from .evaluator import Evaluator, make_evaluator
+    from .loop import train
 
 
 def __getattr__(name: str) -> Any:
@@ -28,7 +34,7 @@ def __getattr__(name: str) -> Any:
         from .._core.imports import require
 
         require("torch", "torch", "training")
-        from . import loop
+        import importlib
 
-        return getattr(loop, name)
+        return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,25 +13,22 @@ import math
 import os
 import sys
 import time
-import warnings
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
-import numpy as np
 import torch
 from torch import nn
 
 from .._core.arch import Arch
 from .._core.errors import InvalidParameterError
 from .._core.rng import derive_seed
-from .._core.validation import check_choice, check_number
-from ..models.build import BN_MOMENTUM, ChainNet, build_model
+from .._core.validation import check_number
+from ..models.build import BN_MOMENTUM, build_model
 from ..space.base import ChainSpace
 from .config import TrainResult, default_batch_size, default_epochs
+from .data_device import DeviceData, _check_task, _fetch, prepare_data
+from .evaluate import evaluate, recalibrate_batchnorm
 
-#: fraction of free CUDA memory the resident data set may take
-DEVICE_FRACTION = 0.5
-EVAL_BATCH = 1024
+
 #: below this many optimizer steps the Keras-style running BN statistics (momentum 0.01) still
 #: carry more than 0.1 % of their initial values, so "auto" recalibrates them after training
 RECALIBRATE_BELOW_STEPS = math.ceil(math.log(1e-3) / math.log(1.0 - BN_MOMENTUM))
@@ -41,128 +38,6 @@ RECALIBRATE_BELOW_STEPS = math.ceil(math.log(1e-3) / math.log(1.0 - BN_MOMENTUM)
 SINGLE_THREAD_BELOW_FLOPS = 50_000_000
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without CUDA is an error."""
-    name = str(device)
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidParameterError(
-            f"device {name!r} requested but CUDA is not available; use --device cpu or auto")
-    try:
-        return torch.device(name)
-    except RuntimeError as exc:
-        raise InvalidParameterError(
-            f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from exc
-
-
-# ------------------------------------------------------------------------------------ data
-@dataclass
-class DeviceData:
-    """The splits of one data set as tensors shaped like the space's input.
-
-    ``resident``: the tensors live on ``device`` (batches are gathered there); otherwise they
-    stay on the host and each batch is copied.
-    """
-
-    name: str
-    task: str
-    device: torch.device
-    resident: bool
-    input_shape: tuple[int, ...]
-    num_classes: int
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    transform: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None
-    transform_name: str | None
-    dataset: Any
-
-
-def _as_tensor(a: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> torch.Tensor:
-    arr = np.ascontiguousarray(a, dtype=dtype)
-    with warnings.catch_warnings():  # read-only memmaps: we never write to them
-        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-        t = torch.from_numpy(arr)
-    return t.reshape(len(arr), *shape) if shape else t
-
-
-def _fit_shape(x: np.ndarray, space: ChainSpace, dataset: Any, split: str) -> tuple[int, ...]:
-    target = tuple(space.input_shape)
-    have = tuple(x.shape[1:])
-    if have == target or math.prod(have) == math.prod(target):
-        return target
-    raise InvalidParameterError(
-        f"dataset {dataset.name!r} {split} inputs have shape {have} but space {space.name!r} "
-        f"expects {target}; pick a space made for this data set")
-
-
-def prepare_data(space: ChainSpace, dataset: Any, device: str | torch.device = "auto", *,
-                 max_device_bytes: int | None = None) -> DeviceData:
-    """Convert an ``ArrayDataset`` once into tensors on ``device`` (when it fits).
-
-    Inputs are reshaped to ``space.input_shape`` when the element counts match (the digits
-    images (1, 8, 8) feed the (64,) MLP). ``max_device_bytes`` caps the resident size; the
-    default is half the free CUDA memory on GPUs and unlimited on the CPU (the arrays are
-    host memory already, memory maps are shared, not copied).
-    """
-    dev = resolve_device(device)
-    splits = ("train", "val", "test")
-    xs = {s: getattr(dataset, f"x_{s}") for s in splits}
-    ys = {s: getattr(dataset, f"y_{s}") for s in splits}
-    if len(xs["train"]) == 0:
-        raise InvalidParameterError(f"dataset {dataset.name!r} has no training samples")
-    shape = _fit_shape(xs["train"], space, dataset, "train")
-    for s in ("val", "test"):
-        if len(xs[s]):
-            _fit_shape(xs[s], space, dataset, s)
-    size = sum(int(np.asarray(xs[s]).size) * 4 + int(np.asarray(ys[s]).size) * 8
-               for s in splits)
-    if max_device_bytes is None:
-        if dev.type == "cuda":
-            free, _ = torch.cuda.mem_get_info(dev)
-            max_device_bytes = int(free * DEVICE_FRACTION)
-        else:
-            max_device_bytes = sys.maxsize
-    resident = size <= max_device_bytes
-    tensors: dict[str, torch.Tensor] = {}
-    for s in splits:
-        x = _as_tensor(xs[s], shape, np.float32)
-        y = _as_tensor(np.asarray(ys[s]).reshape(-1), (), np.int64)
-        if resident:
-            x, y = x.to(dev), y.to(dev)
-        tensors[f"x_{s}"], tensors[f"y_{s}"] = x, y
-    transform = None
-    name = getattr(dataset, "train_transform", None)
-    if name:
-        from ..data.augment import get_transform
-
-        transform = get_transform(name)
-    return DeviceData(dataset.name, dataset.task, dev, resident, shape,
-                      int(getattr(dataset, "num_classes", 0)), transform=transform,
-                      transform_name=name, dataset=dataset, **tensors)
-
-
-def _check_task(space: ChainSpace, data: DeviceData) -> int | None:
-    """The classifier size to build with (None: keep the space's); errors on a mismatch."""
-    if data.task == "classification":
-        if space.num_classes:
-            return data.num_classes
-        return None
-    if data.task == "anomaly":
-        if space.num_classes:
-            raise InvalidParameterError(
-                f"dataset {data.name!r} is an anomaly task (reconstruction) but space "
-                f"{space.name!r} ends in a {space.num_classes}-way classifier; use an "
-                "autoencoder space such as autoencoder-ad")
-        return None
-    raise InvalidParameterError(f"unknown task {data.task!r} of dataset {data.name!r}")
-
-
-# ------------------------------------------------------------------------------------ loop
 @contextlib.contextmanager
 def _threads(n: int | None) -> Iterator[None]:
     """``torch.set_num_threads(n)`` inside (process-wide), the previous value restored."""
@@ -224,16 +99,6 @@ def _batches(n: int, batch_size: int) -> list[tuple[int, int]]:
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def _fetch(x: torch.Tensor, idx: torch.Tensor, data: DeviceData) -> torch.Tensor:
-    """Gather a batch; for host-resident data copy only the batch (pinned on CUDA)."""
-    out = x.index_select(0, idx)
-    if data.resident:
-        return out
-    if data.device.type == "cuda":
-        return out.pin_memory().to(data.device, non_blocking=True)
-    return out.to(data.device)
 
 
 def train(space: ChainSpace, arch: Arch | tuple[int, ...] | list[int], dataset: Any, *,
@@ -382,127 +247,3 @@ def train(space: ChainSpace, arch: Arch | tuple[int, ...] | list[int], dataset: 
         epochs=done, epochs_planned=epochs, interrupted=interrupted, seed=seed,
         device=str(dev), amp=use_amp, batch_size=batch_size, lr=float(lr), state_dict=state,
         bn_recalibrated=recalibrated)
-
-
-# ------------------------------------------------------------------------------ evaluation
-@torch.no_grad()
-def recalibrate_batchnorm(model: ChainNet, data: DeviceData, *, amp: bool = False) -> bool:
-    """Set every BatchNorm's running mean/var to the training-set average (one pass).
-
-    Returns False when the model has no BatchNorm. Uses the un-augmented training inputs.
-    """
-    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not bns:
-        return False
-    saved = [bn.momentum for bn in bns]
-    for bn in bns:
-        bn.reset_running_stats()
-        bn.momentum = None  # cumulative moving average over the chunks
-    model.train()
-    x = data.x_train
-    n = len(x)
-    # equal-sized chunks, so the cumulative average is the mean over the data set
-    chunk = max(2, -(-n // max(1, -(-n // EVAL_BATCH))))
-    try:
-        for a in range(0, n - 1, chunk):
-            xb = x[a:a + chunk]
-            if len(xb) < 2:
-                break
-            if not data.resident:
-                xb = xb.to(data.device, non_blocking=True)
-            with torch.autocast(data.device.type, dtype=torch.float16, enabled=amp):
-                model(xb)
-    finally:
-        for bn, m in zip(bns, saved):
-            bn.momentum = m
-        model.eval()
-    return True
-
-
-@torch.inference_mode()
-def _outputs(model: ChainNet, x: torch.Tensor, data: DeviceData, amp: bool,
-             fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """``fn(output, input)`` over ``x`` in chunks, concatenated (stays on the device)."""
-    parts = []
-    for a in range(0, len(x), EVAL_BATCH):
-        xb = x[a:a + EVAL_BATCH]
-        if not data.resident:
-            xb = xb.to(data.device, non_blocking=True)
-        with torch.autocast(data.device.type, dtype=torch.float16, enabled=amp):
-            out = model(xb)
-        parts.append(fn(out.float(), xb))
-    return torch.cat(parts) if parts else torch.zeros(0, device=data.device)
-
-
-def evaluate(model: ChainNet, data: DeviceData, *, amp: bool = False) -> dict[str, Any]:
-    """Test (and validation) metrics of a trained model in eval mode."""
-    model.eval()
-    metrics: dict[str, Any] = {}
-    if data.task == "classification":
-        for split in ("val", "test"):
-            x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
-            if len(x) == 0:
-                metrics[f"{split}_accuracy"] = math.nan
-                continue
-            logits = _outputs(model, x, data, amp, lambda out, _x: out)
-            y = y.to(logits.device)
-            metrics[f"{split}_accuracy"] = float((logits.argmax(1) == y).float().mean())
-            metrics[f"{split}_loss"] = float(nn.functional.cross_entropy(logits, y))
-        metrics["accuracy"] = metrics.pop("test_accuracy")
-        return metrics
-
-    def err(out: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
-        return ((out - xb.reshape(out.shape).float()) ** 2).mean(dim=1)
-
-    if len(data.x_val):
-        metrics["val_loss"] = float(_outputs(model, data.x_val, data, amp, err).mean())
-    errors = _outputs(model, data.x_test, data, amp, err).cpu().double().numpy()
-    metrics["test_loss"] = float(errors.mean()) if len(errors) else math.nan
-    from ..data.toyadmos import anomaly_scores_to_metrics
-
-    metrics.update(anomaly_scores_to_metrics(errors, data.dataset))
-    return metrics
-
-
-# ------------------------------------------------------------------------------- evaluator
-class Evaluator:
-    """``(arch, seed) -> metrics`` for the search; the data set is prepared once.
-
-    The dict holds the metrics, ``"score"`` (see :attr:`TrainResult.score`: validation accuracy
-    when there is a validation split, else test accuracy; AUC for the anomaly task),
-    ``"train_seconds"``, ``"samples_per_s"`` and ``"epochs"``. A KeyboardInterrupt is not
-    swallowed: a half-trained candidate must not enter the search history.
-    """
-
-    def __init__(self, space: ChainSpace, dataset: Any, *, epochs: int | None = None,
-                 batch_size: int | None = None, lr: float = 1e-3, device: str = "auto",
-                 amp: bool = False, progress: bool = False, deterministic: bool = True,
-                 max_device_bytes: int | None = None) -> None:
-        check_choice(str(device).split(":")[0], "device", "make_evaluator()",
-                     ("auto", "cpu", "cuda"))
-        self.space = space
-        self.dataset = dataset
-        self.kwargs = dict(epochs=epochs, batch_size=batch_size, lr=lr, amp=amp,
-                           progress=progress, deterministic=deterministic)
-        self.device = device
-        self.max_device_bytes = max_device_bytes
-        self._data: DeviceData | None = None
-
-    @property
-    def data(self) -> DeviceData:
-        if self._data is None:
-            self._data = prepare_data(self.space, self.dataset, self.device,
-                                      max_device_bytes=self.max_device_bytes)
-        return self._data
-
-    def __call__(self, arch: Arch | tuple[int, ...], seed: int = 0) -> dict[str, Any]:
-        result = train(self.space, arch, self.data, seed=seed, handle_interrupt=False,
-                       **self.kwargs)
-        return {**result.metrics, "score": result.score, "train_seconds": result.train_seconds,
-                "samples_per_s": result.samples_per_s, "epochs": result.epochs}
-
-
-def make_evaluator(space: ChainSpace, dataset: Any, *, epochs: int | None = None,
-                   **kwargs: Any) -> Evaluator:
-    """The ``(arch, seed) -> metrics`` callable of :class:`Evaluator` (keywords as train)."""
-    return Evaluator(space, dataset, epochs=epochs, **kwargs)

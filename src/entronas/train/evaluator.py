@@ -1,0 +1,55 @@
+"""``(arch, seed) -> metrics`` for the search, with the data set prepared once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+from .._core.arch import Arch
+from .._core.validation import check_choice
+from ..space.base import ChainSpace
+from .data_device import DeviceData, prepare_data
+from .loop import train
+
+
+class Evaluator:
+    """``(arch, seed) -> metrics`` for the search; the data set is prepared once.
+
+    The dict holds the metrics, ``"score"`` (see :attr:`TrainResult.score`: validation accuracy
+    when there is a validation split, else test accuracy; AUC for the anomaly task),
+    ``"train_seconds"``, ``"samples_per_s"`` and ``"epochs"``. A KeyboardInterrupt is not
+    swallowed: a half-trained candidate must not enter the search history.
+    """
+
+    def __init__(self, space: ChainSpace, dataset: Any, *, epochs: int | None = None,
+                 batch_size: int | None = None, lr: float = 1e-3, device: str = "auto",
+                 amp: bool = False, progress: bool = False, deterministic: bool = True,
+                 max_device_bytes: int | None = None) -> None:
+        check_choice(str(device).split(":")[0], "device", "make_evaluator()",
+                     ("auto", "cpu", "cuda"))
+        self.space = space
+        self.dataset = dataset
+        self.kwargs = dict(epochs=epochs, batch_size=batch_size, lr=lr, amp=amp,
+                           progress=progress, deterministic=deterministic)
+        self.device = device
+        self.max_device_bytes = max_device_bytes
+        self._data: DeviceData | None = None
+
+    @property
+    def data(self) -> DeviceData:
+        if self._data is None:
+            self._data = prepare_data(self.space, self.dataset, self.device,
+                                      max_device_bytes=self.max_device_bytes)
+        return self._data
+
+    def __call__(self, arch: Arch | tuple[int, ...], seed: int = 0) -> dict[str, Any]:
+        result = train(self.space, arch, self.data, seed=seed, handle_interrupt=False,
+                       **self.kwargs)
+        return {**result.metrics, "score": result.score, "train_seconds": result.train_seconds,
+                "samples_per_s": result.samples_per_s, "epochs": result.epochs}
+
+
+def make_evaluator(space: ChainSpace, dataset: Any, *, epochs: int | None = None,
+                   **kwargs: Any) -> Evaluator:
+    """The ``(arch, seed) -> metrics`` callable of :class:`Evaluator` (keywords as train)."""
+    return Evaluator(space, dataset, epochs=epochs, **kwargs)
