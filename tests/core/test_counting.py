@@ -69,3 +69,33 @@ def test_tree_and_counted_are_interchangeable_for_uniform_sampling():
                               method="count")
     assert isinstance(tree, FeasibleTree)
     assert sorted(counted.widths_of(np.arange(len(counted)))) == [a.widths for a in tree]
+
+
+def test_flops_budget_that_implies_the_rom_budget_is_counted_exactly():
+    """ConvMixer: FLOPs = 128 x ROM per searched layer, so 100 M FLOPs makes 2 MB ROM inactive."""
+    space = get_space("convmixer-cifar10", depth_max=9)
+    target = Target("large", 2_000_000, 524_288, 100_000_000)
+    counted, rep = reduce_space(space, target, method="count")
+    tree, rep2 = reduce_space(get_space("convmixer-cifar10", depth_max=8), target,
+                              method="enumerate")
+    assert counted.count(8) == len(tree)
+    assert rep.depths[0].m_red == rep2.depths[0].m_red
+
+
+def test_two_binding_budgets_on_a_huge_set_give_one_clear_error(monkeypatch):
+    """DS-CNN's first conv has 4x the FLOPs per weight of its DS blocks: both budgets can bind."""
+    import functools
+
+    import entronas.reduce.reduce as red
+
+    space = get_space("dscnn-kws")
+    target = Target("t", 300_000, 262_144, 30_000_000)
+    with pytest.raises(NotCountableError, match="both the ROM and the FLOPs budget bind"):
+        reduce_space(space, target, method="count")
+    tree, _ = reduce_space(space, target)          # small enough to list: fine
+    assert len(tree) > 0
+    # pretend it were too large to list: one clear error instead of a MemoryError traceback
+    monkeypatch.setattr(red, "enumerate_depth",
+                        functools.partial(red.enumerate_depth, max_prefixes=100))
+    with pytest.raises(NotCountableError, match="too large to list"):
+        reduce_space(space, target, enumerate_limit=1000)

@@ -45,11 +45,16 @@ class _Partition:
 
 @dataclass(frozen=True)
 class Axis:
-    """The one additive budget tracked exactly by the DP, in units of the gcd of its costs."""
+    """The one additive budget tracked exactly by the DP, in units of the gcd of the layer costs.
+
+    The searched layers' total is a multiple of ``unit``, so "layers + tail <= budget" is
+    exactly "layer units <= (budget - tail) // unit"; the tail need not share the gcd.
+    """
 
     name: str | None   # "rom", "flops" or None (no additive budget binds)
     unit: int = 1
     units: int = 0     # budget // unit
+    budget: int = 0
 
     def layer(self, t: DepthTables, k: int) -> np.ndarray:
         if self.name is None:
@@ -57,9 +62,11 @@ class Axis:
         return getattr(t, self.name)[k] // self.unit
 
     def tail(self, t: DepthTables) -> np.ndarray:
+        """Units that must stay unused before the tail (> units: the tail alone does not fit)."""
         if self.name is None:
             return np.zeros_like(t.tail_rom)
-        return getattr(t, f"tail_{self.name}") // self.unit
+        room = (self.budget - getattr(t, f"tail_{self.name}")) // self.unit
+        return self.units - room
 
 
 def _gcd(values: Sequence[np.ndarray]) -> int:
@@ -70,16 +77,45 @@ def _gcd(values: Sequence[np.ndarray]) -> int:
     return max(g, 1)
 
 
+def _implied_bound(tables: Sequence[DepthTables], src: str, dst: str, src_budget: int) -> float:
+    """An upper bound on total ``dst`` cost of any network whose ``src`` cost fits its budget.
+
+    Every searched layer has dst <= rho * src with rho the largest ratio over all table entries,
+    so the layers' dst total is at most rho * src_budget; the tail is added at its maximum.
+    """
+    rho = 0.0
+    for t in tables:
+        for a, b in zip(getattr(t, src), getattr(t, dst)):
+            if ((a == 0) & (b > 0)).any():
+                return math.inf
+            nz = a > 0
+            if nz.any():
+                rho = max(rho, float((b[nz] / a[nz]).max()))
+    tail = max(int(getattr(t, f"tail_{dst}").max()) for t in tables)
+    return rho * src_budget + tail
+
+
 def choose_axis(tables: Sequence[DepthTables], target: Target) -> Axis:
-    """The additive budget that can bind (at most one is supported)."""
+    """The additive budget that can bind (at most one is supported).
+
+    A budget is inactive when even the most expensive network fits it, or when the other
+    budget already implies it (e.g. ConvMixer: FLOPs = 128 x ROM in every searched layer, so a
+    100 M FLOPs budget keeps ROM under ~0.8 MB and a 2 MB ROM budget can never bind).
+    """
+    budgets = {"rom": target.rom, "flops": target.flops}
     active = []
-    for name, budget in (("rom", target.rom), ("flops", target.flops)):
+    for name, budget in budgets.items():
         if budget is None:
             continue
-        worst = max(sum(int(x.max()) for x in getattr(t, name)) + int(getattr(t, f"tail_{name}").max())
-                    for t in tables)
+        worst = max(sum(int(x.max()) for x in getattr(t, name)) +
+                    int(getattr(t, f"tail_{name}").max()) for t in tables)
         if worst > budget:
-            active.append((name, budget))
+            active.append(name)
+    if len(active) > 1:
+        for dst, src in (("rom", "flops"), ("flops", "rom")):
+            if _implied_bound(tables, src, dst, budgets[src]) <= budgets[dst]:
+                active.remove(dst)
+                break
     if len(active) > 1:
         raise NotCountableError(
             "both the ROM and the FLOPs budget bind on a feasible set too large to enumerate; "
@@ -88,13 +124,13 @@ def choose_axis(tables: Sequence[DepthTables], target: Target) -> Axis:
         )
     if not active:
         return Axis(None)
-    name, budget = active[0]
-    g = _gcd([x for t in tables for x in getattr(t, name)] +
-             [getattr(t, f"tail_{name}") for t in tables])
+    name = active[0]
+    budget = int(budgets[name])
+    g = _gcd([x for t in tables for x in getattr(t, name)])
     if budget // g > MAX_AXIS_UNITS:
         raise NotCountableError(f"the {name} budget spans {budget // g:,} cost units (gcd {g}); "
                                 "too fine to count exactly: use coarser width steps")
-    return Axis(name, g, int(budget // g))
+    return Axis(name, g, int(budget // g), budget)
 
 
 def partitions(t: DepthTables, target: Target, options: CostOptions) -> list[_Partition]:

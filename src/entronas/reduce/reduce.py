@@ -143,6 +143,7 @@ def reduce_space(
     box = sum(_box_size(space, d.depth, d.m_red) for d in report.depths if d.m_red)
     use_count = method == "count" or (method == "auto" and box > enumerate_limit)
     counters: dict[int, DepthCounter] = {}
+    not_countable = ""
     if use_count:
         feasible_tables = {d.depth: tables for (tables, _, ok), d in zip(prepared, report.depths)
                            if ok}
@@ -151,10 +152,10 @@ def reduce_space(
             parts = forward_counts(feasible_tables, target, options, axis)
             counters = {d: DepthCounter(t, target, options, axis, parts[d])
                         for d, t in feasible_tables.items()}
-        except NotCountableError:
+        except NotCountableError as exc:
             if method == "count":
                 raise
-            counters = {}
+            counters, not_countable = {}, str(exc)
         total = sum(c.count for c in counters.values())
         use_count = bool(counters) and (method == "count" or total > enumerate_limit)
     meta = {"target": user_target.to_dict(), "options": options.to_dict(),
@@ -169,7 +170,12 @@ def reduce_space(
     dags = {}
     for (tables, comp, ok), d in zip(prepared, report.depths):
         t0 = time.perf_counter()
-        dag = enumerate_depth(tables, comp, target, options) if ok else None
+        try:
+            dag = enumerate_depth(tables, comp, target, options) if ok else None
+        except MemoryError as exc:
+            raise NotCountableError(
+                f"X^f of {space.name!r} is too large to list ({exc}) and "
+                + (not_countable or "cannot be counted exactly")) from None
         if dag is not None:
             dags[d.depth] = dag
             d.feasible = dag.size
