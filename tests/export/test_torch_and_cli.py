@@ -114,4 +114,7 @@ def test_check_fits_flags_int8_overheads() -> None:
     res = check_fits(sp, arch, tight)
     assert not res["fits"] and "rom" in res["exceeds"]
     assert check_fits(sp, arch, Target("big", rom=10**7, ram=10**7))["fits"]
-    assert refined_cost_options("int8", space("autoencoder-ad")).channel_bytes == 0
+    # per-tensor FC: no per-channel parameters on FC layers, 24 B per conv channel
+    opts = refined_cost_options("int8", space("autoencoder-ad"))
+    assert opts.fc_channel_bytes == 0 and opts.channel_bytes == 24
+    assert refined_cost_options("int8", per_channel_fc=True).fc_channel_bytes == 24

@@ -29,8 +29,10 @@ class CostOptions:
             plans; see cost/ram.py).
         bias_bytes: bytes per counted bias term (None: ``weight_bytes``; int8 TFLite stores
             int32 biases, so 4).
-        channel_bytes: extra ROM bytes per output channel of every conv/FC op (per-channel
+        channel_bytes: extra ROM bytes per output channel of every conv op (per-channel
             quantisation scales and zero points of an int8 model).
+        fc_channel_bytes: the same for fully connected ops (None: ``channel_bytes``; int8
+            TFLite quantises FC layers per tensor by default, so 0 there).
         rom_overhead: fixed ROM bytes added once (model container, e.g. flatbuffer metadata).
         ram_overhead: fixed RAM bytes added once (runtime arena: tensor structs, op data).
     """
@@ -44,6 +46,7 @@ class CostOptions:
     ram_model: str = "eq4"
     bias_bytes: int | None = None
     channel_bytes: int = 0
+    fc_channel_bytes: int | None = None
     rom_overhead: int = 0
     ram_overhead: int = 0
 
@@ -60,6 +63,8 @@ class CostOptions:
             check_number(getattr(self, name), name, owner, lo=0, integer=True)
         if self.bias_bytes is not None:
             check_number(self.bias_bytes, "bias_bytes", owner, lo=1, integer=True)
+        if self.fc_channel_bytes is not None:
+            check_number(self.fc_channel_bytes, "fc_channel_bytes", owner, lo=0, integer=True)
 
     def code_size(self, kind: str) -> int:
         for k, n in self.code_bytes:
@@ -79,7 +84,8 @@ class CostOptions:
                 "input_bytes": self.input_bytes, "bias": self.bias,
                 "code_bytes": dict(self.code_bytes), "flops_per_mac": self.flops_per_mac,
                 "ram_model": self.ram_model, "bias_bytes": self.bias_bytes,
-                "channel_bytes": self.channel_bytes, "rom_overhead": self.rom_overhead,
+                "channel_bytes": self.channel_bytes, "fc_channel_bytes": self.fc_channel_bytes,
+                "rom_overhead": self.rom_overhead,
                 "ram_overhead": self.ram_overhead}
 
     @classmethod

@@ -21,9 +21,12 @@ def layer_rom(layer: Layer, options: CostOptions) -> int:
     """
     bias = layer.bias_terms if options.bias else 0
     bias_bytes = options.weight_bytes if options.bias_bytes is None else options.bias_bytes
-    channels = sum(op.out_channels for op in layer.ops if op.kind in ("conv2d", "linear"))
-    return (layer.kernel_weights * options.weight_bytes + bias * bias_bytes
-            + channels * options.channel_bytes + options.code_size(layer.kind))
+    fc_bytes = options.channel_bytes if options.fc_channel_bytes is None \
+        else options.fc_channel_bytes
+    per_channel = sum(op.out_channels * (options.channel_bytes if op.kind == "conv2d" else fc_bytes)
+                      for op in layer.ops if op.kind in ("conv2d", "linear"))
+    return (layer.kernel_weights * options.weight_bytes + bias * bias_bytes + per_channel
+            + options.code_size(layer.kind))
 
 
 def rom_bytes(layers: Sequence[Layer], options: CostOptions) -> int:

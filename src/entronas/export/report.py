@@ -45,10 +45,6 @@ INT8_CHANNEL_BYTES = 24
 TFLM_TAIL_MIN_BYTES = 2048
 
 
-def _fc_only(space: ChainSpace | None) -> bool:
-    return space is not None and space.backbone in ("mlp", "autoencoder")
-
-
 #: builtin ops the TFLM Python interpreter of the pinned tflite-micro registers (GELU is absent:
 #: "Didn't find op for builtin opcode 'GELU'", so ConvMixer's GELU cannot run in TFLM as is).
 TFLM_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
@@ -71,11 +67,8 @@ def refined_cost_options(dtype: str = "float32", space: ChainSpace | None = None
     """CostOptions whose ROM matches the exported ``.tflite`` size (measured constants).
 
     * ``bias=True`` (folded BatchNorm biases are stored), int8: ``bias_bytes=4`` (int32);
-    * int8: ``channel_bytes=24`` per conv/FC output channel (per-channel scales + zero points).
-      CostOptions cannot tell conv from FC channels, so for FC-only spaces (``mlp``,
-      ``autoencoder``) with the default per-tensor FC quantisation pass ``space`` to get
-      ``channel_bytes=0`` (a conv space's per-tensor classifier is overcounted by
-      24 B x classes, <0.3 %);
+    * int8: ``channel_bytes=24`` per conv output channel (per-channel scales + zero points) and
+      ``fc_channel_bytes`` 0 for per-tensor FC layers (24 with ``per_channel_fc``);
     * ``code_bytes`` = flatbuffer metadata per layer kind, ``rom_overhead`` = fixed part. These
       are the *data* part of ROM; TFLM's code size (cs_t of Eq. 3) needs a target cross-build.
     * ``ram_model``: ``"ops"`` by default: the live-tensor peak of the lowered op graph
@@ -88,10 +81,12 @@ def refined_cost_options(dtype: str = "float32", space: ChainSpace | None = None
     """
     if dtype not in DTYPES:
         raise InvalidParameterError(f"dtype must be one of {DTYPES}, got {dtype!r}")
-    channel = INT8_CHANNEL_BYTES if dtype == "int8" and (per_channel_fc or not _fc_only(space)) \
-        else 0
-    opts: dict[str, Any] = dict(bias=True, bias_bytes=4 if dtype == "int8" else None,
-                                channel_bytes=channel, rom_overhead=FLATBUFFER_FIXED_BYTES[dtype],
+    int8 = dtype == "int8"
+    opts: dict[str, Any] = dict(bias=True, bias_bytes=4 if int8 else None,
+                                channel_bytes=INT8_CHANNEL_BYTES if int8 else 0,
+                                fc_channel_bytes=INT8_CHANNEL_BYTES if int8 and per_channel_fc
+                                else 0,
+                                rom_overhead=FLATBUFFER_FIXED_BYTES[dtype],
                                 code_bytes=dict(FLATBUFFER_LAYER_BYTES[dtype]),
                                 ram_model=ram_model, ram_overhead=ram_overhead)
     opts.update(kw)
