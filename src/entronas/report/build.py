@@ -63,6 +63,18 @@ def _fmt(v: Any, kind: str) -> str:
     return str(v)
 
 
+def _load_darts(run_dir: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        data = json.loads((run_dir / "darts.json").read_text())
+        data["history"] = list(data["history"])
+        return data
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidParameterError(f"{run_dir / 'darts.json'} is not a DARTS result ({exc}); "
+                                    "re-run `entronas darts`") from None
+
+
 def _runs(run_dirs: Sequence[Path]) -> list[Any]:
     from ..search.results import load_run
 
@@ -129,7 +141,8 @@ def _time_band(pairs: list[tuple[list[float], list[float]]]
             return grid, np.nanmean(vals, 0), np.nanmin(vals, 0), np.nanmax(vals, 0)
 
 
-def _plot(groups: dict[str, list[Any]], out: Path, kind: str, title: str | None) -> list[Path]:
+def _plot(groups: dict[str, list[Any]], out: Path, kind: str, title: str | None,
+          darts: Sequence[dict[str, Any]] = ()) -> list[Path]:
     from .._core.imports import require
 
     mpl = require("matplotlib", "search", "report plots")
@@ -154,6 +167,13 @@ def _plot(groups: dict[str, list[Any]], out: Path, kind: str, title: str | None)
                 ax.plot(x, mean, color=color, label=label)
             ax.fill_between(x, lo, hi, color=color, alpha=0.2,
                             step="post" if kind == "samples" else None)
+        space = runs[0].space if runs else group.split(" ")[0]
+        for d in darts if kind == "time" else ():
+            if d.get("space") == space and d.get("history"):
+                xs = [0.0] + [h["seconds"] for h in d["history"]]
+                ys = [np.nan] + [h["accuracy"] for h in d["history"]]
+                ax.plot(xs, ys, color="tab:red", marker=".",
+                        label=f"DARTS supernet over X (seed {d.get('seed', '?')})")
         ax.set_title(group, fontsize=9)
         ax.set_xlabel("trained samples k" if kind == "samples" else "training time [s]")
         ax.set_ylabel("best score")
@@ -189,7 +209,11 @@ def make_report(run_dirs: Sequence[Path | str], out: Path | str, *,
     """Write plots and tables for ``run_dirs`` into ``out``; returns the written paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    runs = _runs([Path(d) for d in run_dirs])
+    dirs = [Path(d) for d in run_dirs]
+    darts = [_load_darts(d) for d in dirs if (d / "darts.json").is_file()
+             and not (d / "run.json").is_file()]
+    runs = _runs([d for d in dirs if not ((d / "darts.json").is_file()
+                                          and not (d / "run.json").is_file())])
     references = list(references)
     for r in runs:  # references named in the runs' experiment configs
         for text in (r.info.get("config", {}) or {}).get("references", []) or []:
@@ -201,9 +225,13 @@ def make_report(run_dirs: Sequence[Path | str], out: Path | str, *,
     for r in runs:
         groups.setdefault(_group_key(r), []).append(r)
     plots: list[Path] = []
+    for d in darts:  # a DARTS run with no multi-shot run of its space gets its own panel
+        if not any(r.space == d["space"] for r in runs):
+            groups.setdefault(f"{d['space']} (one-shot)", [])
     if any(r.trained for r in runs):
         plots += _plot(groups, out, "samples", title)
-        plots += _plot(groups, out, "time", title)
+    if any(r.trained for r in runs) or darts:
+        plots += _plot(groups, out, "time", title, darts)
 
     # CSV: one row per run (+ references)
     fields = ["group", "study", "strategy", "seed", "trained", "infeasible", "duplicates",
