@@ -336,3 +336,28 @@ def test_config_flags_override_config(tmp_path, small_prepared):
     run = load_run(tmp_path / "r")
     assert run.strategy == "random" and run.counts()["trained"] == 3
     assert run.target["rom"] == 24 * 1024 and run.target["ram"] == 2048
+
+
+@pytest.mark.parametrize("mode", ["reuse", "retrain"])
+def test_tpe_repeat_proposals_reuse_or_retrain(tmp_path, mode):
+    from entronas.search import SearchConfig, load_run, run_search
+
+    calls = []
+
+    def ev(arch, seed):
+        calls.append(arch.widths)
+        return {"score": sum(arch.widths) / 1000.0, "train_seconds": 0.0}
+
+    cfg = SearchConfig(space="mlp-example", target="paper-small", rom="10240B", ram="448B",
+                       strategy="tpe", trials=12, run_dir=str(tmp_path / mode), duplicates=mode,
+                       dataset="none", evaluator="train")
+    run_search(cfg, ev, progress=False, log=lambda m: None)
+    run = load_run(tmp_path / mode)
+    widths = [t.widths for t in run.trained]
+    counts = run.counts()
+    if mode == "reuse":
+        assert len(set(widths)) == len(widths) == len(calls) == 12  # every sample distinct
+        assert counts["duplicates"] == 0 and counts["duplicate_proposals"] > 0
+    else:
+        assert len(widths) == 12 and counts["duplicate_proposals"] == 0
+        assert counts["duplicates"] == len(widths) - len(set(widths)) > 0

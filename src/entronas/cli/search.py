@@ -17,7 +17,7 @@ from .._core.fileio import atomic_torch_save, atomic_write_json
 
 #: keys of SearchConfig that have a CLI flag of the same name
 _FLAGS = ("space", "target", "rom", "ram", "flops", "dataset", "strategy", "trials", "epochs",
-          "seed", "storage", "study", "run_dir", "evaluator", "n_clusters", "p")
+          "seed", "storage", "study", "run_dir", "evaluator", "n_clusters", "p", "duplicates")
 
 
 def _echo(msg: str) -> None:
@@ -134,6 +134,10 @@ def _fmt_bytes(n: Any) -> str:
               help="train | table:FILE.csv")
 @click.option("--table-missing", type=click.Choice(["error", "skip"]), default="error",
               show_default=True, help="Table evaluator: an architecture not in the table.")
+@click.option("--duplicates", type=click.Choice(["reuse", "retrain"]), default="reuse",
+              show_default=True,
+              help="A candidate trained before and proposed again (TPE): reuse its score "
+                   "without training (not a sample), or train it again with a new seed.")
 @click.option("--n-clusters", type=int, default=100, show_default=True)
 @click.option("--p", type=float, default=0.5, show_default=True, help="Eq. (7) parameter.")
 @click.option("--device", default="auto", show_default=True, help="Training device.")

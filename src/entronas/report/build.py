@@ -89,6 +89,7 @@ def summary_rows(runs: Sequence[Any]) -> list[dict[str, Any]]:
         rows.append({"group": _group_key(r), "study": r.study_name, "strategy": r.strategy,
                      "seed": r.seed, "trained": c["trained"], "infeasible": c["infeasible"],
                      "duplicates": c["duplicates"], "failed": c["failed"],
+                     "duplicate_proposals": c["duplicate_proposals"],
                      "best_score": None if b is None else b.score,
                      "arch": None if b is None else "-".join(map(str, b.widths)),
                      "rom": None if b is None else b.rom, "ram": None if b is None else b.ram,
@@ -235,7 +236,7 @@ def make_report(run_dirs: Sequence[Path | str], out: Path | str, *,
 
     # CSV: one row per run (+ references)
     fields = ["group", "study", "strategy", "seed", "trained", "infeasible", "duplicates",
-              "failed", "best_score", "arch", "rom", "ram", "flops", "train_seconds", "run_dir",
+              "duplicate_proposals", "failed", "best_score", "arch", "rom", "ram", "flops", "train_seconds", "run_dir",
               "int8_flatbuffer", "int8_arena"]
     csv_path = out / "runs.csv"
     with open(csv_path, "w", newline="") as fh:
@@ -273,14 +274,17 @@ def make_report(run_dirs: Sequence[Path | str], out: Path | str, *,
                          float(np.min(scores)) if scores else None,
                          float(np.max(scores)) if scores else None,
                          sum(r["trained"] for r in rs), sum(r["infeasible"] for r in rs),
+                         sum(r["duplicate_proposals"] for r in rs),
                          sum(r["duplicates"] for r in rs), sum(r["failed"] for r in rs)])
         md += [_md_table(["strategy", "runs", "mean best", "min best", "max best",
-                          "trained (k)", "infeasible proposals", "duplicates", "failed"], summ),
-               ""]
+                          "trained (k)", "infeasible proposals", "repeat proposals (reused)",
+                          "retrained duplicates", "failed"], summ), ""]
     md += ["Samples k count trained candidates only; infeasible proposals (TPE samples the "
-           "unconstrained box) were pruned before training and are listed separately. "
-           "Duplicates: trained candidates whose architecture was trained before in the same "
-           "run (concurrent workers, or TPE re-proposing).", ""]
+           "unconstrained box) were pruned before training and are listed separately, and so "
+           "are repeat proposals of an architecture trained before (its earlier score is "
+           "reused, `--duplicates reuse`). Retrained duplicates: trained candidates whose "
+           "architecture was trained before in the same run (`--duplicates retrain`, or "
+           "concurrent workers racing).", ""]
     md += [f"![best vs samples]({p.name})" for p in plots if p.suffix == ".png"]
     md_path = out / "report.md"
     md_path.write_text("\n".join(md) + "\n")

@@ -38,6 +38,7 @@ class SearchConfig:
     p: float = 0.5
     output: str = "network"
     max_proposals: int | None = None
+    duplicates: str = "reuse"      # reuse | retrain: an already trained candidate proposed again
     space_overrides: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     references: list[str] = field(default_factory=list)   # 'NAME:SCORE:ROM:RAM:FLOPS'
@@ -62,6 +63,9 @@ class SearchConfig:
             raise SearchError(f"unknown strategy {self.strategy!r}; "
                               + (f"did you mean {hint[0]!r}? " if hint else "")
                               + f"choose one of: {', '.join(STRATEGIES)}")
+        if self.duplicates not in ("reuse", "retrain"):
+            raise SearchError(f"duplicates must be 'reuse' or 'retrain', got "
+                              f"{self.duplicates!r}")
         if not isinstance(self.trials, int) or self.trials < 1:
             raise InvalidParameterError(f"trials must be a positive int, got {self.trials!r}")
         return self

@@ -10,6 +10,11 @@ Protocol (the same for entropy, random and TPE):
   budget excess as constraint values (``TPESampler(constraints_func=...)`` then learns to avoid
   it). Only trained candidates (state COMPLETE) count as samples k; infeasible proposals are
   counted separately in reports;
+* an architecture that was already trained in the study (TPE re-proposes good ones; two
+  workers can race) is not trained again when ``duplicates="reuse"`` (the default): the trial
+  is PRUNED with ``status="duplicate"`` after reporting the earlier score as its intermediate
+  value, so TPE still learns from it, and it is not a sample. ``duplicates="retrain"`` trains
+  it again with a new seed (then it is a sample, counted as a duplicate in reports);
 * an evaluator may return ``None`` for an architecture it has no result for (a tabular evaluator
   in ``missing="skip"`` mode): PRUNED with ``status="missing"``, not a sample;
 * an evaluator exception marks the trial FAIL with ``status="error"`` and stops the worker (the
@@ -77,17 +82,31 @@ def tpe_constraints(trial: Any) -> list[float]:
     return list(trial.user_attrs.get("constraints", [0.0, 0.0, 0.0]))
 
 
+def _complete() -> tuple:
+    return (optuna.trial.TrialState.COMPLETE,)
+
+
 class Objective:
     """Callable objective ``objective(trial) -> score`` (maximised)."""
 
     def __init__(self, prepared: PreparedSpace, evaluate: Evaluate, *, seed: int = 0,
                  run_dir: str | os.PathLike | None = None,
-                 save_artifacts: SaveArtifacts | None = None) -> None:
+                 save_artifacts: SaveArtifacts | None = None, duplicates: str = "reuse") -> None:
+        if duplicates not in ("reuse", "retrain"):
+            raise ValueError(f"duplicates must be 'reuse' or 'retrain', got {duplicates!r}")
+        self.duplicates = duplicates
         self.prepared = prepared
         self.evaluate = evaluate
         self.seed = int(seed)
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.save_artifacts = save_artifacts
+
+    def _trained_before(self, trial: Any, index: int) -> Any:
+        """The earliest COMPLETE trial of the study with the same candidate, or None."""
+        for t in trial.study.get_trials(deepcopy=False, states=_complete()):
+            if t.user_attrs.get("index") == index and t.number != trial.number:
+                return t
+        return None
 
     def __call__(self, trial: Any) -> float:
         trial.set_user_attr("worker", worker_id())
@@ -106,6 +125,13 @@ class Objective:
         if index is None:
             trial.set_user_attr("status", "infeasible")
             raise optuna.TrialPruned(f"{arch.key()} is not in X^f")
+        if self.duplicates == "reuse":
+            earlier = self._trained_before(trial, index)
+            if earlier is not None:
+                trial.set_user_attr("status", "duplicate")
+                trial.set_user_attr("duplicate_of", earlier.number)
+                trial.report(float(earlier.value), 0)
+                raise optuna.TrialPruned(f"{arch.key()} was trained in trial #{earlier.number}")
         t0 = time.perf_counter()
         try:
             metrics = self.evaluate(arch, seed)

@@ -101,6 +101,7 @@ class RunData:
     def counts(self) -> dict[str, int]:
         return {"trained": len(self.trained), "infeasible": self.infeasible,
                 "duplicates": self.duplicates, "failed": self.failed,
+                "duplicate_proposals": sum(1 for t in self.trials if t.status == "duplicate"),
                 "pruned": sum(1 for t in self.trials if t.state == "PRUNED"),
                 "total": len(self.trials)}
 

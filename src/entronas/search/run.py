@@ -196,6 +196,7 @@ def run_search(cfg: SearchConfig, evaluate: Evaluate, *,
         f"{storage_url}")
     if done < cfg.trials:
         objective = Objective(prepared, evaluate, seed=cfg.seed, run_dir=run_dir,
+                              duplicates=cfg.duplicates,
                               save_artifacts=save_artifacts)
         max_proposals = cfg.max_proposals or (50 * cfg.trials + 100)
         started = [0]
