@@ -121,3 +121,16 @@ def test_counted_space_saves_its_definition_and_samples(tmp_path, capsys):
     assert isinstance(counted, CountedSpace) and len(counted) == 479_262_389_848
     with pytest.raises(Exception, match="not a tree"):
         FeasibleTree.load(f)
+
+
+def test_tflm_accounting_flag(capsys):
+    pytest.importorskip("numpy")
+    rc, plain, _ = run(capsys, "reduce", "mlp-digits", "-t", "stm32g071", "--rom", "24KiB",
+                       "--ram", "640B")
+    rc2, tflm, _ = run(capsys, "reduce", "mlp-digits", "-t", "stm32g071", "--rom", "24KiB",
+                       "--ram", "640B", "--tflm")
+    assert rc == rc2 == 0
+    assert "total |X^f| = 633 " in plain and "total |X^f| = 605 " in tflm
+    rc, out, _ = run(capsys, "estimate", "dscnn-kws", "-a", "84,112,84,84,84,196", "--tflm",
+                     "--dtype", "int8", "--ram-overhead", "1000")
+    assert rc == 0 and "ROM 94,621 B" in out and "RAM 52,680 B" in out

@@ -33,6 +33,12 @@ def target_options(f: Any) -> Any:
 
 
 def cost_options(f: Any) -> Any:
+    f = click.option("--ram-overhead", type=int, default=0, show_default=True,
+                     help="Fixed RAM bytes of the runtime (e.g. TFLM's persistent arena part).")(f)
+    f = click.option("--tflm", is_flag=True,
+                     help="Count as the exported TFLite Micro model: biases, int32 biases and "
+                          "per-channel parameters for int8, flatbuffer metadata, RAM as the op "
+                          "graph's live peak (measured: ROM within ~1 %).")(f)
     f = click.option("--ram-model", type=click.Choice(["eq4", "chain", "ops"]), default="eq4",
                      show_default=True,
                      help="eq4: ping-pong buffers (paper); chain: max(u_{i-1}+u_i); "
@@ -60,10 +66,17 @@ def resolve_target(file_target: Target | None, name: str | None, rom: Any, ram: 
     return base.with_budgets(rom=rom, ram=ram, flops=flops)
 
 
-def make_cost_options(dtype: str, bias: bool, ram_model: str) -> Any:
+def make_cost_options(dtype: str, bias: bool, ram_model: str, tflm: bool = False,
+                      ram_overhead: int = 0) -> Any:
     from ..cost import CostOptions
 
-    return CostOptions.for_dtype(dtype, bias=bias, ram_model=ram_model)
+    if ram_overhead < 0:
+        raise InvalidParameterError(f"--ram-overhead must be >= 0, got {ram_overhead}")
+    if tflm:
+        from ..export.report import refined_cost_options
+
+        return refined_cost_options(dtype, ram_overhead=ram_overhead)
+    return CostOptions.for_dtype(dtype, bias=bias, ram_model=ram_model, ram_overhead=ram_overhead)
 
 
 def register(cli: click.Group) -> None:
@@ -99,7 +112,8 @@ def targets() -> None:
 @click.argument("space")
 @click.option("--arch", "-a", required=True, help="Widths, e.g. 84,112,84,84,84,196.")
 @cost_options
-def estimate_cmd(space: str, arch: str, dtype: str, bias: bool, ram_model: str) -> None:
+def estimate_cmd(space: str, arch: str, dtype: str, bias: bool, ram_model: str, tflm: bool,
+                 ram_overhead: int) -> None:
     """Per-layer ROM/RAM/FLOPs of one architecture (Eqs. 3-5)."""
     from ..cost import estimate
     from ..proxy import entropy
@@ -107,7 +121,7 @@ def estimate_cmd(space: str, arch: str, dtype: str, bias: bool, ram_model: str) 
 
     sp, _ = resolve_space(space)
     widths = sp.check_arch(parse_widths(arch))
-    c = estimate(sp, widths, make_cost_options(dtype, bias, ram_model))
+    c = estimate(sp, widths, make_cost_options(dtype, bias, ram_model, tflm, ram_overhead))
     click.echo(f"{'layer':12} {'kind':10} {'output':>16} {'u_i':>9} {'weights':>9} "
                f"{'ROM':>10} {'FLOPs':>12}")
     for row in c.per_layer:
@@ -127,14 +141,15 @@ def estimate_cmd(space: str, arch: str, dtype: str, bias: bool, ram_model: str) 
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Save the tree file here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def reduce_cmd(space: str, target_name: str | None, rom: Any, ram: Any, flops: Any, dtype: str,
-               bias: bool, ram_model: str, method: str, out: str | None, as_json: bool) -> None:
+               bias: bool, ram_model: str, tflm: bool, ram_overhead: int, method: str,
+               out: str | None, as_json: bool) -> None:
     """Reduce SPACE (a name or a .toml/.yaml file) to the networks that fit the target."""
     from ..reduce import FeasibleTree, reduce_space, save_feasible
     from ..space.config import resolve_space
 
     sp, file_target = resolve_space(space)
     target = resolve_target(file_target, target_name, rom, ram, flops)
-    options = make_cost_options(dtype, bias, ram_model)
+    options = make_cost_options(dtype, bias, ram_model, tflm, ram_overhead)
     t0 = time.perf_counter()
     feasible, report = reduce_space(sp, target, options, method=method)
     elapsed = time.perf_counter() - t0
