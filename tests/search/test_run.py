@@ -361,3 +361,29 @@ def test_tpe_repeat_proposals_reuse_or_retrain(tmp_path, mode):
     else:
         assert len(widths) == 12 and counts["duplicate_proposals"] == 0
         assert counts["duplicates"] == len(widths) - len(set(widths)) > 0
+
+
+def test_other_settings_in_the_same_run_dir_are_refused(tmp_path, capsys):
+    """Default study names differ by settings; one run dir must not mix two studies."""
+    run = ["--run-dir", str(tmp_path / "r"), "--evaluator", f"table:{_digits_table(tmp_path)}",
+           "--space", "dscnn-digits", "-t", "stm32g071", "--table-missing", "skip", "-q"]
+    assert main(["search", "--trials", "2", *run]) == 0
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in (tmp_path / "r").rglob("*") if p.is_file()}
+    for extra in (["--strategy", "random"], ["--rom", "64KiB"]):
+        rc = main(["search", "--trials", "2", *run, *extra])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and len(err) == 1 and "holds study" in err[0], err
+    after = {p.name: p.read_bytes() for p in (tmp_path / "r").rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_unwritable_output_is_one_line_before_training(tmp_path, capsys):
+    pytest.importorskip("torch")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    rc = main(["train", "mlp-digits", "--arch", "16", "--epochs", "1", "--out",
+               str(blocker / "out")])
+    out = capsys.readouterr()
+    assert rc == 2 and len(out.err.strip().splitlines()) == 1 and "Not a directory" in out.err
+    assert "accuracy" not in out.out  # refused before any training

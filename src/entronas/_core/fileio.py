@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Callable
@@ -46,3 +47,42 @@ def atomic_torch_save(path: str | os.PathLike, obj: Any) -> Path:
     import torch
 
     return atomic_write(path, lambda fh: torch.save(obj, fh), binary=True)
+
+
+def read_mapping(path: str | os.PathLike, *, label: str, error: type[Exception],
+                 default_format: str = "yaml") -> dict[str, Any]:
+    """Parse a .toml / .yaml / .yml / .json settings file into a dict.
+
+    Every failure is one ``error`` line naming the file (and, for YAML, the line), so space
+    files and experiment configs report problems the same way.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{label} {str(path)!r} does not exist")
+    kind = {".toml": "toml", ".yaml": "yaml", ".yml": "yaml", ".json": "json"}.get(
+        path.suffix, default_format)
+    text = path.read_text()
+    try:
+        if kind == "toml":
+            if sys.version_info >= (3, 11):
+                import tomllib
+            else:  # pragma: no cover
+                import tomli as tomllib
+            data = tomllib.loads(text)
+        elif kind == "json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as exc:  # noqa: BLE001 - parser errors differ per library
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        msg = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise error(f"{label} {str(path)!r} is not valid {kind.upper()}: {msg}{where}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise error(f"{label} {str(path)!r} must hold a mapping of settings, not "
+                    f"{type(data).__name__}")
+    return data

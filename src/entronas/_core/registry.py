@@ -41,7 +41,7 @@ class Registry(Generic[T]):
         msg = f"unknown {self.kind} {name!r}"
         if hint:
             msg += f"; did you mean {hint[0]!r}?"
-        msg += f" Known: {', '.join(sorted(self._items))}"
+        msg += f"{'' if hint else ';'} known: {', '.join(sorted(self._items))}"
         if self.list_command:
             msg += f" (see `{self.list_command}`)"
         raise UnknownNameError(msg)

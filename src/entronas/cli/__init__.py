@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except EntronasError as exc:
+    except (EntronasError, OSError) as exc:  # OSError: a path that cannot be read or written
         if debug:
             raise
         click.echo(f"error: {exc}", err=True)

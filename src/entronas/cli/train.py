@@ -124,6 +124,8 @@ def register(group: click.Group) -> None:
 
         space, candidate = resolve_candidate(space_name, arch)
         require("torch", "torch", "entronas train")
+        if out is not None:  # fail before training, not after, if --out cannot be written
+            Path(out).mkdir(parents=True, exist_ok=True)
         from ..data import get_dataset
         from ..train import train
 

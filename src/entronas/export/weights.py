@@ -53,7 +53,9 @@ def load_state_dict(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise CorruptFileError(f"state dict {path} does not exist") from None
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged file
-        raise CorruptFileError(f"cannot read state dict {path}: {exc}".splitlines()[0]) from None
+        reason = str(exc).split(". ")[0].splitlines()[0] if str(exc) else type(exc).__name__
+        raise CorruptFileError(f"cannot read state dict {path} ({reason}); it must be a "
+                               "torch.save()d state dict, e.g. a run's best/model.pt") from None
     if not isinstance(state, dict):
         raise CorruptFileError(f"{path} holds a {type(state).__name__}, not a state dict")
     return state

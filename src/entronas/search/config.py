@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .._core.errors import InvalidParameterError
+from .._core.fileio import read_mapping
 from ..space import get_space
 from ..targets import get_target
 from .errors import SearchError
@@ -92,15 +93,4 @@ class SearchConfig:
 
 def load_config(path: str | os.PathLike) -> dict[str, Any]:
     """Read an experiment YAML file (keys of :class:`SearchConfig`)."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except FileNotFoundError:
-        raise SearchError(f"config file {str(path)!r} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise SearchError(f"config file {str(path)!r} is not valid YAML: "
-                          f"{str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise SearchError(f"config file {str(path)!r} must hold a mapping of settings")
-    return data
+    return read_mapping(path, label="config file", error=SearchError)

@@ -18,7 +18,6 @@ other hosts are covered by Optuna's heartbeat instead (``RetryFailedTrialCallbac
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import warnings
@@ -28,6 +27,7 @@ from typing import Any, Callable, Mapping
 
 from ..cost.options import CostOptions
 from ..reduce import fingerprint
+from .._core.fileio import atomic_write_json
 from .config import STRATEGIES, SearchConfig, load_config
 from .errors import SearchError, StudyMismatchError
 from .feasible import PreparedSpace, prepare, run_key
@@ -112,16 +112,35 @@ def _space_size(space: Any) -> int:
 def write_run_json(run_dir: Path, cfg: SearchConfig, storage_url: str, study_name: str,
                    prepared: PreparedSpace) -> None:
     path = run_dir / "run.json"
-    data = {"config": cfg.to_dict(), "storage": storage_url, "study": study_name,
-            "fingerprint": prepared.key, "space": prepared.space.name,
-            "target": prepared.target.to_dict(), "feasible": len(prepared.feasible),
-            "space_size": _space_size(prepared.space),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     if path.exists():
         return
-    tmp = path.with_suffix(".json.part")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
+    atomic_write_json(path, {
+        "config": cfg.to_dict(), "storage": storage_url, "study": study_name,
+        "fingerprint": prepared.key, "space": prepared.space.name,
+        "target": prepared.target.to_dict(), "feasible": len(prepared.feasible),
+        "space_size": _space_size(prepared.space),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+
+
+def check_run_dir(run_dir: Path, study_name: str) -> None:
+    """A run directory holds one study: its best/ and report/ belong to that study only.
+
+    Other settings give another default study name; running them in the same directory would
+    overwrite the first study's best model and report, so they are refused before anything is
+    written.
+    """
+    path = run_dir / "run.json"
+    if not path.is_file():
+        return
+    try:
+        held = json.loads(path.read_text()).get("study")
+    except (ValueError, AttributeError) as exc:
+        raise SearchError(f"{path} is not valid JSON ({exc}); repair or remove it, or use "
+                          "another --run-dir") from None
+    if held is not None and held != study_name:
+        raise StudyMismatchError(
+            f"run dir {str(run_dir)!r} holds study {held!r}; these settings make study "
+            f"{study_name!r}: use the original settings, or another --run-dir")
 
 
 def run_search(cfg: SearchConfig, evaluate: Evaluate, *,
@@ -143,6 +162,7 @@ def run_search(cfg: SearchConfig, evaluate: Evaluate, *,
     storage_url = cfg.storage or default_storage_url(run_dir)
     study_name = cfg.study_name()
     space, target = cfg.make_space(), cfg.make_target()
+    check_run_dir(run_dir, study_name)
     # open the storage before touching the run dir, so a bad URL leaves nothing behind
     if cfg.storage is not None:
         storage = open_storage(storage_url)

@@ -22,11 +22,11 @@ Example (TOML)::
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from .._core.errors import EntronasError, InvalidSpaceError
+from .._core.fileio import read_mapping
 from .base import BACKBONES, ChainSpace, width_grid
 from .presets import SPACES, get_space
 
@@ -35,37 +35,11 @@ SPACE_KEYS = {"name", "backbone", "preset", "depth", "widths", "layer_widths", "
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Parse a .toml / .yaml / .yml / .json file into a dict (errors name the file)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidSpaceError(f"space file {str(path)!r} does not exist")
-    text = path.read_text()
-    try:
-        if path.suffix == ".toml":
-            if sys.version_info >= (3, 11):
-                import tomllib
-            else:  # pragma: no cover
-                import tomli as tomllib
-            data = tomllib.loads(text)
-        elif path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
-        elif path.suffix == ".json":
-            import json
-
-            data = json.loads(text)
-        else:
-            raise InvalidSpaceError(f"{path}: unknown file type {path.suffix!r}; use .toml, "
-                                    ".yaml or .json")
-    except InvalidSpaceError:
-        raise
-    except Exception as exc:  # parser errors differ per library
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InvalidSpaceError(f"{path}: not valid {path.suffix[1:].upper()}: {msg}") from None
-    if not isinstance(data, dict):
-        raise InvalidSpaceError(f"{path}: expected a table with a [space] section")
-    return data
+    """Parse a .toml / .yaml / .yml / .json space file into a dict (errors name the file)."""
+    if Path(path).suffix not in (".toml", ".yaml", ".yml", ".json"):
+        raise InvalidSpaceError(f"{path}: unknown file type {Path(path).suffix!r}; use .toml, "
+                                ".yaml or .json")
+    return read_mapping(path, label="space file", error=InvalidSpaceError)
 
 
 def space_from_dict(data: dict[str, Any], where: str = "space") -> ChainSpace:
