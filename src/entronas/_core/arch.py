@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,3 +43,16 @@ class Arch:
 
     def __str__(self) -> str:
         return f"{self.space}[{self.key()}]"
+
+
+def parse_widths(text: str) -> tuple[int, ...]:
+    """``"84,112,84"``, ``"84-112-84"`` or ``"84 112 84"`` -> (84, 112, 84).
+
+    Raises ValueError for anything but positive integers, so callers can word the error for
+    where the text came from (a CLI flag, a table row).
+    """
+    parts = [p for p in re.split(r"[,\s-]+", str(text).strip()) if p]
+    widths = tuple(int(p) for p in parts)
+    if not widths or any(w < 1 for w in widths):
+        raise ValueError(f"{text!r} is not a list of positive widths")
+    return widths

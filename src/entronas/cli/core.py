@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from .._core.arch import parse_widths as split_widths
 from .._core.errors import InvalidParameterError
 from ..targets.base import Target, fmt_bytes
 
@@ -16,7 +17,7 @@ from ..targets.base import Target, fmt_bytes
 def parse_widths(text: str) -> tuple[int, ...]:
     """'84,112,84' or '84-112-84' -> (84, 112, 84)."""
     try:
-        return tuple(int(v) for v in text.replace("-", ",").split(",") if v.strip())
+        return split_widths(text)
     except ValueError:
         raise InvalidParameterError(f"cannot read widths {text!r}; write them as 84,112,84") \
             from None

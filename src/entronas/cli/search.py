@@ -39,22 +39,12 @@ def build_evaluator(cfg: Any, space: Any, *, device: str = "auto", table_missing
     from .._core.imports import require
 
     require("torch", "torch", "training candidates (or use --evaluator table:FILE.csv)")
-    from .. import train as train_mod
     from ..data import get_dataset
+    from ..train import make_evaluator
 
-    dataset = get_dataset(cfg.dataset)
-    kw = dict(cfg.train or {})
-    state: dict[str, Any] = {}
-
-    def evaluate(arch: Any, seed: int) -> dict[str, Any]:
-        if "data" not in state:
-            state["data"] = train_mod.prepare_data(space, dataset, kw.pop("device", device))
-        r = train_mod.train(space, arch, state["data"], epochs=cfg.epochs, seed=seed,
-                            progress=False, handle_interrupt=False, **kw)
-        return {**r.metrics, "score": r.score, "train_seconds": r.train_seconds,
-                "samples_per_s": r.samples_per_s, "epochs": r.epochs,
-                "state_dict": r.state_dict, "train_result": r.to_dict()}
-
+    kw = {"device": device, **dict(cfg.train or {})}
+    evaluate = make_evaluator(space, get_dataset(cfg.dataset), epochs=cfg.epochs,
+                              keep_weights=True, **kw)
     return evaluate, save_torch_artifacts
 
 

@@ -9,29 +9,25 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
-from .._core.fileio import atomic_write as _atomic_write
 from .._core.arch import Arch
+from .._core.arch import parse_widths as split_widths
+from .._core.fileio import atomic_torch_save, atomic_write
 from .._core.errors import InvalidParameterError
 from ..space.base import ChainSpace
 
 
 def parse_widths(text: str) -> tuple[int, ...]:
     """``"84,112,84"`` (or ``84-112-84``) -> (84, 112, 84); one-line error otherwise."""
-    parts = [p for p in re.split(r"[,\s-]+", text.strip()) if p]
     try:
-        widths = tuple(int(p) for p in parts)
+        return split_widths(text)
     except ValueError:
-        widths = ()
-    if not widths or any(w < 1 for w in widths):
         raise InvalidParameterError(
-            f"cannot read --arch {text!r}; give positive layer widths like 84,112,84")
-    return widths
+            f"cannot read --arch {text!r}; give positive layer widths like 84,112,84") from None
 
 
 def resolve_candidate(name: str, arch: str | None) -> tuple[ChainSpace, Arch]:
@@ -63,17 +59,10 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
-    """Write via a temporary file in the same folder, then rename (no half-written files)."""
-    _atomic_write(path, write, binary="b" in mode)
-
-
 def save_run(out: Path, space: ChainSpace, result: Any, dataset: str,
              resources: dict[str, int]) -> None:
     """``model.pt`` (state_dict), ``arch.json`` (arch + space definition), ``metrics.json``."""
-    import torch
-
-    atomic_write(out / "model.pt", lambda fh: torch.save(result.state_dict, fh), "wb")
+    atomic_torch_save(out / "model.pt", result.state_dict)
     arch_doc = {**result.arch.to_dict(), "space_definition": space.to_dict(),
                 "space_fingerprint": space.fingerprint(), "dataset": dataset}
     atomic_write(out / "arch.json", lambda fh: json.dump(_jsonable(arch_doc), fh, indent=2))

@@ -7,35 +7,28 @@ never imports torch.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 from .._core.arch import Arch
-from .._core.fileio import atomic_write_json
+from .._core.fileio import atomic_write, atomic_write_json
 from ..cost.model import estimate
 from .errors import SearchError
 
 
-def _write_json(path: Path, data: Any) -> None:
-    atomic_write_json(path, data)
-
-
-def export_trial(run_dir: str | Path, trial: Any, prepared: Any, *,
+def export_trial(run_dir: str | Path, trial: Any, space: Any, target: Any, options: Any, *,
                  out: str | Path | None = None) -> Path:
     """Write arch.json + resources.json (+ copies of trials/<n>/*) for a FrozenTrial."""
     run_dir = Path(run_dir)
     out = Path(out) if out is not None else run_dir / "best"
     a = trial.user_attrs
-    arch = Arch(prepared.space.name, tuple(a["widths"]))
-    costs = estimate(prepared.space, arch, prepared.options)
-    target = prepared.target
-    _write_json(out / "arch.json", {
+    arch = Arch(space.name, tuple(a["widths"]))
+    costs = estimate(space, arch, options)
+    atomic_write_json(out / "arch.json", {
         **arch.to_dict(), "key": arch.key(), "trial": trial.number, "score": trial.value,
         "metrics": a.get("metrics", {}), "seed": a.get("seed"),
-        "space_definition": prepared.space.to_dict()})
-    _write_json(out / "resources.json", {
+        "space_definition": space.to_dict()})
+    atomic_write_json(out / "resources.json", {
         "rom": costs.rom, "ram": costs.ram, "flops": costs.flops, "weights": costs.weights,
         "target": target.to_dict(),
         "fits": bool(target.fits(costs.rom, costs.ram, costs.flops)),
@@ -44,14 +37,12 @@ def export_trial(run_dir: str | Path, trial: Any, prepared: Any, *,
                      for k in ("rom", "ram", "flops")},
         "entropy": a.get("entropy"), "cluster": a.get("cluster"),
         "per_layer": [dict(layer) for layer in costs.per_layer],
-        "options": prepared.options.to_dict()})
+        "options": options.to_dict()})
     src = run_dir / "trials" / str(trial.number)
     if src.is_dir():
         for f in src.iterdir():
             if f.is_file():
-                tmp = out / (f.name + ".part")
-                shutil.copyfile(f, tmp)
-                os.replace(tmp, out / f.name)
+                atomic_write(out / f.name, f.read_bytes())
     return out
 
 
@@ -60,6 +51,7 @@ def export_best(run_dir: str | Path, *, trial: int | None = None,
     """Export the best (or trial number ``trial``) of a run directory."""
     from ..cost.options import CostOptions
     from ..targets.base import Target
+    from .config import SearchConfig
     from .results import open_study
     from .samplers import optuna
 
@@ -75,16 +67,8 @@ def export_best(run_dir: str | Path, *, trial: int | None = None,
             raise SearchError(f"run {str(run_dir)!r} has no trained trial #{trial}")
         chosen = match[0]
 
-    class _P:  # the parts of PreparedSpace that export_trial reads
-        pass
-
-    p = _P()
-    cfg = info.get("config", {})
-    from ..space import get_space
-
-    p.space = get_space(cfg.get("space", info["space"]), **dict(cfg.get("space_overrides") or {}))
-    p.target = Target.from_dict(info["target"])
-    p.options = CostOptions()
+    cfg = SearchConfig.from_dict(info.get("config") or {"space": info["space"]})
     if out is None:
         out = Path(run_dir) / ("best" if trial is None else f"export/trial-{chosen.number}")
-    return export_trial(run_dir, chosen, p, out=out)
+    return export_trial(run_dir, chosen, cfg.make_space(), Target.from_dict(info["target"]),
+                        CostOptions(), out=out)

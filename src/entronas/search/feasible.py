@@ -24,7 +24,7 @@ from ..cost.model import estimate
 from ..cost.options import CostOptions
 from ..proxy.clusters import EntropyClusters
 from ..proxy.entropy import entropies
-from ..reduce import FeasibleTree, fingerprint, reduce_space
+from ..reduce import fingerprint, load_feasible, reduce_space, save_feasible
 from ..sampling.build import CandidateSampler, build_sampler
 from ..sampling.entropy import EntropySampler as _PureEntropy
 from ..sampling.uniform import UniformSampler as _PureUniform
@@ -134,15 +134,8 @@ def prepare(space: Any, target: Any, options: CostOptions | None = None, *,
     return prepared
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    atomic_write(path, write, binary=True)
-
-
 def _save(folder: Path, ps: PreparedSpace) -> None:
-    if isinstance(ps.feasible, FeasibleTree):
-        ps.feasible.save(folder / "feasible.tree")
-    elif hasattr(ps.feasible, "save"):
-        ps.feasible.save(folder / "feasible.counted")
+    save_feasible(ps.feasible, folder / "feasible.tree")  # a counted set stores its definition
     c = ps.clusters
     arrays = {"labels": c.labels_, "centers": c.centers_, "sizes": c.sizes_, "edges": c.edges_,
               "entropy": ps.entropy, "meta": np.array(json.dumps({
@@ -152,7 +145,7 @@ def _save(folder: Path, ps: PreparedSpace) -> None:
     if ps.indices is not None:
         arrays["indices"] = np.asarray(ps.indices)
     # the tree first, then clusters.npz: its presence marks a complete cache
-    _atomic_write(folder / "clusters.npz", lambda fh: np.savez(fh, **arrays))
+    atomic_write(folder / "clusters.npz", lambda fh: np.savez(fh, **arrays), binary=True)
 
 
 def _load(folder: Path, space: Any, target: Any, options: CostOptions, fp: str, key: str,
@@ -167,11 +160,8 @@ def _load(folder: Path, space: Any, target: Any, options: CostOptions, fp: str, 
         c.n_clusters_, c.inertia_ = int(meta["n_clusters_"]), float(meta["inertia"])
         entropy = z["entropy"]
         indices = z["indices"] if "indices" in z.files else None
-    if (folder / "feasible.tree").exists():
-        feasible = FeasibleTree.load(folder / "feasible.tree")
-        if feasible.meta.get("fingerprint") != fp:
-            raise CorruptFileError(f"{folder}/feasible.tree has another fingerprint")
-    else:
-        feasible, _ = reduce_space(space, target, options)
+    feasible = load_feasible(folder / "feasible.tree")
+    if feasible.meta.get("fingerprint") != fp:
+        raise CorruptFileError(f"{folder}/feasible.tree has another fingerprint")
     return PreparedSpace(space, target, options, feasible, c, entropy, indices, fp, key,
                          n_clusters, p, output)

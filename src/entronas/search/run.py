@@ -246,5 +246,6 @@ def run_search(cfg: SearchConfig, evaluate: Evaluate, *,
     if best is not None:
         from .export import export_trial
 
-        export_trial(run_dir, best, prepared, out=run_dir / "best")
+        export_trial(run_dir, best, prepared.space, prepared.target, prepared.options,
+                     out=run_dir / "best")
     return result

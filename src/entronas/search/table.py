@@ -17,17 +17,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .._core.arch import Arch
+from .._core.arch import Arch, parse_widths
 from .errors import SearchError
 
 
 class TableError(SearchError):
     """A results table is unreadable or lacks an architecture."""
-
-
-def _parse_widths(text: str) -> tuple[int, ...]:
-    parts = [p for p in str(text).replace(",", "-").replace(" ", "-").split("-") if p]
-    return tuple(int(p) for p in parts)
 
 
 def _num(v: str) -> Any:
@@ -65,7 +60,7 @@ class TableEvaluator:
                 for n, row in enumerate(reader, start=2):
                     try:
                         if "widths" in fields and row.get("widths"):
-                            widths = _parse_widths(row["widths"])
+                            widths = parse_widths(row["widths"])
                         else:
                             widths = tuple(int(float(row[c])) for c in width_cols
                                            if row.get(c) not in (None, ""))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from .._core.arch import Arch
 from .._core.validation import check_choice
 from ..space.base import ChainSpace
@@ -17,14 +16,16 @@ class Evaluator:
 
     The dict holds the metrics, ``"score"`` (see :attr:`TrainResult.score`: validation accuracy
     when there is a validation split, else test accuracy; AUC for the anomaly task),
-    ``"train_seconds"``, ``"samples_per_s"`` and ``"epochs"``. A KeyboardInterrupt is not
-    swallowed: a half-trained candidate must not enter the search history.
+    ``"train_seconds"``, ``"samples_per_s"`` and ``"epochs"``; with ``keep_weights`` also the
+    CPU ``"state_dict"`` and the full ``"train_result"`` (for the caller to save). A
+    KeyboardInterrupt is not swallowed: a half-trained candidate must not enter the search
+    history.
     """
 
     def __init__(self, space: ChainSpace, dataset: Any, *, epochs: int | None = None,
                  batch_size: int | None = None, lr: float = 1e-3, device: str = "auto",
                  amp: bool = False, progress: bool = False, deterministic: bool = True,
-                 max_device_bytes: int | None = None) -> None:
+                 max_device_bytes: int | None = None, keep_weights: bool = False) -> None:
         check_choice(str(device).split(":")[0], "device", "make_evaluator()",
                      ("auto", "cpu", "cuda"))
         self.space = space
@@ -33,6 +34,7 @@ class Evaluator:
                            progress=progress, deterministic=deterministic)
         self.device = device
         self.max_device_bytes = max_device_bytes
+        self.keep_weights = keep_weights
         self._data: DeviceData | None = None
 
     @property
@@ -45,8 +47,11 @@ class Evaluator:
     def __call__(self, arch: Arch | tuple[int, ...], seed: int = 0) -> dict[str, Any]:
         result = train(self.space, arch, self.data, seed=seed, handle_interrupt=False,
                        **self.kwargs)
-        return {**result.metrics, "score": result.score, "train_seconds": result.train_seconds,
-                "samples_per_s": result.samples_per_s, "epochs": result.epochs}
+        out = {**result.metrics, "score": result.score, "train_seconds": result.train_seconds,
+               "samples_per_s": result.samples_per_s, "epochs": result.epochs}
+        if self.keep_weights:
+            out.update(state_dict=result.state_dict, train_result=result.to_dict())
+        return out
 
 
 def make_evaluator(space: ChainSpace, dataset: Any, *, epochs: int | None = None,
