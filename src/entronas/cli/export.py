@@ -59,11 +59,9 @@ def register(cli: click.Group) -> None:
 
 
 def _dataset_arrays(source: str, dataset: str | None) -> dict | None:
-    """Training/test arrays for calibration and the int8 accuracy check, reshaped to the space."""
+    """Calibration/test arrays of ``dataset`` (default: the run's data set, for a run dir)."""
     import json
     from pathlib import Path
-
-    import numpy as np
 
     if dataset is None:
         run_info = Path(source) / "run.json"
@@ -72,13 +70,7 @@ def _dataset_arrays(source: str, dataset: str | None) -> dict | None:
         dataset = (json.loads(run_info.read_text()).get("config") or {}).get("dataset")
         if not dataset:
             return None
-    from ..data import get_dataset
     from ..export.api import load_arch
+    from ..export.data import dataset_arrays
 
-    shape = load_arch(source).space.input_shape
-    ds = get_dataset(dataset)
-    take = min(len(ds.x_train), 256)
-    return {"name": dataset,
-            "x_train": np.asarray(ds.x_train[:take], np.float32).reshape(take, *shape),
-            "x_test": np.asarray(ds.x_test, np.float32).reshape(len(ds.x_test), *shape),
-            "y_test": None if ds.task != "classification" else np.asarray(ds.y_test)}
+    return dataset_arrays(load_arch(source).space, dataset)

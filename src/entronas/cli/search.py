@@ -60,20 +60,15 @@ def save_torch_artifacts(trial_dir: Path, extra: Mapping[str, Any]) -> None:
 
 def measure_best(run_dir: Path, space: Any, cfg: Any, widths: Any) -> list[str]:
     """Export the best trial and measure it in TFLM: estimated vs measured, side by side."""
-    import numpy as np
-
+    from .._core.errors import EntronasError
     from ..export import measure as export_measure
+    from ..export.data import dataset_arrays
 
     best = Path(run_dir) / "best"
     state = best / "model.pt"
-    calibration = None
     try:
-        from ..data import get_dataset
-
-        ds = get_dataset(cfg.dataset)
-        x = np.asarray(ds.x_train[:128], dtype=np.float32)
-        calibration = x.reshape(len(x), *space.input_shape)
-    except Exception:  # no data here: calibrate on random inputs (reported by measure)
+        calibration = dataset_arrays(space, cfg.dataset, n_train=128)["x_train"]
+    except (EntronasError, ValueError):  # no data, or not this space's: random inputs
         calibration = None
     report, lines = {}, []
     for dtype in ("float32", "int8"):

@@ -55,7 +55,7 @@ def layer_peak(layer: Layer, options: CostOptions, *, first: bool = False) -> in
     d_in = options.input_bytes if first else options.activation_bytes
     if options.ram_model == "ops":
         tensors = op_tensors(layer.ops, layer.in_shape)
-        sizes = [_align(n * (d_in if k == 0 else options.activation_bytes))
+        sizes = [align(n * (d_in if k == 0 else options.activation_bytes))
                  for k, (n, _, _) in enumerate(tensors)]
         steps = max(t[2] for t in tensors) + 1
         return max(sum(s for s, (_, a, b) in zip(sizes, tensors) if a <= k <= b)
@@ -63,7 +63,8 @@ def layer_peak(layer: Layer, options: CostOptions, *, first: bool = False) -> in
     return d_in * math.prod(layer.in_shape) + options.activation_bytes * layer.outputs
 
 
-def _align(n: int, a: int = ALIGN) -> int:
+def align(n: int, a: int = ALIGN) -> int:
+    """Round ``n`` bytes up to the runtime's tensor alignment (TFLM: 16 bytes)."""
     return -(-n // a) * a
 
 

@@ -11,13 +11,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..cost.ram import align
 from .writer import schema
 
 _ITEM = {0: 4, 1: 2, 2: 4, 3: 1, 4: 8, 9: 1, 6: 1, 7: 2}  # TensorType -> bytes
-
-
-def _align(n: int, a: int = 16) -> int:
-    return -(-n // a) * a
 
 
 def inspect_tflite(data: bytes) -> dict[str, Any]:
@@ -43,7 +40,7 @@ def inspect_tflite(data: bytes) -> dict[str, Any]:
                 last[int(i)] = k
     for i in sg.outputs:
         last[int(i)] = len(sg.operators) - 1
-    live = [int(sum(_align(size[t]) for t in first if first[t] <= k <= last.get(t, first[t])))
+    live = [int(sum(align(size[t]) for t in first if first[t] <= k <= last.get(t, first[t])))
             for k in range(len(sg.operators))]
     channels = 0
     for t in sg.tensors:

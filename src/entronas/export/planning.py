@@ -12,7 +12,7 @@ from typing import Iterable
 
 from .._core.arch import Arch
 from ..cost.options import CostOptions
-from ..cost.ram import op_tensors
+from ..cost.ram import align, op_tensors
 from ..space.base import ChainSpace
 
 __all__ = ["greedy_plan", "op_graph_ram", "op_tensors", "tflm_planned_ram"]
@@ -55,9 +55,7 @@ def greedy_plan(tensors: list[tuple[int, int, int]]) -> int:
 def tflm_planned_ram(space: ChainSpace, arch: Arch | Iterable[int],
                      dtype: str = "float32") -> int:
     """TFLM's planned activation arena ("head") predicted from the layer description."""
-    from ..cost.ram import _align
-
     d = {"float32": 4, "int8": 1}[dtype]
     ops = [op for layer in space.layers(arch) for op in layer.ops]
-    tensors = [(_align(n * d), a, b) for n, a, b in op_tensors(ops, space.input_shape)]
+    tensors = [(align(n * d), a, b) for n, a, b in op_tensors(ops, space.input_shape)]
     return greedy_plan(tensors)

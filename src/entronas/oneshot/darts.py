@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -32,6 +31,7 @@ from ..models.build import LayerModule, OpModule
 from ..space.base import ChainSpace
 from ..targets.base import Target
 from ..train.data_device import DeviceData, prepare_data
+from ..train.evaluate import evaluate, recalibrate_batchnorm
 
 
 def _check_supported(space: ChainSpace) -> None:
@@ -115,24 +115,6 @@ def _expand(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return mask.view(1, -1, *([1] * (x.dim() - 2)))
 
 
-@torch.no_grad()
-def _recalibrate_batchnorm(model: nn.Module, x: torch.Tensor, batch: int = 256) -> None:
-    """Exact BatchNorm statistics of the current weights (a slow momentum lags behind)."""
-    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not bns:
-        return
-    saved = [bn.momentum for bn in bns]
-    for bn in bns:
-        bn.reset_running_stats()
-        bn.momentum = None  # cumulative average over the pass
-    model.train()
-    for a in range(0, len(x) - 1, batch):
-        if len(x[a:a + batch]) > 1:
-            model(x[a:a + batch])
-    for bn, m in zip(bns, saved):
-        bn.momentum = m
-
-
 @dataclass
 class DartsResult:
     """Supernet accuracy over time and the network derived after each epoch."""
@@ -143,16 +125,6 @@ class DartsResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"space": self.space, "train_seconds": self.train_seconds, "history": self.history}
-
-
-@torch.no_grad()
-def _accuracy(model: WidthSupernet, x: torch.Tensor, y: torch.Tensor) -> float:
-    model.eval()
-    hits = 0
-    for a in range(0, len(x), 1024):
-        hits += int((model(x[a:a + 1024]).argmax(1) == y[a:a + 1024]).sum())
-    model.train()
-    return hits / max(len(x), 1)
 
 
 def train_supernet(space: ChainSpace, dataset: Any, *, epochs: int = 10, batch_size: int = 64,
@@ -193,9 +165,10 @@ def train_supernet(space: ChainSpace, dataset: Any, *, epochs: int = 10, batch_s
             w_opt.zero_grad(set_to_none=True)
             loss_fn(model(xt[tb]), yt[tb]).backward()
             w_opt.step()
-        _recalibrate_batchnorm(model, xt)
+        recalibrate_batchnorm(model, data)  # a slow BatchNorm momentum lags the weights
         seconds = time.perf_counter() - start
-        acc = _accuracy(model, data.x_test, data.y_test)
+        acc = evaluate(model, data)["accuracy"]
+        model.train()
         arch = model.derive()
         costs = estimate(space, arch, options or CostOptions())
         fits = None if target is None else target.fits(costs.rom, costs.ram, costs.flops)
@@ -211,9 +184,3 @@ def train_supernet(space: ChainSpace, dataset: Any, *, epochs: int = 10, batch_s
             break
     result.train_seconds = time.perf_counter() - start
     return result
-
-
-def history_arrays(result: DartsResult) -> tuple[np.ndarray, np.ndarray]:
-    """(seconds, accuracy) for plotting."""
-    return (np.array([r["seconds"] for r in result.history]),
-            np.array([r["accuracy"] for r in result.history]))
