@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import click
 
 from .._core.fileio import atomic_torch_save, atomic_write_json
+from ..targets.base import fmt_size
 
 #: keys of SearchConfig that have a CLI flag of the same name
 _FLAGS = ("space", "target", "rom", "ram", "flops", "dataset", "strategy", "trials", "epochs",
@@ -84,10 +85,6 @@ def measure_best(run_dir: Path, space: Any, cfg: Any, widths: Any) -> list[str]:
                      f"persistent, smallest arena {m.get('min_arena') or '?':,} B")
     atomic_write_json(best / "deployment.json", report)
     return lines
-
-
-def _fmt_bytes(n: Any) -> str:
-    return "?" if n is None else f"{n / 1024:.1f} KiB"
 
 
 @click.command("search")
@@ -178,7 +175,7 @@ def search_cmd(ctx: click.Context, config_path: str | None, device: str, quiet: 
             scores = f"{name} {b['score']:.4f}"
         out += [f"best:     trial #{b['trial']}  {cfg.space}[{'-'.join(map(str, b['widths']))}]"
                 f"  {scores}",
-                f"          ROM {_fmt_bytes(b['rom'])}  RAM {_fmt_bytes(b['ram'])}  "
+                f"          ROM {fmt_size(b['rom'])}  RAM {fmt_size(b['ram'])}  "
                 f"FLOPs {b['flops']:,}  on {result.prepared.target.describe()}",
                 f"exported: {result.run_dir / 'best'} (arch.json, resources.json"
                 + (", model.pt" if (result.run_dir / 'best' / 'model.pt').exists() else "")

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._core.errors import InvalidParameterError
-from ..targets.base import parse_amount
+from ..targets.base import fmt_size, parse_amount
 
 COLORS = {"entropy": "tab:green", "random": "tab:blue", "tpe": "tab:orange"}
 LABELS = {"entropy": "entropy-based sampling", "random": "random search (X^f)",
@@ -57,7 +57,7 @@ def _fmt(v: Any, kind: str) -> str:
     if v is None:
         return "-"
     if kind in ("rom", "ram"):
-        return f"{v / 1000:.1f} kB"
+        return fmt_size(v)
     if kind == "flops":
         return f"{v / 1e6:.2f} M" if v >= 1e5 else f"{int(v):,}"
     return str(v)

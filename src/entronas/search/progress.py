@@ -6,6 +6,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..targets.base import fmt_size
 from .samplers import optuna
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ class Progress:
         k = len(done)
         a = trial.user_attrs
         arch = "-".join(str(w) for w in a.get("widths", [])) or "?"
-        res = (f"ROM {_kib(a.get('rom'))} RAM {_kib(a.get('ram'))}" if "rom" in a else "")
+        res = (f"ROM {fmt_size(a.get('rom'))} RAM {fmt_size(a.get('ram'))}" if "rom" in a else "")
         best = max(done, key=lambda t: t.value) if done else None
         best_s = f"best {best.value:.4f} (#{best.number})" if best else "best -"
         if trial.state == STATE.COMPLETE:
@@ -44,10 +45,6 @@ class Progress:
             msg = f"[{min(k, self.total)}/{self.total}] #{trial.number} {arch} {status} {res}" \
                   f" | {best_s}"
         print(msg, file=self.stream, flush=True)
-
-
-def _kib(v: Any) -> str:
-    return "?" if v is None else f"{v / 1024:.1f}KiB"
 
 
 def _dur(s: float) -> str:

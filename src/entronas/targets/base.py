@@ -42,6 +42,17 @@ def fmt_bytes(n: int | None) -> str:
     return f"{n:,} B"
 
 
+def fmt_size(n: int | float | None) -> str:
+    """A byte count for people: ``640 B``, ``23.8 KiB``, ``1.95 MiB`` (1024-based, as budgets)."""
+    if n is None:
+        return "-"
+    if n < 1024:
+        return f"{int(n):,} B"
+    if n < 1024**2:
+        return f"{n / 1024:.1f}".rstrip("0").rstrip(".") + " KiB"
+    return f"{n / 1024**2:.2f}".rstrip("0").rstrip(".") + " MiB"
+
+
 @dataclass(frozen=True)
 class Target:
     """A deployment target: ROM/RAM budgets in bytes, optional FLOPs budget.
