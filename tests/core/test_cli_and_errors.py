@@ -134,3 +134,13 @@ def test_tflm_accounting_flag(capsys):
     rc, out, _ = run(capsys, "estimate", "dscnn-kws", "-a", "84,112,84,84,84,196", "--tflm",
                      "--dtype", "int8", "--ram-overhead", "1000")
     assert rc == 0 and "ROM 94,621 B" in out and "RAM 52,680 B" in out
+
+
+def test_datasets_lists_what_is_installed(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ENTRONAS_DATA", str(tmp_path))
+    (tmp_path / "kws" / "raw").mkdir(parents=True)
+    (tmp_path / "kws" / ".complete").write_text("{}")
+    rc, out, _ = run(capsys, "datasets")
+    lines = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert rc == 0 and "installed" in lines["kws"] and "missing" in lines["cifar10"]
+    assert "bundled" in lines["digits"]

@@ -239,7 +239,7 @@ def sample_cmd(tree_file: str, pool: int, count: int, strategy: str, seed: int, 
 @click.command()
 def datasets() -> None:
     """List the datasets, their size, licence and whether they are here."""
-    from ..data import dataset_info, default_root, list_datasets
+    from ..data import dataset_info, default_root, is_installed, list_datasets
 
     root = default_root()
     click.echo(f"data root: {root}  (set ENTRONAS_DATA to change)")
@@ -248,7 +248,7 @@ def datasets() -> None:
         size = info.get("bytes") or 0
         size_text = f"{size / 1e6:,.0f} MB" if size else "bundled"
         here = "bundled" if not size else (
-            "installed" if (root / name / "raw" / ".complete").exists() else
+            "installed" if is_installed(name) else
             f"missing: {info.get('download_command', f'entronas download {name}')}")
         click.echo(f"{name:10} {size_text:>10}  {here:32}  {info.get('licence', '')}")
 

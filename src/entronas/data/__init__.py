@@ -17,6 +17,7 @@ from ._base import (
     default_root,
     download_dataset,
     get_dataset,
+    is_installed,
     list_datasets,
 )
 from ._download import RESOURCES, Resource
@@ -33,5 +34,6 @@ __all__ = [
     "default_root",
     "download_dataset",
     "get_dataset",
+    "is_installed",
     "list_datasets",
 ]

@@ -171,6 +171,15 @@ def download_dataset(
     return _download.install(spec.name, res, ds_dir, progress=progress)
 
 
+def is_installed(name: str, *, root: str | os.PathLike | None = None) -> bool:
+    """Whether ``name`` needs no download: bundled, or its verified raw data is in ``root``."""
+    spec = DATASETS.get(name)
+    if not spec.resources():
+        return True
+    ds_dir = _root(root) / spec.name
+    return _download.read_marker(ds_dir) is not None and (ds_dir / "raw").is_dir()
+
+
 def get_dataset(
     name: str, *, root: str | os.PathLike | None = None, download: bool = False, **options: Any
 ) -> ArrayDataset:
@@ -186,7 +195,7 @@ def get_dataset(
     fingerprint = None
     if spec.resources():
         marker = _download.read_marker(ds_dir)
-        if marker is None or not (ds_dir / "raw").is_dir():
+        if not is_installed(spec.name, root=root):
             if not download:
                 raise DatasetError(spec.missing_message(ds_dir))
             download_dataset(spec.name, root=root)
