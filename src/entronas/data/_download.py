@@ -31,6 +31,7 @@ import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
+from .._core.fileio import atomic_write
 from .._core.errors import DatasetError
 
 __all__ = ["Resource", "RESOURCES", "fetch", "extract", "install", "MARKER", "read_marker"]
@@ -301,9 +302,7 @@ def install(
         "resources": {k: r.describe() for k, r in resources.items()},
         "installed": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    tmp = ds_dir / (MARKER + f".tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(marker, indent=1, sort_keys=True))
-    os.replace(tmp, ds_dir / MARKER)
+    atomic_write(ds_dir / MARKER, json.dumps(marker, indent=1, sort_keys=True))
     if not keep_archives:
         for path in archives.values():
             path.unlink(missing_ok=True)
