@@ -1,8 +1,9 @@
 """Estimate vs measured deployment resources of MLPerf-Tiny-like reference models.
 
-For each model and dtype: our ROM estimate (refined options; Eq. 3 + bias in brackets) against
-the written flatbuffer, and our RAM estimate (Eq. 4; op-graph model in brackets) against TFLM's
-planned activations (head), persistent part (tail) and the smallest working arena. Random
+For each model and dtype: our ROM estimate (the tflm convention; Eq. 3 + bias in brackets)
+against the written flatbuffer, and our RAM estimates (tflm: planner replay + persistent model;
+Eq. 4 in brackets) against TFLM's planned activations (head), persistent part (tail) and the
+smallest working arena. Random
 weights (sizes and arena do not depend on the values). Rows go to README.md via _readme.py.
 
 Run: ``python benchmarks/bench_deploy.py`` (needs ``tflite-micro``; ~10 s).
@@ -38,12 +39,14 @@ def main() -> list[str]:
             dt = time.perf_counter() - t0
             e, m = r["estimate"], r["measured"]
             rows.append(
-                f"| export {label} {dtype} | {e['rom_refined']:,} ({e['rom_bias']:,}) / "
-                f"{m['flatbuffer']:,} B | {e['ram_eq4']:,} ({e['ram_op_graph']:,}) / "
-                f"{m['head']:,} B (+{m['tail']:,}, min arena {m['min_arena']:,}) | {dt:.2f} s |")
+                f"| export {label} {dtype} | {e['rom_tflm']:,} ({e['rom_bias']:,}) / "
+                f"{m['flatbuffer']:,} B | {e['ram_tflm']:,} ({e['ram_eq4']:,}) / "
+                f"min arena {m['min_arena']:,} B (planned {m['head']:,} + {m['tail']:,}) "
+                f"| {dt:.2f} s |")
             print(rows[-1], flush=True)
-    rows.append(f"| export: columns = est ROM refined (Eq.3+bias) / flatbuffer; est RAM Eq.4 "
-                f"(op graph) / TFLM head (+tail, min arena); random weights; {machine()} | | | |")
+    rows.append(f"| export: columns = est ROM tflm (Eq.3+bias) / flatbuffer; est RAM tflm "
+                f"(Eq. 4) / TFLM smallest arena (planned + persistent); random weights; "
+                f"{machine()} | | | |")
     return rows
 
 

@@ -17,8 +17,8 @@ def run(capsys, *argv):
 def test_reduce_and_sample_round_trip(tmp_path, capsys):
     tree_file = tmp_path / "d.tree"
     rc, out, _ = run(capsys, "reduce", "dscnn-kws", "--rom", "1000000", "--ram", "262144",
-                     "--out", str(tree_file))
-    assert rc == 0 and "167,713" in out and "112,168,280,168,280,168,280,168" in out
+                     "--costs", "paper", "--out", str(tree_file))
+    assert rc == 0 and "167,713" in out and "costs paper float32 (Eq. 4)" in out and "112,168,280,168,280,168,280,168" in out
     tree = FeasibleTree.load(tree_file)
     assert len(tree) == 167_713 and tree_file.stat().st_size < 10_000
     rc, out, _ = run(capsys, "sample", str(tree_file), "-n", "5", "--json", "--seed", "3")
@@ -40,7 +40,7 @@ def test_space_file_toml_and_yaml(tmp_path, capsys):
     f.write_text('[space]\nname = "mine"\nbackbone = "mlp"\ndepth = [2, 2]\n'
                  'widths = { lo = 16, step = 16, count = 8 }\ninput_shape = [16]\n'
                  '[target]\nrom = 10240\nram = "448B"\n')
-    rc, out, _ = run(capsys, "reduce", str(f))
+    rc, out, _ = run(capsys, "reduce", str(f), "--costs", "paper")
     assert rc == 0 and "total |X^f| = 14 " in out
     y = tmp_path / "s.yaml"
     y.write_text("space:\n  preset: dscnn-kws\n  depth: [6, 6]\n")
@@ -55,7 +55,12 @@ def test_space_file_toml_and_yaml(tmp_path, capsys):
     (["reduce", "dscnn-kws", "--rom", "-5"], "cannot read rom budget"),
     (["reduce", "dscnn-kws", "--ram", "lots"], "cannot read ram budget"),
     (["reduce", "dscnn-kws"], "no budget given"),
-    (["reduce", "dscnn-kws", "-t", "stm32f412", "--ram", "10KiB"], "needs RAM"),
+    (["reduce", "dscnn-kws", "-t", "stm32f412", "--ram", "10KiB"], "leaves nothing for the network after the reserve 16 KiB"),
+    (["reduce", "dscnn-kws", "-t", "stm32f412", "--ram", "20KiB"], "needs RAM"),
+    (["reduce", "dscnn-kws", "-t", "stm32f412", "--ram-model", "ops"], "belongs to the paper"),
+    (["reduce", "dscnn-kws", "-t", "stm32f412", "--rom", "999999999999999999999GB"],
+     "larger than any MCU"),
+    (["reduce", "convmixer-cifar10", "-t", "stm32f412"], "no kernel for"),
     (["estimate", "dscnn-kws", "-a", "84,100"], "allows 6..8"),
     (["estimate", "dscnn-kws", "-a", "84,100,84,84,84,84"], "width 100 of layer 2 is not in space"),
 ])
@@ -87,7 +92,8 @@ def test_malformed_space_files(tmp_path, capsys, content, needle):
 
 def test_corrupt_and_foreign_tree_files(tmp_path, capsys):
     good = tmp_path / "g.tree"
-    run(capsys, "reduce", "mlp-example", "--rom", "10240", "--ram", "448", "--out", str(good))
+    run(capsys, "reduce", "mlp-example", "--rom", "10240", "--ram", "448", "--costs", "paper",
+        "--out", str(good))
     data = bytearray(good.read_bytes())
     data[40] ^= 0xFF
     bad = tmp_path / "b.tree"
@@ -123,17 +129,24 @@ def test_counted_space_saves_its_definition_and_samples(tmp_path, capsys):
         FeasibleTree.load(f)
 
 
-def test_tflm_accounting_flag(capsys):
-    pytest.importorskip("numpy")
-    rc, plain, _ = run(capsys, "reduce", "mlp-digits", "-t", "stm32g071", "--rom", "24KiB",
-                       "--ram", "640B")
-    rc2, tflm, _ = run(capsys, "reduce", "mlp-digits", "-t", "stm32g071", "--rom", "24KiB",
-                       "--ram", "640B", "--tflm")
-    assert rc == rc2 == 0
-    assert "total |X^f| = 633 " in plain and "total |X^f| = 605 " in tflm
-    rc, out, _ = run(capsys, "estimate", "dscnn-kws", "-a", "84,112,84,84,84,196", "--tflm",
-                     "--dtype", "int8", "--ram-overhead", "1000")
-    assert rc == 0 and "ROM 94,621 B" in out and "RAM 52,680 B" in out
+def test_cost_conventions_from_the_cli(capsys):
+    """paper and tflm count the same budgets differently; every line names its convention."""
+    demo = ["reduce", "mlp-digits", "-t", "stm32g071", "--rom", "24KiB", "--ram", "640B",
+            "--rom-reserve", "0", "--ram-reserve", "0"]
+    rc, plain, _ = run(capsys, *demo, "--costs", "paper")
+    assert rc == 0 and "total |X^f| = 633 " in plain and "paper float32" in plain
+    rc, _, err = run(capsys, *demo)  # the chip's default is tflm: 640 B is below TFLM's arena
+    assert rc == 2 and "tflm float32" in err and "leaves nothing for the network" in err
+    rc, tflm, _ = run(capsys, "reduce", "mlp-digits", "-t", "stm32g071", "--rom", "32KiB",
+                      "--ram", "2560B", "--rom-reserve", "0", "--ram-reserve", "0",
+                      "--tflm")  # the old flag spells --costs tflm
+    assert rc == 0 and "tflm float32" in tflm and "total |X^f| = 964 " in tflm
+    rc, out, _ = run(capsys, "estimate", "dscnn-kws", "-a", "84,112,84,84,84,196",
+                     "--costs", "tflm", "--dtype", "int8", "-t", "stm32f412")
+    assert rc == 0 and "counted as tflm int8" in out and "FITS stm32f412" in out
+    rc, out, _ = run(capsys, "estimate", "dscnn-kws", "-a", "84,112,84,84,84,196",
+                     "--costs", "paper")
+    assert rc == 0 and "ROM 236,544 B" in out and "paper float32" in out
 
 
 def test_datasets_lists_what_is_installed(tmp_path, monkeypatch, capsys):

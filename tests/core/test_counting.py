@@ -40,10 +40,10 @@ def test_counting_equals_enumeration(problem):
 
 
 def test_dscnn_counted_equals_paper_count_and_ranks():
-    counted, rep = reduce_space(get_space("dscnn-kws"), Target("s", 1_000_000, 262_144),
+    counted, rep = reduce_space(get_space("dscnn-kws"), Target("s", 1_000_000, 262_144, costs="paper"),
                                 method="count")
     assert len(counted) == 167_713
-    tree, _ = reduce_space(get_space("dscnn-kws"), Target("s", 1_000_000, 262_144))
+    tree, _ = reduce_space(get_space("dscnn-kws"), Target("s", 1_000_000, 262_144, costs="paper"))
     idx = counted.sample(200, seed=1)
     for i, w in zip(idx, counted.widths_of(idx)):
         assert w in tree and counted.index_of(w) == i
@@ -52,7 +52,7 @@ def test_dscnn_counted_equals_paper_count_and_ranks():
 
 
 def test_convmixer_full_space_is_counted_not_listed():
-    counted, rep = reduce_space(get_space("convmixer-cifar10"), Target("s", 1_000_000, 262_144))
+    counted, rep = reduce_space(get_space("convmixer-cifar10"), Target("s", 1_000_000, 262_144, costs="paper"))
     assert isinstance(counted, CountedSpace)
     assert len(counted) > 10**10
     assert rep.size == 8**8 * (8**9 - 1) // 7  # |X| = sum_{L=8}^{16} 8^L
@@ -64,8 +64,8 @@ def test_convmixer_full_space_is_counted_not_listed():
 
 
 def test_tree_and_counted_are_interchangeable_for_uniform_sampling():
-    tree, _ = reduce_space(get_space("mlp-example"), Target("fig3", 10_240, 448))
-    counted, _ = reduce_space(get_space("mlp-example"), Target("fig3", 10_240, 448),
+    tree, _ = reduce_space(get_space("mlp-example"), Target("fig3", 10_240, 448, costs="paper"))
+    counted, _ = reduce_space(get_space("mlp-example"), Target("fig3", 10_240, 448, costs="paper"),
                               method="count")
     assert isinstance(tree, FeasibleTree)
     assert sorted(counted.widths_of(np.arange(len(counted)))) == [a.widths for a in tree]
@@ -74,7 +74,7 @@ def test_tree_and_counted_are_interchangeable_for_uniform_sampling():
 def test_flops_budget_that_implies_the_rom_budget_is_counted_exactly():
     """ConvMixer: FLOPs = 128 x ROM per searched layer, so 100 M FLOPs makes 2 MB ROM inactive."""
     space = get_space("convmixer-cifar10", depth_max=9)
-    target = Target("large", 2_000_000, 524_288, 100_000_000)
+    target = Target("large", 2_000_000, 524_288, 100_000_000, costs="paper")
     counted, rep = reduce_space(space, target, method="count")
     tree, rep2 = reduce_space(get_space("convmixer-cifar10", depth_max=8), target,
                               method="enumerate")
@@ -89,7 +89,7 @@ def test_two_binding_budgets_on_a_huge_set_give_one_clear_error(monkeypatch):
     import entronas.reduce.reduce as red
 
     space = get_space("dscnn-kws")
-    target = Target("t", 300_000, 262_144, 30_000_000)
+    target = Target("t", 300_000, 262_144, 30_000_000, costs="paper")
     with pytest.raises(NotCountableError, match="both the ROM and the FLOPs budget bind"):
         reduce_space(space, target, method="count")
     tree, _ = reduce_space(space, target)          # small enough to list: fine

@@ -8,7 +8,7 @@ from scipy import stats
 
 from entronas.proxy import EntropyClusters, entropies, entropy, tree_entropies
 from entronas.reduce import reduce_space
-from entronas.sampling import EntropySampler, UniformSampler, build_sampler, geometric_probabilities
+from entronas.sampling import Candidates, EntropyPolicy, UniformPolicy, geometric_probabilities
 from entronas.space import get_space
 from entronas.targets import Target
 
@@ -29,7 +29,7 @@ def test_entropy_mlp_example_uses_last_width():
 
 
 def test_vectorised_entropies_equal_scalar():
-    tree, _ = reduce_space(get_space("autoencoder-ad"), Target("t", 400_000, None))
+    tree, _ = reduce_space(get_space("autoencoder-ad"), Target("t", 400_000, None, costs="paper"))
     h = tree_entropies(tree)
     rng = np.random.default_rng(0)
     for i in rng.integers(0, len(tree), 30):
@@ -59,7 +59,7 @@ def test_geometric_probabilities_truncated_and_renormalised():
 
 def test_cluster_frequencies_follow_eq7_chi_square():
     labels = np.repeat(np.arange(6), [50, 40, 30, 30, 20, 10])
-    s = EntropySampler(labels, p=0.5)
+    s = EntropyPolicy(labels, p=0.5)
     draws = s.sample(20_000, seed=123, replace=True)
     counts = np.bincount(labels[draws], minlength=6)
     expected = geometric_probabilities(6, 0.5) * len(draws)
@@ -71,7 +71,7 @@ def test_cluster_frequencies_follow_eq7_chi_square():
 
 def test_without_replacement_never_repeats_and_exhausts():
     labels = np.array([0, 0, 1, 2, 2, 2, 3])
-    s = EntropySampler(labels)
+    s = EntropyPolicy(labels)
     rng = np.random.default_rng(5)
     taken = set()
     for _ in range(len(labels)):
@@ -80,18 +80,20 @@ def test_without_replacement_never_repeats_and_exhausts():
         taken.add(i)
     assert taken == set(range(len(labels)))
     assert s.suggest(rng, taken) is None
-    u = UniformSampler(3)
+    u = UniformPolicy(3)
     assert u.suggest(0, {0, 1, 2}) is None and u.suggest(0, {0, 2}) == 1
 
 
 def test_same_seed_same_sequence_and_first_draws_prefer_high_entropy():
-    tree, _ = reduce_space(get_space("dscnn-kws"), Target("s", 1_000_000, 262_144))
-    a = build_sampler("entropy", tree, seed=0)
-    b = build_sampler("entropy", tree, seed=0)
-    seq_a = [a.suggest(np.random.default_rng(7), set()) for _ in range(3)]
-    seq_b = [b.suggest(np.random.default_rng(7), set()) for _ in range(3)]
+    tree, _ = reduce_space(get_space("dscnn-kws"), Target("s", 1_000_000, 262_144,
+                                                          costs="paper"))
+    a = Candidates.build(tree, seed=0)
+    b = Candidates.build(tree, seed=0)
+    pa, pb = a.policy("entropy"), b.policy("entropy")
+    seq_a = [pa.suggest(np.random.default_rng(7), set()) for _ in range(3)]
+    seq_b = [pb.suggest(np.random.default_rng(7), set()) for _ in range(3)]
     assert seq_a == seq_b
-    draws = a.inner.sample(2000, seed=1, replace=True)
+    draws = pa.inner.sample(2000, seed=1, replace=True)
     mean_drawn = a.entropy[draws].mean()
     assert mean_drawn > np.quantile(a.entropy, 0.9)
     assert a.clusters.n_clusters_ == 100
@@ -99,10 +101,11 @@ def test_same_seed_same_sequence_and_first_draws_prefer_high_entropy():
 
 def test_counted_space_entropy_sampler_uses_a_uniform_pool():
     counted, _ = reduce_space(get_space("convmixer-cifar10", depth_max=9),
-                              Target("s", 1_000_000, 262_144), method="count")
-    s = build_sampler("entropy", counted, pool_size=2000, n_clusters=20, seed=3)
+                              Target("s", 1_000_000, 262_144, costs="paper"), method="count")
+    s = Candidates.build(counted, pool=2000, n_clusters=20, seed=3)
     assert not s.exact and s.n_candidates <= 2000
-    i = s.suggest(np.random.default_rng(0), set())
+    i = s.policy("entropy").suggest(np.random.default_rng(0), set())
     assert i in set(s.indices.tolist())
     h = entropies(counted.space, np.array([counted.widths_of([i])[0]]))[0]
-    assert h == pytest.approx(s.entropy_of(i))
+    assert h == pytest.approx(s.entropy[s.position(i)])
+    assert h == pytest.approx(s.entropy_of_arch(counted.widths_of([i])[0]))

@@ -7,7 +7,7 @@ from entronas.targets import Target, get_target
 
 
 def test_fig3_running_example_has_the_14_configurations():
-    tree, report = reduce_space(get_space("mlp-example"), Target("fig3", 10_240, 448))
+    tree, report = reduce_space(get_space("mlp-example"), Target("fig3", 10_240, 448, costs="paper"))
     expected = ([(16, m) for m in range(16, 97, 16)] + [(32, m) for m in range(16, 65, 16)]
                 + [(48, 16), (48, 32), (64, 16), (80, 16)])
     assert [a.widths for a in tree] == expected
@@ -16,7 +16,7 @@ def test_fig3_running_example_has_the_14_configurations():
 
 def test_dscnn_kws_reduction_counts_and_reduced_bounds():
     space = get_space("dscnn-kws")
-    tree, report = reduce_space(space, Target("small", 1_000_000, 262_144))
+    tree, report = reduce_space(space, Target("small", 1_000_000, 262_144, costs="paper"))
     assert report.size == 19_136_512 == space.size()
     assert [d.feasible for d in report.depths] == [4_160, 33_268, 130_285]
     assert len(tree) == 167_713
@@ -29,7 +29,7 @@ def test_paper_small_target_preset_is_the_paper_budget():
 
 
 def test_autoencoder_count():
-    tree, report = reduce_space(get_space("autoencoder-ad"), Target("rom-only", 1_000_000, None))
+    tree, report = reduce_space(get_space("autoencoder-ad"), Target("rom-only", 1_000_000, None, costs="paper"))
     assert len(tree) == 155_787
     assert report.size == get_space("autoencoder-ad").size()
 

@@ -64,7 +64,7 @@ def small_problems(draw):
     flops = pick([c.flops for c in costs], q[2])
     if rom is None and ram is None and flops is None:
         rom = int(np.median([c.rom for c in costs]))
-    return space, Target("t", rom, ram, flops), options
+    return space, Target("t", rom, ram, flops, costs="paper"), options
 
 
 @SETTINGS
@@ -119,8 +119,8 @@ def test_int8_refinements_and_fixed_overheads_match_brute_force():
 
     space = get_space("dscnn-kws", depth_max=6, widths=(84, 112, 140, 168))
     options = CostOptions.for_dtype("int8", bias=True, bias_bytes=4, channel_bytes=12,
-                                    rom_overhead=3000, ram_overhead=6000)
-    target = Target("int8", 90_000, 80_000)
+                                    rom_overhead=3000)
+    target = Target("int8", 90_000, 80_000, ram_reserve=6000, costs="paper")
     tree, rep = reduce_space(space, target, options)
     assert sorted(a.widths for a in tree) == sorted(brute_feasible(space, target, options))
     c = estimate(space, (84,) * 6, options)
@@ -130,5 +130,6 @@ def test_int8_refinements_and_fixed_overheads_match_brute_force():
     channels = sum(op.out_channels for layer in layers for op in layer.ops
                    if op.kind in ("conv2d", "linear"))
     assert c.rom == kw + 4 * bias + 12 * channels + 3000
-    with pytest.raises(InfeasibleSpaceError, match="overhead"):
-        reduce_space(space, Target("x", 100_000, 5000), options)
+    with pytest.raises(InfeasibleSpaceError, match="leaves nothing for the network"):
+        reduce_space(space, Target("x", 100_000, 5000, ram_reserve=6000, costs="paper"),
+                     options)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from entronas.cli import main
-from entronas.export import check_fits, folded_weights, forward, measure, refined_cost_options
+from entronas.export import check_fits, folded_weights, forward, measure
 from entronas.targets import Target
 
 from .conftest import needs_tflm, needs_torch, space
@@ -47,18 +47,78 @@ def test_torch_model_matches_tflm(name: str) -> None:
 
 
 @needs_tflm
-def test_cli_export_writes_all_files(tmp_path) -> None:
+def test_cli_export_writes_all_files(tmp_path, capsys) -> None:
     arch = tmp_path / "arch.json"
     arch.write_text(json.dumps({"space": "mlp-digits", "widths": [32, 16]}))
     assert main(["export", str(arch), "--format", "tflite-int8", "--out",
-                 str(tmp_path / "o")]) == 0
+                 str(tmp_path / "o"), "-t", "stm32g071"]) == 0
+    out = capsys.readouterr().out
+    assert "measured: ROM" in out and "FITS stm32g071" in out and "estimate (tflm)" in out
     files = sorted(p.name for p in (tmp_path / "o").iterdir())
     assert "memory_report.json" in files and any(f.endswith(".tflite") for f in files)
-    cc = next((tmp_path / "o").glob("*_model_data.cc")).read_text()
-    assert "alignas(16) const unsigned char" in cc
+    c = next((tmp_path / "o").glob("*_model_data.c")).read_text()
+    assert "_Alignas(16)" in c
     rep = json.loads((tmp_path / "o" / "memory_report.json").read_text())
-    assert rep["trained"] is False and rep["measured"]["head"] > 0
+    assert rep["trained"] is False and rep["measured"]["head"] > 0 and rep["fits"] is True
     assert "AddFullyConnected" in next((tmp_path / "o").glob("*_op_resolver.h")).read_text()
+
+
+@needs_tflm
+def test_float32_and_int8_exports_go_to_their_own_folders(tmp_path, capsys) -> None:
+    arch = tmp_path / "arch.json"
+    arch.write_text(json.dumps({"space": "mlp-digits", "widths": [32, 16]}))
+    assert main(["export", str(arch), "--format", "tflite", "--no-bisect"]) == 0
+    assert main(["export", str(arch), "--format", "tflite-int8", "--no-bisect"]) == 0
+    f32 = list((tmp_path / "export" / "float32").glob("*.tflite"))
+    i8 = list((tmp_path / "export" / "int8").glob("*.tflite"))
+    assert len(f32) == len(i8) == 1 and f32[0].read_bytes() != i8[0].read_bytes()
+    assert "no target to check against" in capsys.readouterr().out
+
+
+@needs_tflm
+def test_c_sources_compile_as_c_and_cpp(tmp_path) -> None:
+    """--format c: the .c file compiles with a C compiler, the header from C and C++."""
+    import shutil
+    import subprocess
+
+    if not (shutil.which("gcc") and shutil.which("g++")):
+        pytest.skip("gcc/g++ not installed")
+    arch = tmp_path / "arch.json"
+    arch.write_text(json.dumps({"space": "mlp-digits", "widths": [32, 16]}))
+    assert main(["export", str(arch), "--format", "c", "--no-bisect"]) == 0
+    out = tmp_path / "export" / "int8"
+    c_file = next(out.glob("*_model_data.c"))
+    header = next(out.glob("*_model_data.h")).name
+    ident = header[:-len("_model_data.h")]
+    subprocess.run(["gcc", "-std=c11", "-Wall", "-Werror", "-c", str(c_file), "-o",
+                    str(tmp_path / "m.o")], check=True)
+    use = tmp_path / "use.c"
+    use.write_text(f'#include "{header}"\nunsigned int n(void) {{ return {ident}_model_data_len'
+                   f' + (unsigned int){ident}_model_data[0]; }}\n')
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Werror", "-I", str(out), "-c", str(use), "-o",
+                    str(tmp_path / "u.o")], check=True)
+    cpp = tmp_path / "use.cc"
+    cpp.write_text(f'#include "{header}"\nunsigned int m() {{ return {ident}_model_data_len; }}\n')
+    subprocess.run(["g++", "-std=c++11", "-Wall", "-Werror", "-I", str(out), "-c", str(cpp),
+                    "-o", str(tmp_path / "p.o")], check=True)
+    subprocess.run(["g++", "-x", "c++", "-std=c++11", "-c", str(c_file), "-o",
+                    str(tmp_path / "mc.o")], check=True)
+
+
+@needs_tflm
+def test_gelu_export_is_refused_for_tflm_before_writing(tmp_path, capsys) -> None:
+    sp = space("convmixer-cifar10")
+    arch = tmp_path / "arch.json"
+    widths = [sp.grid(2, i)[0] for i in range(2)] if sp.depth_min <= 2 else \
+        [sp.grid(sp.depth_min, i)[0] for i in range(sp.depth_min)]
+    arch.write_text(json.dumps({"space": "convmixer-cifar10", "widths": widths,
+                                "space_definition": sp.to_dict()}))
+    assert main(["export", str(arch), "--format", "tflite"]) == 2
+    err = capsys.readouterr().err
+    assert "GELU" in err and "activation = 'relu'" in err and "--runtime litert" in err
+    assert not (tmp_path / "export").exists()
+    assert main(["export", str(arch), "--format", "tflite", "--runtime", "litert"]) == 0
+    assert list((tmp_path / "export" / "float32").glob("*.tflite"))
 
 
 @needs_tflm
@@ -70,7 +130,7 @@ def test_cli_run_dir_lookup(tmp_path) -> None:
                                                 "space_definition": sp.to_dict()}))
     assert main(["export", str(tmp_path / "run"), "--format", "c", "--no-bisect",
                  "--out", str(tmp_path / "c")]) == 0
-    assert list((tmp_path / "c").glob("*.cc"))
+    assert list((tmp_path / "c").glob("*.c"))
 
 
 @pytest.mark.parametrize("content, needle", [
@@ -103,18 +163,20 @@ def test_missing_extra_gives_pip_command(tmp_path, capsys, monkeypatch) -> None:
     assert "pip install 'entronas[export]'" in capsys.readouterr().err
 
 
-def test_check_fits_flags_int8_overheads() -> None:
-    """An arch that fits the plain int8 model but not after int32 biases / metadata / op graph."""
-    from entronas.cost import CostOptions, estimate
+def test_check_fits_counts_as_deployed_with_reserves() -> None:
+    """An arch that fits the paper's int8 count but not as deployed (int32 biases, per-channel
+    parameters, flatbuffer tables, TFLM's persistent arena), nor once a reserve is kept."""
+    from entronas.cost import costs, estimate
 
     sp, arch = space("dscnn-digits"), (64, 64, 64, 64)
-    plain = estimate(sp, arch, CostOptions.for_dtype("int8"))
+    plain = estimate(sp, arch, costs("paper", "int8"))
     tight = Target("tight", rom=plain.rom + 100, ram=plain.ram + 100)
     assert tight.fits(plain.rom, plain.ram, plain.flops)
     res = check_fits(sp, arch, tight)
-    assert not res["fits"] and "rom" in res["exceeds"]
-    assert check_fits(sp, arch, Target("big", rom=10**7, ram=10**7))["fits"]
-    # per-tensor FC: no per-channel parameters on FC layers, 24 B per conv channel
-    opts = refined_cost_options("int8", space("autoencoder-ad"))
-    assert opts.fc_channel_bytes == 0 and opts.channel_bytes == 24
-    assert refined_cost_options("int8", per_channel_fc=True).fc_channel_bytes == 24
+    assert not res["fits"] and {"rom", "ram"} <= set(res["exceeds"])
+    assert "tflm int8" in res["convention"]
+    deployed = estimate(sp, arch, costs("tflm", "int8"))
+    roomy = Target("roomy", rom=deployed.rom, ram=deployed.ram)
+    assert check_fits(sp, arch, roomy)["fits"]
+    kept = Target("kept", rom=deployed.rom, ram=deployed.ram, ram_reserve=16)
+    assert check_fits(sp, arch, kept)["exceeds"]["ram"] == (deployed.ram, deployed.ram - 16)

@@ -46,7 +46,7 @@ def sample_archs(name: str) -> list[tuple[int, ...]]:
     d = space.depth_min
     cheapest = estimate(space, [space.grid(d, i)[0] for i in range(d)])
     tree, _ = reduce_space(space, Target("test", rom=int(cheapest.rom * 1.5),
-                                         ram=int(cheapest.ram * 1.5)))
+                                         ram=int(cheapest.ram * 1.5), costs="paper"))
     assert len(tree) > 0
     archs = list(tree.widths_of(tree.sample(3, seed=1234)))
     dmax = space.depth_max

@@ -34,6 +34,7 @@ def runs(tmp_path_factory, small_prepared_for_report):
         for seed in (0, 1):
             d = tmp / f"{strategy}-{seed}"
             rc = main(["search", "--space", "mlp-digits", "--rom", "24KiB", "--ram", "2KiB",
+                       "--costs", "paper",
                        "--evaluator", f"table:{table}", "--strategy", strategy, "--seed",
                        str(seed), "--trials", "8", "-q", "--run-dir", str(d)])
             assert rc == 0
@@ -43,12 +44,9 @@ def runs(tmp_path_factory, small_prepared_for_report):
 
 @pytest.fixture(scope="module")
 def small_prepared_for_report():
-    from entronas.search.feasible import prepare
-    from entronas.space import get_space
-    from entronas.targets import get_target
+    from tests.search.conftest import PAPER, prepare
 
-    return prepare(get_space("mlp-digits"),
-                   get_target("stm32g071").with_budgets(rom="24KiB", ram="2KiB"))
+    return prepare(space="mlp-digits", target="stm32g071", rom="24KiB", ram="2KiB", **PAPER)
 
 
 def test_make_report_writes_figures_and_tables(runs):

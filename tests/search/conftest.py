@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,38 +23,81 @@ def stand_in(arch, seed):
     return {"score": toy_score(arch.widths), "train_seconds": 0.5 + 0.01 * len(arch.widths)}
 
 
+@dataclass
+class Prepared:
+    """A resolved run record and its candidates (what the pipeline prepares), for tests."""
+
+    record: object
+    candidates: object
+    key: str
+
+    @property
+    def space(self):
+        return self.record.space
+
+    @property
+    def feasible(self):
+        return self.candidates.feasible
+
+    @property
+    def clusters(self):
+        return self.candidates.clusters
+
+    def widths(self, i):
+        return self.candidates.widths(i)
+
+    def index_of(self, arch):
+        return self.candidates.index_of(arch)
+
+    def describe(self, arch):
+        from entronas.search.adapters.objective import describe
+
+        return describe(self.record, self.candidates, arch)
+
+    def sampler(self, cls, **kw):
+        return cls(self.candidates, key=self.key, **kw)
+
+    def objective(self, evaluate):
+        from entronas.search.adapters.objective import Objective
+
+        return Objective(self.record, self.candidates, evaluate)
+
+
+def prepare(**settings):
+    """Resolve SearchConfig settings and build their candidates as the pipeline does."""
+    from entronas.reduce import reduce_space
+    from entronas.sampling import Candidates
+    from entronas.search import SearchConfig
+    from entronas.search.pipeline import candidates_key
+
+    record = SearchConfig(**settings).resolve()
+    feasible, _ = reduce_space(record.space, record.target, record.costs)
+    c = record.candidates
+    cands = Candidates.build(feasible, n_clusters=c.n_clusters, output=c.output, pool=c.pool)
+    return Prepared(record, cands, candidates_key(record))
+
+
+PAPER = dict(costs="paper", rom_reserve=0, ram_reserve=0)
+
+
 @pytest.fixture(scope="session")
 def small_prepared():
-    """mlp-digits under 24 KiB ROM / 2 KiB RAM: 693 of 4,368 networks."""
-    from entronas.search.feasible import prepare
-    from entronas.space import get_space
-    from entronas.targets import get_target
-
-    return prepare(get_space("mlp-digits"),
-                   get_target("stm32g071").with_budgets(rom="24KiB", ram="2KiB"))
+    """mlp-digits under 24 KiB ROM / 2 KiB RAM (paper convention): 693 of 4,368 networks."""
+    return prepare(space="mlp-digits", target="stm32g071", rom="24KiB", ram="2KiB", **PAPER)
 
 
 @pytest.fixture(scope="session")
 def tiny_prepared():
     """mlp-example under a tight ROM budget: a handful of networks (exhaustion tests)."""
-    from entronas.search.feasible import prepare
-    from entronas.space import get_space
-    from entronas.targets import Target
-
-    space = get_space("mlp-example")
-    return prepare(space, Target("tiny", rom=9000, ram=None), n_clusters=4)
+    return prepare(space="mlp-example", target="paper-small", rom=9000, ram="1MiB",
+                   n_clusters=4)
 
 
 @pytest.fixture(scope="session")
 def big_prepared():
     """mlp-digits under 48 KiB / 8 KiB: 2,098 networks in 5 clusters (Eq. 7 frequency tests)."""
-    from entronas.search.feasible import prepare
-    from entronas.space import get_space
-    from entronas.targets import get_target
-
-    return prepare(get_space("mlp-digits"),
-                   get_target("stm32g071").with_budgets(rom="48KiB", ram="8KiB"),
-                   n_clusters=5)
+    return prepare(space="mlp-digits", target="stm32g071", rom="48KiB", ram="8KiB",
+                   n_clusters=5, **PAPER)
 
 
 def write_full_table(path, prepared, *, drop=()):

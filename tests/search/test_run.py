@@ -14,13 +14,18 @@ import pytest
 
 from entronas.cli import main
 from entronas.search import SearchConfig, TableEvaluator, load_run, run_search
-from entronas.search.errors import SearchError, StudyMismatchError
+from entronas import EntronasError
+from entronas.runs import RunDir
+from entronas.search.errors import StudyMismatchError
 from entronas.search.table import TableError
 
 from .conftest import SRC, stand_in, write_full_table
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-SMALL = dict(space="mlp-digits", target="stm32g071", rom="24KiB", ram="2KiB")
+SMALL = dict(space="mlp-digits", target="stm32g071", rom="24KiB", ram="2KiB", costs="paper",
+             rom_reserve=0, ram_reserve=0)
+#: the same budgets on the command line (the default job's STM32G071 share, paper counting)
+CLI_SMALL = ["--space", "mlp-digits", "--rom", "24KiB", "--ram", "2KiB", "--costs", "paper"]
 
 
 def _cfg(tmp_path, **kw):
@@ -65,7 +70,7 @@ def test_run_records_and_resumes(tmp_path, strategy):
 def test_cache_is_reused(tmp_path):
     run_search(_cfg(tmp_path, trials=1), stand_in, progress=False, log=lambda m: None)
     caches = list((tmp_path / "run" / "cache").iterdir())
-    assert len(caches) == 1 and (caches[0] / "feasible.tree").exists()
+    assert len(caches) == 1 and RunDir(tmp_path / "run").candidates(caches[0].name).exists()
     logs = []
     run_search(_cfg(tmp_path, trials=2), stand_in, progress=False, log=logs.append)
     assert not any(m.startswith("reduced") for m in logs)   # loaded, not recomputed
@@ -78,7 +83,7 @@ def _rc_err(argv, capsys):
 
 
 def test_bad_input_gives_one_line_errors(tmp_path, capsys, small_prepared):
-    base = ["search", "--space", "mlp-digits", "--rom", "24KiB", "--ram", "2KiB",
+    base = ["search", *CLI_SMALL,
             "--evaluator", f"table:{write_full_table(tmp_path / 't.csv', small_prepared)}",
             "--trials", "3", "-q"]
     run = ["--run-dir", str(tmp_path / "r"), "--study", "s1"]
@@ -93,20 +98,23 @@ def test_bad_input_gives_one_line_errors(tmp_path, capsys, small_prepared):
 
     for url in ("sqlite:////nonexistent-dir/x/y.db", "postgresql://u@127.0.0.1:1/db",
                 "notaurl"):
-        rc, err = _rc_err(base + run + ["--storage", url], capsys)
+        fresh = ["--run-dir", str(tmp_path / "fresh"), "--study", "s1"]
+        rc, err = _rc_err(base + fresh + ["--storage", url], capsys)
         assert rc == 2 and len(err) == 1 and "cannot open storage" in err[0], err
+        assert not (tmp_path / "fresh").exists()  # a bad URL leaves nothing behind
+        rc, err = _rc_err(base + run + ["--storage", url], capsys)
+        assert rc == 2 and len(err) == 1 and "keeps its study in" in err[0], err
 
     # same study, other budget / other space: the existing study is untouched
-    rc, err = _rc_err(base[:3] + ["--rom", "32KiB"] + base[5:] + run + ["--trials", "5"],
-                      capsys)
-    assert rc == 2 and len(err) == 1 and "was created with reduction" in err[0], err
+    rc, err = _rc_err(base + ["--rom", "32KiB"] + run + ["--trials", "5"], capsys)
+    assert rc == 2 and len(err) == 1 and "rom 24 KiB -> 32 KiB" in err[0], err
     rc, err = _rc_err(["search", "--space", "dscnn-digits", "--rom", "64KiB", "--ram",
-                       "16KiB", "--trials", "5", "-q", "--evaluator", base[8]] + run, capsys)
-    assert rc == 2 and len(err) == 1 and "mlp-digits" in err[0], err
+                       "16KiB", "--trials", "5", "-q", "--evaluator", base[10]] + run, capsys)
+    assert rc == 2 and len(err) == 1 and "space mlp-digits -> dscnn-digits" in err[0], err
     assert (tmp_path / "r" / "study.journal").read_bytes() == journal
     assert (tmp_path / "r" / "run.json").read_text() == run_json
 
-    rc, err = _rc_err(base[:8] + ["table:/nonexistent.csv"] + base[9:] + run, capsys)
+    rc, err = _rc_err(base[:10] + ["table:/nonexistent.csv"] + base[11:] + run, capsys)
     assert rc == 2 and len(err) == 1 and "does not exist" in err[0]
 
 
@@ -116,7 +124,7 @@ def test_study_mismatch_api(tmp_path):
     with pytest.raises(StudyMismatchError):
         run_search(_cfg(tmp_path, trials=2, study="x", strategy="random"), stand_in,
                    progress=False, log=lambda m: None)
-    with pytest.raises(SearchError, match="unknown strategy"):
+    with pytest.raises(EntronasError, match="unknown strategy 'bohb'"):
         run_search(_cfg(tmp_path, strategy="bohb"), stand_in, progress=False)
 
 
@@ -142,14 +150,14 @@ def test_table_evaluator(tmp_path, small_prepared, capsys):
     # through the CLI, all three strategies, with a table missing some architectures
     drop = {small_prepared.widths(i) for i in range(0, len(small_prepared.feasible), 2)}
     part = write_full_table(tmp_path / "part.csv", small_prepared, drop=drop)
-    rc = main(["search", "--space", "mlp-digits", "--rom", "24KiB", "--ram", "2KiB",
+    rc = main(["search", *CLI_SMALL,
                "--evaluator", f"table:{part}", "--table-missing", "skip", "--trials", "10",
                "-q", "--run-dir", str(tmp_path / "skip")])
     assert rc == 0
     run = load_run(tmp_path / "skip")
     assert run.counts()["trained"] == 10
     assert all(t.state == "PRUNED" for t in run.trials if t.status == "missing")
-    rc = main(["search", "--space", "mlp-digits", "--rom", "24KiB", "--ram", "2KiB",
+    rc = main(["search", *CLI_SMALL,
                "--evaluator", f"table:{part}", "--trials", "30", "-q", "--run-dir",
                str(tmp_path / "strict")])
     err = capsys.readouterr().err.strip().splitlines()
@@ -175,8 +183,8 @@ def _wait_for_complete(journal_dir: Path, n: int, proc, timeout: float = 60) -> 
 
 def test_kill_9_and_rerun_resumes(tmp_path, small_prepared, slow_cli):
     table = write_full_table(tmp_path / "t.csv", small_prepared)
-    cmd = slow_cli(0.4) + ["search", "--space", "mlp-digits", "--rom", "24KiB", "--ram",
-                           "2KiB", "--evaluator", f"table:{table}", "--trials", "6",
+    cmd = slow_cli(0.4) + ["search", *CLI_SMALL, "--evaluator", f"table:{table}",
+                           "--trials", "6",
                            "--run-dir", str(tmp_path / "run"), "-q"]
     proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -211,8 +219,8 @@ def test_two_workers_one_study(tmp_path, small_prepared, slow_cli, storage):
     table = write_full_table(tmp_path / "t.csv", small_prepared)
     url = (f"sqlite:///{tmp_path / 'study.db'}" if storage == "sqlite"
            else f"journal:{tmp_path / 'shared.journal'}")
-    cmd = slow_cli(0.05) + ["search", "--space", "mlp-digits", "--rom", "24KiB", "--ram",
-                            "2KiB", "--evaluator", f"table:{table}", "--trials", "24",
+    cmd = slow_cli(0.05) + ["search", *CLI_SMALL, "--evaluator", f"table:{table}",
+                            "--trials", "24",
                             "--storage", url, "--study", "shared", "--run-dir",
                             str(tmp_path / "run"), "-q"]
     procs = [subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -232,7 +240,7 @@ def test_two_workers_one_study(tmp_path, small_prepared, slow_cli, storage):
 
 
 def _open(url):
-    from entronas.search.run import open_storage
+    from entronas.search.adapters.storage import open_storage
 
     return open_storage(url)
 
@@ -259,32 +267,34 @@ def test_default_search_end_to_end(tmp_path, capsys):
 
 
 def test_search_measure_puts_measured_deployment_next_to_estimates(tmp_path, capsys):
+    """The default job end to end: the best network's file and TFLM arena are measured and
+    fit the budgets, printed next to the estimate the reduction used."""
     pytest.importorskip("torch")
     pytest.importorskip("tflite_micro", reason="needs the 'export' extra")
-    import json
 
     rc = main(["search", "--trials", "2", "--epochs", "2", "--run-dir", str(tmp_path / "d"),
                "--measure", "-q"])
     out = capsys.readouterr()
     assert rc == 0, out.err
-    dep = json.loads((tmp_path / "d" / "best" / "deployment.json").read_text())
-    for dtype in ("float32", "int8"):
-        m, e = dep[dtype]["measured"], dep[dtype]["estimate"]
-        assert m["head"] == e["ram_tflm_plan"]          # our replay of TFLM's greedy planner
-        assert m["head"] >= e["ram_op_graph"]           # the live-tensor peak is a lower bound
-        assert abs(m["flatbuffer"] / e["rom_refined"] - 1) < 0.05
-        assert dep[dtype]["trained"] is True
-    assert "deploy int8" in out.out
+    dep = RunDir(tmp_path / "d").read_deployment()
+    m, e = dep["measured"], dep["estimate"]
+    assert dep["dtype"] == "float32" and dep["trained"] is True
+    assert m["head"] == e["ram_tflm_plan"]          # our replay of TFLM's greedy planner
+    assert m["head"] >= e["ram_op_graph"]           # the live-tensor peak is a lower bound
+    assert m["flatbuffer"] <= dep["tflm_estimate"]["rom"] <= 1.03 * m["flatbuffer"]
+    assert m["min_arena"] <= dep["tflm_estimate"]["ram"]
+    assert dep["fits"] is True and m["flatbuffer"] <= 32 * 1024 and m["min_arena"] <= 2560
+    assert "deploy float32" in out.out and "measured: ROM" in out.out and "FITS" in out.out
     md = (tmp_path / "d" / "report" / "report.md").read_text()
-    assert "int8 .tflite (measured)" in md
+    assert ".tflite (measured)" in md and "tflm float32" in md
     # export of the run's best: int8 calibrated on the run's data, accuracy against float32
     rc = main(["export", str(tmp_path / "d"), "--format", "tflite-int8", "--out",
                str(tmp_path / "x"), "--no-bisect"])
     out = capsys.readouterr()
     assert rc == 0, out.err
     assert "digits test split" in out.out and "accuracy_int8" in out.out
-    assert "given calibration inputs" in out.out
-    assert list((tmp_path / "x").glob("*.tflite")) and list((tmp_path / "x").glob("*.cc"))
+    assert "digits training samples" in out.out
+    assert list((tmp_path / "x").glob("*.tflite")) and list((tmp_path / "x").glob("*.c"))
 
 
 def test_target_flag_uses_the_targets_own_budgets(tmp_path, capsys):
@@ -293,8 +303,8 @@ def test_target_flag_uses_the_targets_own_budgets(tmp_path, capsys):
                "--run-dir", str(tmp_path / "r"), "-q"])
     out = capsys.readouterr()
     assert rc == 0, out.err
-    info = json.loads((tmp_path / "r" / "run.json").read_text())
-    assert info["target"]["rom"] == 128 * 1024 and info["target"]["ram"] == 36 * 1024
+    t = RunDir(tmp_path / "r").read_info().record.target
+    assert t.rom == 128 * 1024 and t.ram == 36 * 1024 and t.rom_reserve == 48 * 1024
 
 
 def _digits_table(tmp_path):
@@ -313,14 +323,15 @@ def _digits_table(tmp_path):
                                         .glob("*.yaml")), ids=lambda p: p.stem)
 def test_experiment_configs_are_valid(path):
     from entronas.report import parse_reference
-    from entronas.search.run import load_config
+    from entronas.search.config import load_config
 
     data = load_config(path)
-    cfg = SearchConfig.from_dict(data).check()
-    cfg.make_space()
-    cfg.make_target()
+    cfg = SearchConfig.from_dict(data)
+    record = cfg.resolve()
     assert set(data["strategies"]) == {"entropy", "random", "tpe"} and len(data["seeds"]) == 5
     assert cfg.n_clusters == 100 and cfg.p == 0.5
+    if record.target.name.startswith("paper-"):  # the paper's experiments count as the paper
+        assert record.costs.convention == "paper"
     for ref in cfg.references:
         parse_reference(ref)
 
@@ -329,7 +340,7 @@ def test_config_flags_override_config(tmp_path, small_prepared):
     table = write_full_table(tmp_path / "t.csv", small_prepared)
     (tmp_path / "c.yaml").write_text(
         f"space: mlp-digits\nrom: 24KiB\nram: 2KiB\nevaluator: 'table:{table}'\ntrials: 4\n"
-        "strategy: random\n")
+        "strategy: random\ncosts: paper\n")
     rc = main(["search", "--config", str(tmp_path / "c.yaml"), "--trials", "3", "-q",
                "--run-dir", str(tmp_path / "r")])
     assert rc == 0

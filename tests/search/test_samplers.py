@@ -9,9 +9,10 @@ from scipy import stats
 
 from entronas.sampling import geometric_probabilities
 from entronas.search.errors import StudyMismatchError
-from entronas.search.objective import Objective
+from entronas.search.adapters import STRATEGIES
+from entronas.search.adapters.samplers import (FINGERPRINT_ATTR, EntropySampler,
+                                               FeasibleRandomSampler)
 from entronas.search.params import arch_from_params, params_of, suggest_arch
-from entronas.search.samplers import FINGERPRINT_ATTR, EntropySampler, FeasibleRandomSampler
 
 from .conftest import stand_in
 
@@ -42,8 +43,8 @@ def test_params_round_trip(small_prepared):
 @pytest.mark.parametrize("cls", [EntropySampler, FeasibleRandomSampler])
 def test_only_members_no_repeats_and_stops_when_exhausted(tiny_prepared, cls):
     n = len(tiny_prepared.feasible)
-    study = _study(cls(tiny_prepared, seed=1), tiny_prepared)
-    study.optimize(Objective(tiny_prepared, stand_in), n_trials=5 * n)
+    study = _study(tiny_prepared.sampler(cls, seed=1), tiny_prepared)
+    study.optimize(tiny_prepared.objective(stand_in), n_trials=5 * n)
     got = _widths(study)
     assert len(study.trials) == n                       # the sampler stopped the study itself
     assert len(got) == n and len(set(got)) == n         # every member once, none twice
@@ -57,10 +58,10 @@ def test_only_members_no_repeats_and_stops_when_exhausted(tiny_prepared, cls):
 
 def test_exhausted_trial_is_pruned_not_trained(tiny_prepared):
     n = len(tiny_prepared.feasible)
-    study = _study(EntropySampler(tiny_prepared, seed=0), tiny_prepared)
-    study.optimize(Objective(tiny_prepared, stand_in), n_trials=n)
+    study = _study(tiny_prepared.sampler(EntropySampler, seed=0), tiny_prepared)
+    study.optimize(tiny_prepared.objective(stand_in), n_trials=n)
     calls = []
-    study.optimize(Objective(tiny_prepared, lambda a, s: calls.append(a) or stand_in(a, s)),
+    study.optimize(tiny_prepared.objective(lambda a, s: calls.append(a) or stand_in(a, s)),
                    n_trials=3)
     assert calls == []
     extra = study.trials[n:]
@@ -68,8 +69,8 @@ def test_exhausted_trial_is_pruned_not_trained(tiny_prepared):
 
 
 def test_members_of_xf_in_a_larger_space(small_prepared):
-    study = _study(EntropySampler(small_prepared, seed=3), small_prepared)
-    study.optimize(Objective(small_prepared, stand_in), n_trials=60)
+    study = _study(small_prepared.sampler(EntropySampler, seed=3), small_prepared)
+    study.optimize(small_prepared.objective(stand_in), n_trials=60)
     got = _widths(study)
     assert len(set(got)) == 60
     for w in got:
@@ -94,7 +95,7 @@ def _chi2_vs_eq7(clusters, n_clusters, p=0.5):
 
 
 def test_pure_draws_with_replacement_follow_eq7(big_prepared):
-    pure = big_prepared.candidate_sampler("entropy")
+    pure = big_prepared.candidates.policy("entropy")
     idx = pure.inner.sample(20_000, seed=0, replace=True)
     clusters = big_prepared.clusters.labels_[idx]
     assert _chi2_vs_eq7(clusters, big_prepared.clusters.n_clusters_) > 0.01
@@ -103,8 +104,8 @@ def test_pure_draws_with_replacement_follow_eq7(big_prepared):
 def test_study_draws_follow_eq7(big_prepared):
     """250 study draws from 2,098 candidates in 5 clusters. Eq. 7 renormalises over clusters
     with candidates left, so the cluster law is exact as long as no cluster runs out."""
-    study = _study(EntropySampler(big_prepared, seed=11), big_prepared)
-    study.optimize(Objective(big_prepared, stand_in), n_trials=250)
+    study = _study(big_prepared.sampler(EntropySampler, seed=11), big_prepared)
+    study.optimize(big_prepared.objective(stand_in), n_trials=250)
     clusters = np.array([t.user_attrs["cluster"] for t in study.trials])
     labels = np.array([big_prepared.clusters.labels_[t.user_attrs["index"]]
                        for t in study.trials])
@@ -116,8 +117,8 @@ def test_study_draws_follow_eq7(big_prepared):
 
 def test_same_seed_same_sequence_other_seed_differs(small_prepared):
     def seq(seed):
-        study = _study(EntropySampler(small_prepared, seed=seed), small_prepared)
-        study.optimize(Objective(small_prepared, stand_in), n_trials=25)
+        study = _study(small_prepared.sampler(EntropySampler, seed=seed), small_prepared)
+        study.optimize(small_prepared.objective(stand_in), n_trials=25)
         return _widths(study)
 
     a, b, c = seq(5), seq(5), seq(6)
@@ -127,8 +128,8 @@ def test_same_seed_same_sequence_other_seed_differs(small_prepared):
 
 def test_trial_numbers_give_independent_streams(big_prepared):
     """First draws (nothing taken) of trials 0..1999: Eq. 7 marginals, no lag-1 dependence."""
-    sampler = EntropySampler(big_prepared, seed=0)
-    pure = big_prepared.candidate_sampler("entropy")
+    sampler = big_prepared.sampler(EntropySampler, seed=0)
+    pure = big_prepared.candidates.policy("entropy")
     draws = [pure.suggest(sampler.rng_for(n), set()) for n in range(2000)]
     labels = big_prepared.clusters.labels_[np.array(draws)]
     assert _chi2_vs_eq7(labels, big_prepared.clusters.n_clusters_) > 0.01
@@ -140,16 +141,16 @@ def test_trial_numbers_give_independent_streams(big_prepared):
 
 
 def test_worker_with_another_reduction_fails_loudly(small_prepared, tiny_prepared):
-    study = _study(EntropySampler(small_prepared), small_prepared)
-    study.optimize(Objective(small_prepared, stand_in), n_trials=2)
+    study = _study(small_prepared.sampler(EntropySampler), small_prepared)
+    study.optimize(small_prepared.objective(stand_in), n_trials=2)
     other = optuna.load_study(study_name=study.study_name, storage=study._storage,
-                              sampler=EntropySampler(tiny_prepared))
-    with pytest.raises(StudyMismatchError, match="created for reduction"):
-        other.optimize(Objective(tiny_prepared, stand_in), n_trials=1)
+                              sampler=tiny_prepared.sampler(EntropySampler))
+    with pytest.raises(StudyMismatchError, match="created for candidates"):
+        other.optimize(tiny_prepared.objective(stand_in), n_trials=1)
 
 
 def test_sampler_rejects_foreign_parameters(small_prepared):
-    study = _study(EntropySampler(small_prepared), small_prepared)
+    study = _study(small_prepared.sampler(EntropySampler), small_prepared)
 
     def objective(trial):
         suggest_arch(trial, small_prepared.space)
@@ -157,17 +158,15 @@ def test_sampler_rejects_foreign_parameters(small_prepared):
 
     with pytest.raises(ValueError, match="lr"):
         study.optimize(objective, n_trials=1)
-    fb = EntropySampler(small_prepared, fallback=optuna.samplers.RandomSampler(seed=0))
+    fb = small_prepared.sampler(EntropySampler, fallback=optuna.samplers.RandomSampler(seed=0))
     study2 = _study(fb, small_prepared)
     study2.optimize(objective, n_trials=2)
     assert all("lr" in t.params for t in study2.trials)
 
 
 def test_tpe_on_the_same_objective_prunes_infeasible(small_prepared):
-    from entronas.search.run import make_sampler
-
-    study = _study(make_sampler("tpe", small_prepared, 0))
-    study.optimize(Objective(small_prepared, stand_in), n_trials=40)
+    study = _study(STRATEGIES.get("tpe").make(small_prepared.candidates, {}, "", 0))
+    study.optimize(small_prepared.objective(stand_in), n_trials=40)
     infeasible = [t for t in study.trials if t.user_attrs.get("status") == "infeasible"]
     trained = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert infeasible, "TPE proposes outside X^f on this budget"
@@ -179,5 +178,5 @@ def test_tpe_on_the_same_objective_prunes_infeasible(small_prepared):
 def test_sampler_pickles(small_prepared):
     import pickle
 
-    s = pickle.loads(pickle.dumps(EntropySampler(small_prepared, seed=4)))
-    assert s.seed == 4 and len(s.prepared.feasible) == len(small_prepared.feasible)
+    s = pickle.loads(pickle.dumps(small_prepared.sampler(EntropySampler, seed=4)))
+    assert s.seed == 4 and len(s.candidates.feasible) == len(small_prepared.feasible)

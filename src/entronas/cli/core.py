@@ -9,75 +9,10 @@ from typing import Any
 
 import click
 
-from .._core.arch import parse_widths as split_widths
 from .._core.errors import InvalidParameterError
-from ..targets.base import Target, fmt_bytes
-
-
-def parse_widths(text: str) -> tuple[int, ...]:
-    """'84,112,84' or '84-112-84' -> (84, 112, 84)."""
-    try:
-        return split_widths(text)
-    except ValueError:
-        raise InvalidParameterError(f"cannot read widths {text!r}; write them as 84,112,84") \
-            from None
-
-
-def target_options(f: Any) -> Any:
-    """Shared --target/--rom/--ram/--flops options."""
-    f = click.option("--flops", help="FLOPs budget per inference, e.g. 10M.")(f)
-    f = click.option("--ram", help="RAM budget, e.g. 256KiB (overrides the target's).")(f)
-    f = click.option("--rom", help="ROM/flash budget, e.g. 1MB or 1MiB (overrides the target's).")(f)
-    f = click.option("--target", "-t", "target_name", default=None,
-                     help="MCU preset (see `entronas targets`).")(f)
-    return f
-
-
-def cost_options(f: Any) -> Any:
-    f = click.option("--ram-overhead", type=int, default=0, show_default=True,
-                     help="Fixed RAM bytes of the runtime (e.g. TFLM's persistent arena part).")(f)
-    f = click.option("--tflm", is_flag=True,
-                     help="Count as the exported TFLite Micro model: biases, int32 biases and "
-                          "per-channel parameters for int8, flatbuffer metadata, RAM as the op "
-                          "graph's live peak (measured: ROM within ~1 %).")(f)
-    f = click.option("--ram-model", type=click.Choice(["eq4", "chain", "ops"]), default="eq4",
-                     show_default=True,
-                     help="eq4: ping-pong buffers (paper); chain: max(u_{i-1}+u_i); "
-                          "ops: op-graph peak as TFLite Micro plans it.")(f)
-    f = click.option("--bias/--no-bias", default=False, show_default=True,
-                     help="Count bias terms (incl. folded BatchNorm) as weights.")(f)
-    f = click.option("--dtype", type=click.Choice(["float32", "int8"]), default="float32",
-                     show_default=True, help="Bytes per weight/activation.")(f)
-    return f
-
-
-def resolve_target(file_target: Target | None, name: str | None, rom: Any, ram: Any,
-                   flops: Any) -> Target:
-    from ..targets import get_target
-
-    if name is not None:
-        base = get_target(name)
-    elif file_target is not None:
-        base = file_target
-    elif rom is None and ram is None and flops is None:
-        raise InvalidParameterError("no budget given; pass --target NAME (see `entronas "
-                                    "targets`) and/or --rom/--ram/--flops")
-    else:
-        base = Target("custom", None, None, None)
-    return base.with_budgets(rom=rom, ram=ram, flops=flops)
-
-
-def make_cost_options(dtype: str, bias: bool, ram_model: str, tflm: bool = False,
-                      ram_overhead: int = 0) -> Any:
-    from ..cost import CostOptions
-
-    if ram_overhead < 0:
-        raise InvalidParameterError(f"--ram-overhead must be >= 0, got {ram_overhead}")
-    if tflm:
-        from ..export.report import refined_cost_options
-
-        return refined_cost_options(dtype, ram_overhead=ram_overhead)
-    return CostOptions.for_dtype(dtype, bias=bias, ram_model=ram_model, ram_overhead=ram_overhead)
+from ..targets.base import fmt_bytes
+from .options import cost_options, fit_line, parse_widths, reserves, resolve_counting, \
+    target_options
 
 
 def register(cli: click.Group) -> None:
@@ -100,29 +35,43 @@ def spaces(pattern: str) -> None:
 
 @click.command()
 def targets() -> None:
-    """List the MCU presets and their budgets."""
+    """List the MCU presets: budgets, reserves kept for runtime code and the application (chosen
+    allowances, not measurements), and the default cost convention."""
     from ..targets import TARGETS, get_target
 
-    click.echo(f"{'target':28} {'ROM':>12} {'RAM':>10}  description")
+    click.echo(f"{'target':26} {'ROM':>12} {'RAM':>10} {'reserve ROM/RAM':>18} {'costs':>6}  "
+               "description")
     for name in TARGETS.names():
         t = get_target(name)
-        click.echo(f"{name:28} {fmt_bytes(t.rom):>12} {fmt_bytes(t.ram):>10}  {t.description}")
+        res = f"{fmt_bytes(t.rom_reserve)} / {fmt_bytes(t.ram_reserve)}"
+        click.echo(f"{name:26} {fmt_bytes(t.rom):>12} {fmt_bytes(t.ram):>10} {res:>18} "
+                   f"{t.costs:>6}  {t.description}")
 
 
 @click.command("estimate")
 @click.argument("space")
 @click.option("--arch", "-a", required=True, help="Widths, e.g. 84,112,84,84,84,196.")
+@target_options("With a target, the fit line is printed.")
 @cost_options
-def estimate_cmd(space: str, arch: str, dtype: str, bias: bool, ram_model: str, tflm: bool,
-                 ram_overhead: int) -> None:
-    """Per-layer ROM/RAM/FLOPs of one architecture (Eqs. 3-5)."""
+@click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
+def estimate_cmd(space: str, arch: str, as_json: bool, **kw: Any) -> None:
+    """Per-layer ROM/RAM/FLOPs of one architecture, under a named cost convention."""
     from ..cost import estimate
     from ..proxy import entropy
-    from ..space.config import resolve_space
 
-    sp, _ = resolve_space(space)
+    res = reserves(kw)
+    sp, target, options = resolve_counting(space, need_target=False, **res, **kw)
     widths = sp.check_arch(parse_widths(arch))
-    c = estimate(sp, widths, make_cost_options(dtype, bias, ram_model, tflm, ram_overhead))
+    c = estimate(sp, widths, options)
+    h = entropy(sp, widths)
+    if as_json:
+        data = {**c.to_dict(), "space": sp.name, "widths": list(widths), "entropy": h,
+                "per_layer": [dict(r, out_shape=list(r["out_shape"])) for r in c.per_layer],
+                "target": None if target is None else target.to_dict(),
+                "fits": None if target is None else target.fits(c.rom, c.ram, c.flops)}
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"{sp.name}[{'-'.join(map(str, widths))}] counted as {options.describe()}")
     click.echo(f"{'layer':12} {'kind':10} {'output':>16} {'u_i':>9} {'weights':>9} "
                f"{'ROM':>10} {'FLOPs':>12}")
     for row in c.per_layer:
@@ -130,27 +79,25 @@ def estimate_cmd(space: str, arch: str, dtype: str, bias: bool, ram_model: str, 
                    f"{row['outputs']:>9,} {row['weights']:>9,} {row['rom']:>10,} "
                    f"{row['flops']:>12,}")
     click.echo(f"total: ROM {c.rom:,} B   RAM {c.ram:,} B   FLOPs {c.flops:,}   "
-               f"entropy {entropy(sp, widths):.2f}")
+               f"entropy {h:.2f}   ({options.describe()})")
+    if target is not None:
+        click.echo(fit_line(target, c.rom, c.ram, c.flops, options))
 
 
 @click.command("reduce")
 @click.argument("space")
-@target_options
+@target_options()
 @cost_options
 @click.option("--method", type=click.Choice(["auto", "enumerate", "count"]), default="auto",
               show_default=True, help="List X^f as a tree, or count it exactly (huge spaces).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Save the tree file here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def reduce_cmd(space: str, target_name: str | None, rom: Any, ram: Any, flops: Any, dtype: str,
-               bias: bool, ram_model: str, tflm: bool, ram_overhead: int, method: str,
-               out: str | None, as_json: bool) -> None:
+def reduce_cmd(space: str, method: str, out: str | None, as_json: bool, **kw: Any) -> None:
     """Reduce SPACE (a name or a .toml/.yaml file) to the networks that fit the target."""
     from ..reduce import FeasibleTree, reduce_space, save_feasible
-    from ..space.config import resolve_space
 
-    sp, file_target = resolve_space(space)
-    target = resolve_target(file_target, target_name, rom, ram, flops)
-    options = make_cost_options(dtype, bias, ram_model, tflm, ram_overhead)
+    res = reserves(kw)
+    sp, target, options = resolve_counting(space, **res, **kw)
     t0 = time.perf_counter()
     feasible, report = reduce_space(sp, target, options, method=method)
     elapsed = time.perf_counter() - t0
@@ -166,6 +113,7 @@ def reduce_cmd(space: str, target_name: str | None, rom: Any, ram: Any, flops: A
         click.echo(json.dumps(data, indent=2))
         return
     click.echo(f"space {sp.name}: |X| = {report.size:,}   target {target.describe()}")
+    click.echo(f"costs {options.describe()}")
     click.echo(f"{'L':>3} {'|X_L|':>20} {'|X^f_L|':>18}  {'time':>8}  M^red")
     for d in report.depths:
         mred = "-" if d.m_red is None else ",".join(map(str, d.m_red))
@@ -174,7 +122,10 @@ def reduce_cmd(space: str, target_name: str | None, rom: Any, ram: Any, flops: A
                    f"{mred}{note}")
     share = 100 * report.feasible / report.size
     click.echo(f"total |X^f| = {report.feasible:,} ({share:.3g} % of X), {report.method}, "
-               f"{elapsed:.3f} s")
+               f"{elapsed:.3f} s, {options.describe()}")
+    if report.conservative:
+        click.echo("conservative count: too many to list, so counted with a proven upper bound "
+                   "of TFLM's arena; every counted network fits, a few that fit may be missing")
     if tree_bytes is not None:
         click.echo(f"storage: tree {tree_bytes:,} B ({feasible.n_nodes:,} nodes) vs flat list "
                    f"{flat:,} B (int32 widths)" + (f"; saved to {out}" if out else ""))
@@ -203,36 +154,36 @@ def sample_cmd(tree_file: str, pool: int, count: int, strategy: str, seed: int, 
     import numpy as np
 
     from ..cost import CostOptions, estimate
-    from ..proxy import entropies
-    from ..reduce import load_feasible
-    from ..sampling import build_sampler
+    from ..sampling import Candidates
 
-    tree = load_feasible(tree_file)
     if count < 1:
         raise InvalidParameterError(f"-n must be >= 1, got {count}")
+    cands = Candidates.load(tree_file, n_clusters=clusters, output=output, pool=pool,
+                            seed=seed)
+    tree = cands.feasible
     if not replace and count > len(tree):
         raise InvalidParameterError(f"-n {count} exceeds |X^f| = {len(tree)}; use --replace")
-    sampler = build_sampler(strategy, tree, n_clusters=clusters, p=p, output=output,
-                            pool_size=pool, seed=seed)
+    policy = cands.policy(strategy, **({"p": p} if strategy == "entropy" else {}))
     rng = np.random.default_rng(seed)
     taken: set[int] = set()
     options = CostOptions.from_dict(tree.meta.get("options", {}))
     if not as_json:
+        click.echo(f"# {options.describe()}")
         click.echo(f"{'index':>9} {'cluster':>7} {'entropy':>9} {'ROM':>10} {'RAM':>9} "
                    f"{'FLOPs':>13}  widths")
     for _ in range(count):
-        i = sampler.suggest(rng, () if replace else taken)
+        i = policy.suggest(rng, () if replace else taken)
         taken.add(i)
         widths = tree.widths_of([i])[0]
         c = estimate(tree.space, widths, options)
-        h = float(entropies(tree.space, np.array([widths]), output=output)[0])
-        cl = sampler.cluster_of(i)
+        h = cands.entropy_of_arch(widths)
+        cl = cands.cluster_of_entropy(h)
         if as_json:
             click.echo(json.dumps({"index": int(i), "widths": list(widths), "rom": c.rom,
                                    "ram": c.ram, "flops": c.flops, "entropy": h,
-                                   "cluster": cl}))
+                                   "cluster": cl, "costs": options.describe()}))
         else:
-            click.echo(f"{i:>9} {'-' if cl is None else cl:>7} {h:>9.2f} {c.rom:>10,} "
+            click.echo(f"{i:>9} {cl:>7} {h:>9.2f} {c.rom:>10,} "
                        f"{c.ram:>9,} {c.flops:>13,}  {','.join(map(str, widths))}")
 
 

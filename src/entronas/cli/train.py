@@ -7,8 +7,6 @@ when the command runs.
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,6 @@ import click
 
 from .._core.arch import Arch
 from .._core.arch import parse_widths as split_widths
-from .._core.fileio import atomic_torch_save, atomic_write
 from .._core.errors import InvalidParameterError
 from ..space.base import ChainSpace
 
@@ -46,29 +43,19 @@ def resolve_candidate(name: str, arch: str | None) -> tuple[ChainSpace, Arch]:
     return space, space.arch(parse_widths(arch))
 
 
-def _jsonable(obj: Any) -> Any:
-    """NaN/inf -> None and numpy scalars -> Python, so the files are strict JSON."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def save_run(out: Path, space: ChainSpace, result: Any, dataset: str,
-             resources: dict[str, int]) -> None:
-    """``model.pt`` (state_dict), ``arch.json`` (arch + space definition), ``metrics.json``."""
-    atomic_torch_save(out / "model.pt", result.state_dict)
-    arch_doc = {**result.arch.to_dict(), "space_definition": space.to_dict(),
-                "space_fingerprint": space.fingerprint(), "dataset": dataset}
-    atomic_write(out / "arch.json", lambda fh: json.dump(_jsonable(arch_doc), fh, indent=2))
-    metrics_doc = {**result.to_dict(), "dataset": dataset, "resources": resources}
-    atomic_write(out / "metrics.json",
-                 lambda fh: json.dump(_jsonable(metrics_doc), fh, indent=2, allow_nan=False))
+             resources: dict[str, int]) -> list[Path]:
+    """``model.pt`` (state_dict), ``arch.json`` (the arch record), ``metrics.json``."""
+    from .._core.fileio import atomic_torch_save
+    from ..runs.archrecord import ArchRecord
+    from ..runs.rundir import write_arch_dir
+
+    rec = ArchRecord(space, tuple(result.arch.widths), dataset=dataset,
+                     metrics={k: v for k, v in result.metrics.items()
+                              if not isinstance(v, dict)}, score=result.score)
+    return write_arch_dir(out, rec, weights=lambda p: atomic_torch_save(p, result.state_dict),
+                          metrics={**result.to_dict(), "dataset": dataset,
+                                   "resources": resources})
 
 
 def _fmt_metric(value: Any) -> str:
@@ -108,7 +95,7 @@ def register(group: click.Group) -> None:
         that folding BatchNorm creates.
         """
         from .._core.imports import require
-        from ..cost import CostOptions, estimate
+        from ..cost import costs as cost_convention, estimate
         from ..targets.base import fmt_bytes
 
         space, candidate = resolve_candidate(space_name, arch)
@@ -121,10 +108,13 @@ def register(group: click.Group) -> None:
         ds = get_dataset(dataset, root=data_root, download=download)
         result = train(space, candidate, ds, epochs=epochs, batch_size=batch_size, lr=lr,
                        seed=seed, device=device, amp=amp, progress=progress)
-        costs = estimate(space, candidate)
-        with_bias = estimate(space, candidate, CostOptions(bias=True))
+        costs = estimate(space, candidate, cost_convention("paper"))
+        with_bias = estimate(space, candidate, cost_convention("paper", bias=True))
+        deployed = {d: estimate(space, candidate, cost_convention("tflm", d))
+                    for d in ("float32", "int8")}
         resources = {**costs.to_dict(), "rom_with_bias": with_bias.rom,
-                     "weights_with_bias": with_bias.weights}
+                     "weights_with_bias": with_bias.weights,
+                     **{f"tflm_{d}": {"rom": c.rom, "ram": c.ram} for d, c in deployed.items()}}
         click.echo(f"arch      {candidate}  (dataset {ds.name}, device {result.device}"
                    f"{', amp' if result.amp else ''})")
         state = " (interrupted)" if result.interrupted else ""
@@ -136,8 +126,11 @@ def register(group: click.Group) -> None:
                 click.echo(f"{key:<14}{_fmt_metric(value)}")
         click.echo(f"ROM       {fmt_bytes(costs.rom)} ({costs.rom:,} B, {costs.weights:,} "
                    f"weights; +bias {with_bias.rom:,} B)")
-        click.echo(f"RAM       {fmt_bytes(costs.ram)} ({costs.ram:,} B)")
+        click.echo(f"RAM       {fmt_bytes(costs.ram)} ({costs.ram:,} B, Eq. 4)")
         click.echo(f"FLOPs     {costs.flops:,}")
+        for d, c in deployed.items():
+            click.echo(f"deployed  {d}: .tflite {c.rom:,} B, TFLM arena {c.ram:,} B "
+                       "(estimate, tflm convention)")
         if out is not None:
             save_run(Path(out), space, result, ds.name, resources)
             click.echo(f"saved     {out}/model.pt, arch.json, metrics.json")

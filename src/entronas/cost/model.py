@@ -16,16 +16,21 @@ from .rom import layer_rom, layer_weights, rom_bytes
 
 @dataclass(frozen=True)
 class Costs:
-    """U^ROM, U^RAM (bytes) and FLOPs of one candidate, plus the weight count."""
+    """U^ROM, U^RAM (bytes) and FLOPs of one candidate, plus the weight count.
+
+    ``convention`` names how they were counted (:meth:`CostOptions.describe`).
+    """
 
     rom: int
     ram: int
     flops: int
     weights: int
     per_layer: tuple[dict[str, Any], ...] = ()
+    convention: str = ""
 
-    def to_dict(self) -> dict[str, int]:
-        return {"rom": self.rom, "ram": self.ram, "flops": self.flops, "weights": self.weights}
+    def to_dict(self) -> dict[str, Any]:
+        return {"rom": self.rom, "ram": self.ram, "flops": self.flops, "weights": self.weights,
+                "costs": self.convention}
 
 
 def estimate(space: ChainSpace, arch: Arch | Iterable[int],
@@ -36,8 +41,8 @@ def estimate(space: ChainSpace, arch: Arch | Iterable[int],
     per_layer = tuple(
         {"name": layer.name, "kind": layer.kind, "out_shape": layer.out_shape,
          "outputs": layer.outputs, "weights": layer_weights(layer, options),
-         "rom": layer_rom(layer, options), "flops": layer_flops(layer, options)}
-        for layer in layers
+         "rom": layer_rom(layer, options, first=i == 0), "flops": layer_flops(layer, options)}
+        for i, layer in enumerate(layers)
     )
     return Costs(
         rom=rom_bytes(layers, options),
@@ -45,4 +50,5 @@ def estimate(space: ChainSpace, arch: Arch | Iterable[int],
         flops=flops(layers, options),
         weights=sum(layer_weights(layer, options) for layer in layers),
         per_layer=per_layer,
+        convention=options.describe(),
     )

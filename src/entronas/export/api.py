@@ -1,7 +1,10 @@
-"""``entronas export``: arch file / run dir -> .tflite (+ C array, op resolver, memory report).
+"""``entronas export``: arch file / run dir -> .tflite (+ C sources, op resolver, memory report).
 
-Why one function: the CLI, the search's check hook and the benchmark all need the same steps
-(load -> weights -> write -> measure -> files), so the outputs stay comparable.
+Why one function: the CLI and the benchmarks need the same steps (read the arch record ->
+check the ops -> weights -> calibrate -> write -> measure -> verdict -> files), so the outputs
+stay comparable. Each dtype gets its own folder (``export/float32``, ``export/int8``), so one
+export never overwrites the other; an export TFLM cannot run is refused before anything is
+written, with the fix named.
 """
 
 from __future__ import annotations
@@ -13,10 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from .._core.errors import CorruptFileError, InvalidParameterError, NotInSpaceError
-from ..space import ChainSpace, get_space
+from .._core.errors import CorruptFileError, InvalidParameterError
+from .._core.fileio import atomic_write
+from ..runs.archrecord import ArchRecord
+from ..runs.rundir import RunDir, read_arch
+from ..space import ChainSpace
 
 FORMATS = ("tflite", "tflite-int8", "onnx", "c")
+RUNTIMES = ("tflm", "litert")
 
 
 @dataclass
@@ -30,126 +37,105 @@ class ArchSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _arch_json(path: Path) -> Path:
-    if path.is_dir():
-        for cand in (path / "best" / "arch.json", path / "arch.json"):
-            if cand.is_file():
-                return cand
-        raise CorruptFileError(f"{path} is a directory without best/arch.json or arch.json; "
-                               "pass a run directory of `entronas search` or an arch JSON file")
-    if not path.is_file():
-        raise CorruptFileError(f"arch file {path} does not exist")
-    return path
+def load_record(path: str | Path) -> tuple[ArchRecord, RunDir | None]:
+    """The arch record of an arch file, a run directory (its best) or an arch folder."""
+    p = Path(path)
+    if p.is_dir() and RunDir(p).exists():
+        rd = RunDir(p)
+        return rd.read_best(), rd
+    if not p.exists():
+        raise CorruptFileError(f"arch file {p} does not exist")
+    return read_arch(p), None
 
 
 def load_arch(path: str | Path) -> ArchSpec:
-    """Read ``{"space": name|dict, "widths": [...], "state_dict": optional path}``.
-
-    A run directory resolves to ``best/arch.json`` (its ``space_definition`` is used when
-    present, and ``model.pt`` next to it when no ``state_dict`` is named).
-    """
-    file = _arch_json(Path(path))
-    try:
-        data = json.loads(file.read_text())
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-        raw_space = data.get("space_definition") or data["space"]
-        widths = tuple(int(w) for w in data["widths"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CorruptFileError(
-            f"{file} is not an arch file ({type(exc).__name__}: {exc}); expected "
-            '{"space": "dscnn-kws", "widths": [84, 112, ...]}') from None
-    space = ChainSpace.from_dict(raw_space) if isinstance(raw_space, dict) else \
-        get_space(str(raw_space))
-    space.check_arch(widths)  # NotInSpaceError: one line naming the offending width
-    sd = data.get("state_dict")
-    sd_path = (file.parent / sd) if sd else None
-    if sd_path is None and (file.parent / "model.pt").is_file():
-        sd_path = file.parent / "model.pt"
-    if sd_path is not None and not sd_path.is_file():
-        raise CorruptFileError(f"state dict {sd_path} named in {file} does not exist")
-    return ArchSpec(space, widths, sd_path, file, data)
+    """Read an arch file (or a run dir's best) as (space, widths, state dict path)."""
+    rec, _ = load_record(path)
+    return ArchSpec(rec.space, rec.widths, rec.state_dict_path(), rec.source, rec.to_dict())
 
 
 def _text_report(rep: dict[str, Any]) -> str:
-    e, m, a = rep["estimate"], rep.get("measured", {}), rep.get("agreement", {})
+    e, m = rep["estimate"], rep.get("measured", {})
     lines = [f"{rep['space']}[{'-'.join(map(str, rep['widths']))}] {rep['dtype']}"
              + ("" if rep["trained"] else "  (RANDOM weights: deployment dry run)"),
              f"ops to register: {', '.join(rep['ops'])}",
-             f"ROM  estimate plain {e['rom_plain']:,} B | +bias {e['rom_bias']:,} B | refined "
-             f"{e['rom_refined']:,} B   measured flatbuffer {m.get('flatbuffer', 0):,} B "
-             f"(x{a.get('rom_refined_ratio', 0)} of refined)"]
+             f"ROM  estimate (tflm) {e['rom_tflm']:,} B | paper {e['rom_plain']:,} B | +bias "
+             f"{e['rom_bias']:,} B   measured flatbuffer {m.get('flatbuffer', 0):,} B"]
     if "head" in m:
-        lines.append(f"RAM  estimate Eq.4 {e['ram_eq4']:,} B | chain {e['ram_chain']:,} B | op graph "
-                     f"{e['ram_op_graph']:,} B   TFLM head {m['head']:,} B + tail {m['tail']:,} B;"
-                     f" smallest working arena {m.get('min_arena', 0):,} B")
+        lines.append(f"RAM  estimate (tflm) {e['ram_tflm']:,} B (planned {e['ram_tflm_plan']:,}) "
+                     f"| Eq.4 {e['ram_eq4']:,} B | op graph {e['ram_op_graph']:,} B   measured "
+                     f"TFLM planned {m['head']:,} B + persistent {m['tail']:,} B; smallest "
+                     f"working arena {m.get('min_arena', 0):,} B")
+    if rep.get("verdict"):
+        lines.append(f"measured: {rep['verdict']}")
     if "numerics" in rep:
         n = rep["numerics"]
         lines.append(f"numerics vs float reference: max |err| {n['max_abs_err']:.3g} "
                      f"(bound {n['bound']:.3g}) on {n['n']} {rep.get('calibration_note', '')}")
-    if "tflm_error" in rep:
-        lines.append(f"TFLM: {rep['tflm_error']}")
+    if rep.get("runtime") == "litert":
+        lines.append("written for LiteRT (--runtime litert): not measured in TFLM")
     return "\n".join(lines) + "\n"
 
 
+def _dtype(fmt: str, dtype: str | None) -> str:
+    if dtype not in (None, "float32", "int8"):
+        raise InvalidParameterError(f"--dtype must be float32 or int8, got {dtype!r}")
+    if fmt == "tflite-int8":
+        if dtype == "float32":
+            raise InvalidParameterError("--format tflite-int8 with --dtype float32: use "
+                                        "--format tflite for a float32 model")
+        return "int8"
+    return dtype or ("float32" if fmt == "tflite" else "int8")
+
+
 def export(source: str | Path, fmt: str = "tflite", out: str | Path | None = None, *,
-           calibration: np.ndarray | int = 64, seed: int = 0, bisect: bool = True,
-           per_channel_fc: bool = False, dtype: str | None = None) -> dict[str, Any]:
+           calibration: np.ndarray | int | None = None, dataset: str | None = None,
+           seed: int = 0, bisect: bool = True, per_channel_fc: bool = False,
+           dtype: str | None = None, target: Any = None, runtime: str = "tflm"
+           ) -> dict[str, Any]:
     """Export an arch file / run dir; returns the report (also written as JSON and text)."""
+    from ..space.lowering import lower
+    from .weights import space_ops
+
     if fmt not in FORMATS:
         raise InvalidParameterError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    spec = load_arch(source)
-    out_dir = Path(out) if out is not None else (spec.source.parent / "export")  # type: ignore
-    name = f"{spec.space.name}_{'-'.join(map(str, spec.widths))}".replace("-", "_")
+    if runtime not in RUNTIMES:
+        raise InvalidParameterError(f"--runtime must be one of {RUNTIMES}, got {runtime!r}")
+    rec, rd = load_record(source)
+    base = rd.path / "export" if rd is not None else Path(rec.source).parent / "export"
+    name = f"{rec.space.name}_{'-'.join(map(str, rec.widths))}".replace("-", "_")
     if fmt == "onnx":
-        from ..models import build_model
-        from .report import UnsupportedOpError
-        from .onnx import check_onnx, write_onnx
-        from .weights import load_state_dict
+        return _onnx(rec, Path(out) if out is not None else base / "onnx", name)
+    dtype = _dtype(fmt, dtype)
+    out_dir = Path(out) if out is not None else base / dtype
+    codes = lower(space_ops(rec.space, rec.widths), per_channel_fc=per_channel_fc).codes()
+    if runtime == "tflm":  # refuse before anything is written
+        from .report import UnsupportedOpError, check_tflm_ops
 
-        model = build_model(spec.space, spec.widths)
-        if spec.state_dict is not None:
-            model.load_state_dict(load_state_dict(spec.state_dict))
-        path = write_onnx(model, spec.space.input_shape, out_dir / f"{name}.onnx")
-        err = check_onnx(model, spec.space.input_shape, path)
-        if not err <= 1e-4:
-            raise UnsupportedOpError(f"onnxruntime output differs from torch by {err:.3g} for "
-                                     f"{path}; please report this architecture")
-        return {"files": [str(path)], "trained": spec.state_dict is not None,
-                "onnxruntime_max_abs_diff": err}
-    dtype = dtype or ("float32" if fmt == "tflite" else "int8")
-    from .c_array import write_c_sources
-    from .report import UnsupportedOpError, calibration_inputs, measure
-
-    if isinstance(calibration, (int, np.integer)):
-        calib, note = calibration_inputs(spec.space, int(calibration), seed), \
-            f"random normal inputs (seed {seed})"
-    else:
-        calib, note = np.asarray(calibration, np.float32), "given calibration inputs"
-    try:
-        rep = measure(spec.space, spec.widths, spec.state_dict, dtype, calibration=calib,
-                      bisect=bisect, per_channel_fc=per_channel_fc, seed=seed)
-        model = rep.pop("_model")
-    except UnsupportedOpError as exc:  # still write the .tflite, report what TFLM lacks
-        from .report import estimates, to_tflite
-        from .weights import model_weights
-
-        weights, trained = model_weights(spec.space, spec.widths, spec.state_dict, seed=seed)
-        model = to_tflite(weights, spec.space, dtype, calib, per_channel_fc)
-        rep = {"space": spec.space.name, "widths": list(spec.widths), "dtype": dtype,
-               "trained": trained, "ops": list(model.ops), "tflm_error": str(exc),
-               "estimate": estimates(spec.space, spec.widths, dtype),
-               "measured": {"flatbuffer": model.size}}
-        rep["agreement"] = {"rom_refined_ratio": round(model.size /
-                                                       rep["estimate"]["rom_refined"], 4)}
+        try:
+            check_tflm_ops(codes)
+        except UnsupportedOpError as exc:
+            raise UnsupportedOpError(f"{exc}; or pass --runtime litert to write the file for "
+                                     "LiteRT without a TFLM check") from None
+    target = target or rec.target
+    calib, note = _calibration(rec, dtype, calibration, dataset, seed)
+    rep, model = _write_and_measure(rec, dtype, calib, bisect, per_channel_fc, seed, runtime)
     rep["calibration_note"] = note if dtype == "int8" else "inputs"
+    rep["runtime"] = runtime
+    if runtime == "tflm":
+        from .deploy import verdict
+
+        m = rep["measured"]
+        fits, text = verdict(target, m["flatbuffer"], m.get("min_arena") or m["recorded_total"])
+        rep.update(fits=fits, verdict=text,
+                   target=None if target is None else target.to_dict())
     out_dir.mkdir(parents=True, exist_ok=True)
     files = []
     if fmt != "c":
         tfl = out_dir / f"{name}.tflite"
-        tfl.write_bytes(model.data)
+        atomic_write(tfl, model.data)
         files.append(tfl)
-    notes = [f"{spec.space.name}[{'-'.join(map(str, spec.widths))}] {dtype}, "
+    notes = [f"{rec.space.name}[{'-'.join(map(str, rec.widths))}] {dtype}, "
              f"input {list(model.input_shape)} (NHWC)"]
     if model.input_quant:
         notes.append(f"input scale {model.input_quant[0]:.9g} zero_point {model.input_quant[1]}; "
@@ -157,14 +143,69 @@ def export(source: str | Path, fmt: str = "tflite", out: str | Path | None = Non
                      f"{model.output_quant[1]}")  # type: ignore[index]
     if not rep["trained"]:
         notes.append("RANDOM weights: deployment dry run, not a trained model")
+    from .c_array import write_c_sources
+
     files += write_c_sources(model.data, out_dir, name, model.ops,
                              rep.get("measured", {}).get("min_arena"), notes)
     rep["files"] = [str(f) for f in files] + [str(out_dir / "memory_report.json"),
                                               str(out_dir / "memory_report.txt")]
-    (out_dir / "memory_report.json").write_text(json.dumps(rep, indent=2, default=str))
-    (out_dir / "memory_report.txt").write_text(_text_report(rep))
     rep["text"] = _text_report(rep)
+    atomic_write(out_dir / "memory_report.json", json.dumps(
+        {k: v for k, v in rep.items() if k != "text"}, indent=2, default=str))
+    atomic_write(out_dir / "memory_report.txt", rep["text"])
     return rep
 
 
-__all__ = ["ArchSpec", "FORMATS", "NotInSpaceError", "export", "load_arch"]  # noqa: F822
+def _calibration(rec: ArchRecord, dtype: str, calibration: Any, dataset: str | None,
+                 seed: int) -> tuple[np.ndarray | None, str]:
+    from .deploy import calibration_for
+    from .report import calibration_inputs
+
+    if dtype != "int8":
+        return None, ""
+    if isinstance(calibration, np.ndarray):
+        return np.asarray(calibration, np.float32), "given calibration inputs"
+    if dataset or rec.dataset:
+        return calibration_for(rec.space, dataset or rec.dataset, seed=seed)
+    n = int(calibration) if calibration else 64
+    return calibration_inputs(rec.space, n, seed), f"{n} random normal inputs (seed {seed})"
+
+
+def _write_and_measure(rec: ArchRecord, dtype: str, calib: np.ndarray | None, bisect: bool,
+                       per_channel_fc: bool, seed: int, runtime: str) -> tuple[dict, Any]:
+    from .report import estimates, measure, to_tflite
+    from .weights import model_weights
+
+    sd = rec.state_dict_path()
+    if runtime == "tflm":
+        rep = measure(rec.space, rec.widths, sd, dtype, calibration=calib, bisect=bisect,
+                      per_channel_fc=per_channel_fc, seed=seed)
+        return rep, rep.pop("_model")
+    weights, trained = model_weights(rec.space, rec.widths, sd, seed=seed)
+    model = to_tflite(weights, rec.space, dtype, calib, per_channel_fc)
+    rep = {"space": rec.space.name, "widths": list(rec.widths), "dtype": dtype,
+           "trained": trained, "ops": list(model.ops),
+           "estimate": estimates(rec.space, rec.widths, dtype),
+           "measured": {"flatbuffer": model.size}}
+    return rep, model
+
+
+def _onnx(rec: ArchRecord, out_dir: Path, name: str) -> dict[str, Any]:
+    from ..models import build_model
+    from .onnx import check_onnx, write_onnx
+    from .report import UnsupportedOpError
+    from .weights import load_state_dict
+
+    model = build_model(rec.space, rec.widths)
+    sd = rec.state_dict_path()
+    if sd is not None:
+        model.load_state_dict(load_state_dict(sd))
+    path = write_onnx(model, rec.space.input_shape, out_dir / f"{name}.onnx")
+    err = check_onnx(model, rec.space.input_shape, path)
+    if not err <= 1e-4:
+        raise UnsupportedOpError(f"onnxruntime output differs from torch by {err:.3g} for "
+                                 f"{path}; please report this architecture")
+    return {"files": [str(path)], "trained": sd is not None, "onnxruntime_max_abs_diff": err}
+
+
+__all__ = ["ArchSpec", "FORMATS", "RUNTIMES", "export", "load_arch", "load_record"]

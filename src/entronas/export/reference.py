@@ -35,8 +35,9 @@ def weight_shape(op: Op) -> tuple[int, ...] | None:
 def random_weights(ops: Iterable[Op], seed: int = 0) -> list[OpWeights]:
     """Random (He-scaled) folded weights and small biases: a deployment dry run, or tests.
 
-    Every conv/linear op gets a bias, as after folding BatchNorm; the scale keeps activations
-    O(1) through deep chains, so int8 calibration sees realistic ranges.
+    A conv/linear op gets a bias when its description has one (its own, or the one folding its
+    BatchNorm creates), as in a trained model; the scale keeps activations O(1) through deep
+    chains, so int8 calibration sees realistic ranges.
     """
     rng = np.random.default_rng(seed)
     out: list[OpWeights] = []
@@ -48,7 +49,7 @@ def random_weights(ops: Iterable[Op], seed: int = 0) -> list[OpWeights]:
         fan_in = math.prod(shape[1:])
         w = rng.normal(0.0, math.sqrt(2.0 / fan_in), size=shape).astype(np.float32)
         b = rng.normal(0.0, 0.1, size=shape[0]).astype(np.float32)
-        out.append((op, w, b))
+        out.append((op, w, b if op.bias_terms else None))
     return out
 
 

@@ -1,14 +1,11 @@
 """Direct TFLite flatbuffer writer: our layer description + folded weights -> ``.tflite``.
 
 Why direct: the only dependency is the schema tooling that ``tflite-micro`` ships (~4 MB), it runs
-in milliseconds, and the graph is exactly the one the resource model counts (no converter adds
-PAD or reorders layers; deploy.md section 2 and finding 4). Each :class:`Op` lowers to:
-
-* ``conv2d``: [PAD if the padding is neither TF-'same' nor 'valid'] -> CONV_2D or
-  DEPTHWISE_CONV_2D (``groups == in_channels``) with ReLU fused -> [GELU] -> [ADD residual];
-* ``linear``: FULLY_CONNECTED (a 4-D input is flattened by the op itself; the weight columns
-  are permuted from torch's CHW order to TFLite's HWC order) -> [GELU] -> [ADD];
-* ``global_avg_pool``: AVERAGE_POOL_2D over the whole map (int8: same quantisation in and out).
+in milliseconds, and the graph is exactly the one the resource model counts: the operators come
+from :func:`entronas.space.lowering.lower`, the same lowering the RAM and flatbuffer models of
+``entronas.cost`` count (no converter adds PAD or reorders layers; deploy.md section 2 and
+finding 4). The weight columns of a fully connected layer after a feature map are permuted from
+torch's CHW order to TFLite's HWC order; pooling keeps its input's int8 quantisation.
 
 Layout: TFLite is channels-last, so the model input is ``(1, H, W, C)`` (or ``(1, N)``).
 Every constant buffer is 16-byte aligned, as TFLM on a Cortex-M expects.
@@ -23,7 +20,8 @@ import numpy as np
 
 from .._core.errors import InvalidParameterError
 from .._core.imports import require
-from ..space.layers import Op, same_padding
+from ..space.layers import Op
+from ..space.lowering import Lowered, RuntimeOp, conv_padding, lower
 from .quantise import activation_qparams, int32_bias, symmetric_weights
 from .reference import OpWeights
 
@@ -174,23 +172,9 @@ class _Builder:
         return bytes(builder.Output())
 
 
-def _nhwc(shape: Sequence[int]) -> tuple[int, ...]:
-    return (1, *shape[1:], shape[0]) if len(shape) == 3 else (1, *shape)
-
-
-def _conv_padding(op: Op) -> str:
-    """'SAME' or 'VALID' when TFLite's built-in padding reproduces ``op.padding``, else 'PAD'."""
-    _, h, w = op.in_shape
-    if op.padding == (0, 0, 0, 0):
-        return "VALID"
-    oh, top, bottom = same_padding(h, op.kernel[0], op.stride[0])
-    ow, left, right = same_padding(w, op.kernel[1], op.stride[1])
-    if (left, right, top, bottom) == op.padding and (oh, ow) == op.out_shape[1:]:
-        return "SAME"
-    return "PAD"
-
-
 class _Writer:
+    """Emits a :class:`~entronas.space.lowering.Lowered` graph operator by operator."""
+
     def __init__(self, dtype: str, ranges: dict[str, tuple[float, float]] | None,
                  per_channel_fc: bool) -> None:
         self.b = _Builder(dtype)
@@ -198,6 +182,7 @@ class _Writer:
         self.dtype = dtype
         self.ranges = ranges or {}
         self.per_channel_fc = per_channel_fc
+        self.ids: dict[int, int] = {}   # lowered tensor id -> flatbuffer tensor index
 
     def qp(self, stage: str) -> tuple[float, int] | None:
         if self.dtype == "float32":
@@ -206,10 +191,14 @@ class _Writer:
             raise InvalidParameterError(f"no calibration range for {stage!r}; run calibrate()")
         return activation_qparams(*self.ranges[stage])
 
-    def act_code(self, act: str | None) -> tuple[int, bool]:
-        """(fused activation enum, needs a separate GELU op)."""
-        f = self.fb.ActivationFunctionType
-        return (f.RELU, False) if act == "relu" else (f.NONE, act == "gelu")
+    def act(self, graph: Lowered, tid: int) -> int:
+        """The flatbuffer tensor of lowered activation ``tid`` (created on first use)."""
+        if tid not in self.ids:
+            t = graph.tensors[tid]
+            q = self.b.quant.get(self.ids[t.quant_of]) if t.quant_of is not None \
+                else self.qp(t.stage)
+            self.ids[tid] = self.b.activation(t.stage, t.shape, q)
+        return self.ids[tid]
 
     def weights(self, name: str, w: np.ndarray, b: np.ndarray | None, axis: int | None,
                 in_idx: int) -> tuple[int, int]:
@@ -231,55 +220,43 @@ class _Writer:
                            [0] * len(scales), 0)
         return wi, bi
 
-    def lower(self, k: int, op: Op, w: np.ndarray | None, b: np.ndarray | None,
-              x: int) -> int:
-        fb, name = self.fb, f"op{k}"
-        if op.kind == "global_avg_pool":
+    def emit(self, g: Lowered, rop: RuntimeOp, op: Op, w: np.ndarray | None,
+             b: np.ndarray | None) -> None:
+        fb, name = self.fb, f"op{rop.source}"
+        x = self.act(g, rop.inputs[0])
+        if rop.code == "AVERAGE_POOL_2D":
             c, h, wd = op.in_shape
-            out = self.b.activation(f"{name}/out", (1, 1, 1, c), self.b.quant.get(x))
+            out = self.act(g, rop.output)
             o = fb.Pool2DOptionsT()
             o.padding, o.strideW, o.strideH = fb.Padding.VALID, 1, 1
             o.filterWidth, o.filterHeight = wd, h
             o.fusedActivationFunction = fb.ActivationFunctionType.NONE
             self.b.op("AVERAGE_POOL_2D", [x], [out], "Pool2DOptions", o)
-            return out
-        fused, gelu = self.act_code(op.activation)
-        pre_stage = f"{name}/pre" if gelu else f"{name}/act"
-        out_shape = _nhwc(op.out_shape)
-        src = x
-        if op.kind == "conv2d":
-            mode = _conv_padding(op)
-            if mode == "PAD":
-                left, right, top, bottom = op.padding
-                pads = np.array([[0, 0], [top, bottom], [left, right], [0, 0]], np.int32)
-                pi = self.b.tensor(f"{name}/paddings", (4, 2), fb.TensorType.INT32, pads)
-                c, h, wd = op.in_shape
-                src = self.b.activation(f"{name}/pad", (1, h + top + bottom, wd + left + right,
-                                                        c), self.b.quant.get(x))
-                self.b.op("PAD", [x, pi], [src], "PadOptions", fb.PadOptionsT())
-            depthwise = op.groups == op.in_channels and op.groups > 1
-            if op.groups != 1 and not depthwise:
-                raise InvalidParameterError(
-                    f"TFLite has no grouped convolution (groups={op.groups}, "
-                    f"{op.in_channels} channels); only groups=1 or depthwise export")
-            pad = fb.Padding.VALID if mode != "SAME" else fb.Padding.SAME
-            y = self.b.activation(pre_stage, out_shape, self.qp(pre_stage))
-            if depthwise:
+        elif rop.code == "PAD":
+            left, right, top, bottom = op.padding
+            pads = np.array([[0, 0], [top, bottom], [left, right], [0, 0]], np.int32)
+            pi = self.b.tensor(f"{name}/paddings", (4, 2), fb.TensorType.INT32, pads)
+            self.b.op("PAD", [x, pi], [self.act(g, rop.output)], "PadOptions", fb.PadOptionsT())
+        elif rop.code in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            y = self.act(g, rop.output)
+            if rop.code == "DEPTHWISE_CONV_2D":
                 wt = np.transpose(w, (1, 2, 3, 0))  # (C*m, 1, kh, kw) -> (1, kh, kw, C*m)
-                wi, bi = self.weights(name, wt, b, 3, src)
+                wi, bi = self.weights(name, wt, b, 3, x)
                 o = fb.DepthwiseConv2DOptionsT()
                 o.depthMultiplier = op.out_channels // op.in_channels
-                code, otype = "DEPTHWISE_CONV_2D", "DepthwiseConv2DOptions"
+                otype = "DepthwiseConv2DOptions"
             else:
                 wt = np.transpose(w, (0, 2, 3, 1))  # (O, I, kh, kw) -> (O, kh, kw, I)
-                wi, bi = self.weights(name, wt, b, 0, src)
+                wi, bi = self.weights(name, wt, b, 0, x)
                 o = fb.Conv2DOptionsT()
-                code, otype = "CONV_2D", "Conv2DOptions"
-            o.padding, o.strideH, o.strideW = pad, op.stride[0], op.stride[1]
+                otype = "Conv2DOptions"
+            same = conv_padding(op) == "SAME"
+            o.padding = fb.Padding.SAME if same else fb.Padding.VALID
+            o.strideH, o.strideW = op.stride
             o.dilationHFactor = o.dilationWFactor = 1
-            o.fusedActivationFunction = fused
-            self.b.op(code, [src, wi, bi], [y], otype, o)
-        else:  # linear
+            o.fusedActivationFunction = self.fused(op.activation)
+            self.b.op(rop.code, [x, wi, bi], [y], otype, o)
+        elif rop.code == "FULLY_CONNECTED":
             in_shape = self.b.tensors[x].shape
             wt = w
             if len(in_shape) == 4:  # torch flattens CHW, TFLite HWC
@@ -287,25 +264,28 @@ class _Writer:
                 wt = w.reshape(w.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(w.shape[0],
                                                                                     -1)
             wi, bi = self.weights(name, wt, b, 0 if self.per_channel_fc else None, x)
-            y = self.b.activation(pre_stage, out_shape, self.qp(pre_stage))
+            y = self.act(g, rop.output)
             o = fb.FullyConnectedOptionsT()
-            o.fusedActivationFunction = fused
+            o.fusedActivationFunction = self.fused(op.activation)
             o.weightsFormat = fb.FullyConnectedOptionsWeightsFormat.DEFAULT
             o.keepNumDims = False
             self.b.op("FULLY_CONNECTED", [x, wi, bi], [y], "FullyConnectedOptions", o)
-        if gelu:
-            g = self.b.activation(f"{name}/act", out_shape, self.qp(f"{name}/act"))
+        elif rop.code == "GELU":
             go = fb.GeluOptionsT()
             go.approximate = False
-            self.b.op("GELU", [y], [g], "GeluOptions", go)
-            y = g
-        if op.residual:
-            r = self.b.activation(f"{name}/out", out_shape, self.qp(f"{name}/out"))
+            self.b.op("GELU", [x], [self.act(g, rop.output)], "GeluOptions", go)
+        elif rop.code == "ADD":
+            r = self.act(g, rop.output)
             ao = fb.AddOptionsT()
             ao.fusedActivationFunction = fb.ActivationFunctionType.NONE
-            self.b.op("ADD", [y, x], [r], "AddOptions", ao)
-            y = r
-        return y
+            self.b.op("ADD", [x, self.act(g, rop.inputs[1])], [r], "AddOptions", ao)
+        else:  # pragma: no cover - OP_CODES is closed
+            raise InvalidParameterError(f"the writer cannot emit {rop.code}")
+
+    def fused(self, act: str | None) -> int:
+        """The fused activation of a conv/FC (GELU is a separate operator)."""
+        f = self.fb.ActivationFunctionType
+        return f.RELU if act == "relu" else f.NONE
 
 
 def write_tflite(weights: Sequence[OpWeights], input_shape: Sequence[int], *,
@@ -322,12 +302,15 @@ def write_tflite(weights: Sequence[OpWeights], input_shape: Sequence[int], *,
     """
     if dtype not in DTYPES:
         raise InvalidParameterError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    ops = [op for op, _, _ in weights]
+    graph = lower(ops, per_channel_fc=per_channel_fc)
     wr = _Writer(dtype, ranges, per_channel_fc)
-    x = wr.b.activation("input", _nhwc(tuple(input_shape)), wr.qp("input"))
-    first = x
-    for k, (op, w, b) in enumerate(weights):
-        x = wr.lower(k, op, None if w is None else np.asarray(w, np.float64),
-                     None if b is None else np.asarray(b, np.float64), x)
+    first = wr.act(graph, 0)
+    for rop in graph.ops:
+        op, w, b = weights[rop.source]
+        wr.emit(graph, rop, op, None if w is None else np.asarray(w, np.float64),
+                None if b is None else np.asarray(b, np.float64))
+    x = wr.ids[graph.output]
     data = wr.b.finish([first], [x], description)
     return TFLiteModel(
         data=data, dtype=dtype, input_shape=tuple(wr.b.tensors[first].shape),

@@ -136,7 +136,7 @@ def choose_axis(tables: Sequence[DepthTables], target: Target) -> Axis:
 def partitions(t: DepthTables, target: Target, options: CostOptions) -> list[_Partition]:
     """Split X^f by the exact value of the even buffer (Eq. 4) so that RAM becomes two caps."""
     ram = target.ram
-    if ram is None or options.ram_model in ("chain", "ops"):
+    if ram is None or t.pairwise:
         return [_Partition(None, None, None)]
     evens = {t.in_bytes}
     for k in range(t.depth):
@@ -168,13 +168,13 @@ class _Rules:
     def transition(self, k: int, masks: list[np.ndarray]) -> np.ndarray:
         t = self.t
         ok = t.allowed[k] & masks[k][None, :]
-        if self.options.ram_model in ("chain", "ops") and self.target.ram is not None:
+        if t.pairwise and self.target.ram is not None:
             ok = ok & (t.peak[k] <= self.target.ram)
         return ok
 
     def tail_ok(self, t: DepthTables) -> np.ndarray:
         """Last widths whose fixed tail fits the RAM budget (pairwise RAM models only)."""
-        if self.options.ram_model in ("chain", "ops") and self.target.ram is not None:
+        if t.pairwise and self.target.ram is not None:
             return t.tail_peak <= self.target.ram
         return np.ones(len(t.tail_peak), bool)
 

@@ -1,8 +1,14 @@
 """Exact enumeration of X^f_L, output-sensitive, vectorised level by level.
 
-Every prefix kept at level k is the prefix of at least one feasible network (it passed the
-cheapest-completion bound), so the work is proportional to |X^f_L| * L, never to the box.
-The result is built directly as a range-compressed DAG (identical subtrees shared).
+Every prefix kept at level k is the prefix of at least one network that passes the cheapest-
+completion bound, so the work is proportional to |X^f_L| * L, never to the box. The result is
+built directly as a DAG (identical subtrees shared).
+
+Under the ``tflm`` convention the bound uses the live-tensor peak (a monotone lower bound of
+TFLM's planned arena); every network that passes it is then accepted when the monotone window
+bound already fits, and otherwise checked with the exact replay of TFLM's planner
+(:func:`entronas.cost.planner.greedy_plan_batch`). So the result is exactly the set of networks
+whose replayed arena fits.
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..cost.options import CostOptions
+from ..cost.planner import greedy_plan_batch
 from ..targets.base import Target
-from .tables import INF, Completion, DepthTables, layer_is_even
+from .tables import INF, Completion, DepthTables, layer_is_even, ram_of
 from .tree import DepthDag
 
 
@@ -26,6 +33,11 @@ class _Prefixes:
     even: np.ndarray
     odd: np.ndarray
     pair: np.ndarray
+    pers: np.ndarray
+    win: np.ndarray       # tflm: the largest planner window so far
+
+
+_STATE = ("rom", "flops", "even", "odd", "pair", "pers", "win")
 
 
 def _budget(v: int | None) -> np.int64:
@@ -33,15 +45,14 @@ def _budget(v: int | None) -> np.int64:
 
 
 def _fits(p: dict, comp: Completion, k: int, last: np.ndarray, target: Target,
-          options: CostOptions) -> np.ndarray:
+          t: DepthTables) -> np.ndarray:
     """Whether the prefix (arrays in ``p``) plus its cheapest completion fits the target."""
     ok = comp.ok[k][last]
     ok &= p["rom"] + comp.rom[k][last] <= _budget(target.rom)
     ok &= p["flops"] + comp.flops[k][last] <= _budget(target.flops)
-    if options.ram_model in ("chain", "ops"):
-        ram = np.maximum(p["pair"], comp.pair[k][last])
-    else:
-        ram = np.maximum(p["even"], comp.even[k][last]) + np.maximum(p["odd"], comp.odd[k][last])
+    ram = ram_of(t, np.maximum(p["even"], comp.even[k][last]),
+                 np.maximum(p["odd"], comp.odd[k][last]),
+                 np.maximum(p["pair"], comp.pair[k][last]), p["pers"] + comp.pers[k][last])
     ok &= ram <= _budget(target.ram)
     return ok
 
@@ -51,17 +62,19 @@ def enumerate_depth(t: DepthTables, comp: Completion, target: Target,
     """The feasible set of one depth as a :class:`DepthDag` (None if empty)."""
     L = t.depth
     w0 = np.arange(t.sizes[0])
+    win0 = t.window[0][0] if t.ram_shape == "tflm" else np.zeros(len(w0), np.int64)
     p = dict(rom=t.rom[0][0], flops=t.flops[0][0],
              even=np.full(len(w0), t.in_bytes, np.int64), odd=t.out[0].copy(),
-             pair=t.peak[0][0].copy())
+             pair=t.peak[0][0].copy(), pers=t.pers[0][0].copy(), win=win0.copy())
+    keep = _fits(p, comp, 0, w0, target, t)
     if L == 1:
-        mask = _fits(p, comp, 0, w0, target, options)
-        return DepthDag.from_leaf_masks([mask[None, :]], [], L) if mask.any() else None
-    keep = _fits(p, comp, 0, w0, target, options)
-    levels = [_Prefixes(w0[keep], np.zeros(keep.sum(), np.int64),
-                        *(p[n][keep] for n in ("rom", "flops", "even", "odd", "pair")))]
+        if t.ram_shape == "tflm":
+            keep = _exact(t, [], keep[None, :], p, target)[0]
+        return DepthDag.from_leaf_masks([keep[None, :]], [], L) if keep.any() else None
     if not keep.any():
         return None
+    levels = [_Prefixes(w0[keep], np.zeros(keep.sum(), np.int64),
+                        *(p[n][keep] for n in _STATE))]
     for k in range(1, L):
         cur = levels[-1]
         allowed = t.allowed[k][cur.last]                         # (P, W_k)
@@ -73,14 +86,53 @@ def enumerate_depth(t: DepthTables, comp: Completion, target: Target,
         else:
             q["even"], q["odd"] = cur.even[:, None], np.maximum(cur.odd[:, None], buf)
         q["pair"] = np.maximum(cur.pair[:, None], t.peak[k][cur.last])
+        q["pers"] = cur.pers[:, None] + t.pers[k][cur.last]
+        q["win"] = np.maximum(cur.win[:, None], t.window[k][cur.last]) \
+            if t.ram_shape == "tflm" else cur.win[:, None]
         cols = np.broadcast_to(np.arange(t.sizes[k])[None, :], allowed.shape)
-        mask = allowed & _fits(q, comp, k, cols, target, options)
+        mask = allowed & _fits(q, comp, k, cols, target, t)
         if k == L - 1:
+            if t.ram_shape == "tflm":
+                mask = _exact(t, levels, mask, q, target)
             return DepthDag.from_prefix_levels(levels, mask, L)
         parent, last = np.nonzero(mask)
         if len(parent) > max_prefixes:
             raise MemoryError(f"more than {max_prefixes:,} feasible prefixes at layer {k + 1}")
         q = {n: np.broadcast_to(v, mask.shape)[parent, last] for n, v in q.items()}
-        levels.append(_Prefixes(last, parent, q["rom"], q["flops"], q["even"], q["odd"],
-                                q["pair"]))
+        levels.append(_Prefixes(last, parent, *(q[n] for n in _STATE)))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _exact(t: DepthTables, levels: list[_Prefixes], mask: np.ndarray, q: dict,
+           target: Target) -> np.ndarray:
+    """Keep the members of ``mask`` whose replayed TFLM plan + persistent part fits.
+
+    Members whose window bound fits need no replay; the others are replayed in one batch.
+    """
+    if target.ram is None or not mask.any():
+        return mask
+    L = t.depth
+    parent, last = np.nonzero(mask)
+    bcast = {n: np.broadcast_to(v, mask.shape)[parent, last] for n, v in q.items()}
+    pers = bcast["pers"] + t.tail_pers[last]
+    upper = np.maximum(bcast["win"], t.tail_window[last]) + pers
+    doubt = np.nonzero(upper > target.ram)[0]
+    if not len(doubt):
+        return mask
+    pos = np.empty((len(doubt), L), np.int64)
+    pos[:, L - 1] = last[doubt]
+    node = parent[doubt]
+    for j in range(L - 2, -1, -1):
+        pos[:, j] = levels[j].last[node]
+        node = levels[j].parent[node]
+    cols = [np.full(len(doubt), -(-t.in_bytes // 16) * 16, np.int64)]
+    for i in range(L):
+        prev = pos[:, i - 1] if i else np.zeros(len(doubt), np.int64)
+        cols.append(t.tensors[i][prev, pos[:, i]])
+    cols.append(t.tail_tensors[pos[:, L - 1]])
+    sizes = np.concatenate([c.reshape(len(doubt), -1) for c in cols], axis=1)
+    plan = greedy_plan_batch(sizes, t.lifetimes)
+    bad = doubt[plan + pers[doubt] > target.ram]
+    out = mask.copy()
+    out[parent[bad], last[bad]] = False
+    return out

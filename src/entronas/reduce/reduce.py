@@ -11,12 +11,15 @@ from typing import Any, Callable
 import numpy as np
 
 from .._core.errors import InfeasibleSpaceError
+from ..cost.model import estimate
 from ..cost.options import CostOptions
+from ..cost.ram import fixed_ram
+from ..cost.rom import fixed_rom
 from ..space.base import ChainSpace
 from ..targets.base import Target, fmt_bytes
 from .enumerate import enumerate_depth
 from .count import CountedSpace, DepthCounter, NotCountableError, choose_axis, forward_counts
-from .tables import Completion, DepthTables, build_tables, completion, prefix
+from .tables import Completion, DepthTables, build_tables, completion, prefix, ram_of
 from .tree import FeasibleTree
 
 
@@ -46,6 +49,8 @@ class ReductionReport:
     depths: list[DepthReport] = field(default_factory=list)
     seconds: float = 0.0
     method: str = "enumerate"
+    costs: str = ""
+    conservative: bool = False   # counted with an upper bound of the RAM (a subset of X^f)
 
     @property
     def size(self) -> int:
@@ -58,6 +63,7 @@ class ReductionReport:
     def to_dict(self) -> dict[str, Any]:
         return {"space": self.space, "target": self.target, "size": self.size,
                 "feasible": self.feasible, "seconds": self.seconds, "method": self.method,
+                "costs": self.costs, "conservative": self.conservative,
                 "depths": [d.to_dict() for d in self.depths]}
 
 
@@ -71,22 +77,37 @@ def fingerprint(space: ChainSpace, target: Target, options: CostOptions) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def cheapest_costs(t: DepthTables, c: Completion, options: CostOptions) -> dict[str, int] | None:
-    """Costs of the all-minimum (greedy) network of this depth, None if rules allow none."""
-    first = int(np.argmax(c.ok[0])) if c.ok[0].any() else None
-    if first is None:
+def cheapest_arch(t: DepthTables, c: Completion) -> tuple[int, ...] | None:
+    """Grid positions of the all-minimum (greedy) network of this depth, None if none exists."""
+    if not c.ok[0].any():
         return None
+    pos = [int(np.argmax(c.ok[0]))]
+    for k in range(t.depth - 1):
+        pos.append(int(c.nxt[k][pos[-1]]))
+    return tuple(pos)
+
+
+def cheapest_costs(t: DepthTables, c: Completion, options: CostOptions) -> dict[str, int] | None:
+    """Costs of the all-minimum network of this depth as the reduction bounds them (without
+    the fixed parts); for ``tflm`` the RAM is the monotone lower bound. None if rules allow none.
+    """
+    pos = cheapest_arch(t, c)
+    if pos is None:
+        return None
+    first = pos[0]
     rom = int(t.rom[0][0, first] + c.rom[0][first])
     flops = int(t.flops[0][0, first] + c.flops[0][first])
-    if options.ram_model in ("chain", "ops"):
-        ram = int(max(t.peak[0][0, first], c.pair[0][first]))
-    else:
-        ram = int(max(t.in_bytes, c.even[0][first]) + max(t.out[0][first], c.odd[0][first]))
+    ram = int(ram_of(t, np.array(max(t.in_bytes, c.even[0][first])),
+                     np.array(max(t.out[0][first], c.odd[0][first])),
+                     np.array(max(t.peak[0][0, first], c.pair[0][first])),
+                     np.array(t.pers[0][0, first] + c.pers[0][first])))
     return {"rom": rom, "ram": ram, "flops": flops}
 
 
 def lower_bound_ok(cheap: dict[str, int] | None, target: Target) -> bool:
-    return cheap is not None and target.fits(cheap["rom"], cheap["ram"], cheap["flops"])
+    return cheap is not None and all(
+        getattr(target, k) is None or cheap[k] <= getattr(target, k)
+        for k in ("rom", "ram", "flops"))
 
 
 #: feasible sets larger than this are counted (DP) instead of listed
@@ -102,7 +123,8 @@ def reduce_space(
     enumerate_limit: int = ENUMERATE_LIMIT,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[Any, ReductionReport]:
-    """Reduce ``space`` to the networks that fit ``target``.
+    """Reduce ``space`` to the networks that fit ``target`` under ``options`` (default: the
+    target's convention, :attr:`Target.costs`).
 
     Per depth: the all-minimum network is checked first (if it does not fit, no network of that
     depth does); M^red (Eq. 2) comes from the cheapest valid prefix + completion through each
@@ -118,9 +140,12 @@ def reduce_space(
     from .._core.validation import check_choice
 
     check_choice(method, "method", "reduce_space", ("auto", "enumerate", "count"))
-    options = options or CostOptions()
+    if options is None:  # the target's own convention (paper targets: paper; else tflm)
+        from ..cost.conventions import resolve_costs
+
+        options = resolve_costs(None, target=target)
     start = time.perf_counter()
-    report = ReductionReport(space.name, target.to_dict())
+    report = ReductionReport(space.name, target.to_dict(), costs=options.describe())
     user_target, target = target, _net_budgets(target, options)
     prepared = []
     for depth in space.depths:
@@ -130,24 +155,32 @@ def reduce_space(
         cheap = cheapest_costs(tables, comp, options)
         ok = lower_bound_ok(cheap, target)
         m_red = reduced_bounds(tables, comp, target, options) if ok else None
-        if cheap:  # report what the user's budget sees, fixed overheads included
-            cheap = {"rom": cheap["rom"] + options.rom_overhead,
-                     "ram": cheap["ram"] + options.ram_overhead, "flops": cheap["flops"]}
-        report.depths.append(DepthReport(depth, space.size(depth), 0, cheap or {}, ok, m_red,
+        pos = cheapest_arch(tables, comp)
+        shown = {}
+        if pos is not None:  # what the user's budget sees: the exact cost of that network
+            arch = tuple(int(tables.widths[j][p]) for j, p in enumerate(pos))
+            est = estimate(space, arch, options)
+            shown = {"rom": est.rom, "ram": est.ram, "flops": est.flops}
+        report.depths.append(DepthReport(depth, space.size(depth), 0, shown, ok, m_red,
                                          time.perf_counter() - t0))
         prepared.append((tables, comp, ok))
     if not any(ok for _, _, ok in prepared):
         report.seconds = time.perf_counter() - start
-        raise InfeasibleSpaceError(explain_empty(space, user_target, report))
+        raise InfeasibleSpaceError(explain_empty(space, user_target, report, options))
     # box of the reduced bounds: enumerate directly when it is small anyway
     box = sum(_box_size(space, d.depth, d.m_red) for d in report.depths if d.m_red)
     use_count = method == "count" or (method == "auto" and box > enumerate_limit)
     counters: dict[int, DepthCounter] = {}
     not_countable = ""
     if use_count:
-        feasible_tables = {d.depth: tables for (tables, _, ok), d in zip(prepared, report.depths)
-                           if ok}
+        feasible_tables = {}
+        for (tables, _, ok), d in zip(prepared, report.depths):
+            if ok:
+                feasible_tables[d.depth] = _countable(tables, d, target, options)
+        feasible_tables = {k: v for k, v in feasible_tables.items() if v is not None}
         try:
+            if not feasible_tables:
+                raise NotCountableError("no network fits under the upper bound of TFLM's arena")
             axis = choose_axis(list(feasible_tables.values()), target)
             parts = forward_counts(feasible_tables, target, options, axis)
             counters = {d: DepthCounter(t, target, options, axis, parts[d])
@@ -162,8 +195,11 @@ def reduce_space(
             "fingerprint": fingerprint(space, user_target, options)}
     if use_count:
         report.method = "count"
+        report.conservative = options.ram_model == "tflm" and target.ram is not None
         for d in report.depths:
             d.feasible = counters[d.depth].count if d.depth in counters else 0
+            if d.depth not in counters:
+                d.m_red = None
         report.seconds = time.perf_counter() - start
         meta["report"] = report.to_dict()
         return CountedSpace(space, counters, meta), report
@@ -179,30 +215,58 @@ def reduce_space(
         if dag is not None:
             dags[d.depth] = dag
             d.feasible = dag.size
+            d.m_red = _m_red(dag, tables)  # exact: the largest width some member has
+        else:
+            d.m_red = None
         d.seconds += time.perf_counter() - t0
         if progress:
             progress(f"depth {d.depth}: {d.feasible:,} feasible of {d.size:,}")
+    if not dags:
+        report.seconds = time.perf_counter() - start
+        raise InfeasibleSpaceError(explain_empty(space, user_target, report, options))
     report.seconds = time.perf_counter() - start
     meta["report"] = report.to_dict()
     return FeasibleTree(space, dags, meta), report
 
 
+def _countable(tables: DepthTables, d: DepthReport, target: Target,
+               options: CostOptions) -> DepthTables | None:
+    """The tables the counting DP counts: the tables themselves, or for ``tflm`` their
+    monotone upper bound (window bound + a bound of the persistent part), a subset of X^f."""
+    if tables.ram_shape != "tflm" or target.ram is None:
+        return tables
+    pos = [int(np.searchsorted(tables.widths[j], w)) for j, w in enumerate(d.m_red)]
+    ub = tables.upper_bound(extra=tables.persistent_bound(pos))
+    m_red = reduced_bounds(ub, completion(ub), target, options)
+    d.m_red = m_red
+    return ub if m_red is not None else None
+
+
 def _net_budgets(target: Target, options: CostOptions) -> Target:
-    """Fixed ROM/RAM overheads (runtime, container) come off the budget once."""
-    if not (options.rom_overhead or options.ram_overhead):
-        return target
+    """What the layers may use: the budgets minus the target's reserves and the convention's
+    fixed parts (the flatbuffer container, TFLM's fixed persistent arena), once."""
     from dataclasses import replace
 
-    def net(budget: int | None, overhead: int) -> int | None:
-        return None if budget is None else max(budget - overhead, 0)
-
-    rom, ram = net(target.rom, options.rom_overhead), net(target.ram, options.ram_overhead)
-    for what, left, overhead in (("ROM", rom, options.rom_overhead),
-                                 ("RAM", ram, options.ram_overhead)):
-        if left == 0:
-            raise InfeasibleSpaceError(f"the fixed {what} overhead of {overhead:,} B alone uses "
-                                       f"the whole {what} budget of {target.describe()}")
-    return replace(target, rom=rom, ram=ram)
+    fixed = {"rom": fixed_rom(options), "ram": fixed_ram(options)}
+    out = {}
+    for what in ("rom", "ram"):
+        budget = getattr(target, what)
+        if budget is None:
+            out[what] = None
+            continue
+        reserve = getattr(target, f"{what}_reserve")
+        left = budget - reserve - fixed[what]
+        if left <= 0:
+            parts = [f"the reserve {fmt_bytes(reserve)}"] if reserve else []
+            if fixed[what]:
+                parts.append(f"the fixed {fixed[what]:,} B of every {options.describe()} "
+                             "network")
+            raise InfeasibleSpaceError(
+                f"the {what.upper()} budget {fmt_bytes(budget)} of {target.describe()} leaves "
+                f"nothing for the network after {' and '.join(parts)}; raise --{what}"
+                + (f" or lower --{what}-reserve" if reserve else ""))
+        out[what] = left
+    return replace(target, rom=out["rom"], ram=out["ram"], rom_reserve=0, ram_reserve=0)
 
 
 def _box_size(space: ChainSpace, depth: int, m_red: tuple[int, ...]) -> int:
@@ -226,10 +290,9 @@ def reduced_bounds(t: DepthTables, comp: Completion, target: Target,
         ok = pre.ok[i] & comp.ok[i]
         rom = pre.rom[i] + comp.rom[i]
         flops = pre.flops[i] + comp.flops[i]
-        if options.ram_model in ("chain", "ops"):
-            ram = np.maximum(pre.pair[i], comp.pair[i])
-        else:
-            ram = np.maximum(pre.even[i], comp.even[i]) + np.maximum(pre.odd[i], comp.odd[i])
+        ram = ram_of(t, np.maximum(pre.even[i], comp.even[i]), np.maximum(pre.odd[i],
+                                                                          comp.odd[i]),
+                     np.maximum(pre.pair[i], comp.pair[i]), pre.pers[i] + comp.pers[i])
         for v, budget in ((rom, target.rom), (flops, target.flops), (ram, target.ram)):
             if budget is not None:
                 ok &= v <= budget
@@ -241,11 +304,11 @@ def reduced_bounds(t: DepthTables, comp: Completion, target: Target,
 
 def _m_red(dag: Any, tables: DepthTables) -> tuple[int, ...]:
     """M_i^red = the largest width of layer i over X^f_L (Eq. 2)."""
-    return tuple(int(tables.widths[j][(dag.lo[j] + dag.cnt[j] - 1).max()])
-                 for j in range(dag.depth))
+    return tuple(int(tables.widths[j][p]) for j, p in enumerate(dag.max_positions()))
 
 
-def explain_empty(space: ChainSpace, target: Target, report: ReductionReport) -> str:
+def explain_empty(space: ChainSpace, target: Target, report: ReductionReport,
+                  options: CostOptions | None = None) -> str:
     """One line: why nothing fits, with the cheapest network's costs against the budget."""
     best = min((d for d in report.depths if d.cheapest), key=lambda d: d.cheapest["rom"],
                default=None)
@@ -254,14 +317,23 @@ def explain_empty(space: ChainSpace, target: Target, report: ReductionReport) ->
     c = best.cheapest
     over = []
     for what, used in (("ROM", c["rom"]), ("RAM", c["ram"]), ("FLOPs", c["flops"])):
-        budget = getattr(target, what.lower())
-        if budget is not None and used > budget:
-            over.append(f"{what} {fmt_bytes(used) if what != 'FLOPs' else f'{used:,}'} > "
-                        f"{fmt_bytes(budget) if what != 'FLOPs' else f'{budget:,}'}")
+        key = what.lower()
+        budget = getattr(target, key)
+        left = target.available(key)
+        if budget is not None and used > left:
+            if what == "FLOPs":
+                over.append(f"FLOPs {used:,} > {budget:,}")
+                continue
+            reserve = getattr(target, f"{key}_reserve")
+            extra = f" + reserve {fmt_bytes(reserve)}" if reserve else ""
+            over.append(f"{what} {used:,} B{extra} > {fmt_bytes(budget)}")
+    if not over:  # the bounds admit it but the exact TFLM arena check does not
+        over.append(f"RAM {c['ram']:,} B (TFLM's planned arena) > {fmt_bytes(target.available('ram'))}")
+    costs = f" ({options.describe()})" if options is not None else ""
     return (f"no architecture of space {space.name!r} (depth {space.depth_min}..{space.depth_max})"
-            f" fits target {target.describe()}: the smallest one (depth {best.depth}, all widths "
-            f"minimal) needs {', '.join(over)}; raise the budget, lower the minimum widths or "
-            "depth, or shrink the input")
+            f" fits target {target.describe()}{costs}: the smallest one (depth {best.depth}, all "
+            f"widths minimal) needs {', '.join(over)}; raise the budget, lower the minimum widths "
+            "or depth, or shrink the input")
 
 
 __all__ = ["CountedSpace", "DepthReport", "ReductionReport", "fingerprint", "reduce_space",

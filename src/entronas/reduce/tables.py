@@ -7,17 +7,20 @@ function of (M_{i-1}, M_i) only, which is what lets the reduction work layer by 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import prod
+from typing import Sequence
 
 import numpy as np
 
 from .._core.errors import InvalidSpaceError
 from ..cost.flops import layer_flops
 from ..cost.options import CostOptions
-from ..cost.ram import layer_peak
+from ..cost.ram import layer_peak, layer_persistent, op_tensors
 from ..cost.rom import layer_rom
 from ..space.base import ChainSpace, _allowed_matrix
+from ..space.layers import Layer
+from ..space.lowering import lower
 
 #: "infinitely expensive" sentinel that still leaves room for additions in int64
 INF = np.int64(2**62)
@@ -29,8 +32,19 @@ class DepthTables:
 
     ``rom[i][a, b]`` is layer i's ROM when layer i-1 has width ``widths[i-1][a]`` and layer i has
     ``widths[i][b]`` (layer 0 has a single row). ``out[i][b]`` is layer i's output buffer in bytes.
-    ``tail_*`` are the fixed tail's costs by the last width. ``peak[i][a, b]`` is the RAM peak
-    while executing layer i under a pairwise RAM model (``chain`` or ``ops``; zeros for ``eq4``).
+    ``tail_*`` are the fixed tail's costs by the last width.
+
+    RAM comes in one of three shapes (``ram_shape``):
+
+    * ``"parity"`` (Eq. 4): the even/odd buffer maxima of ``out``;
+    * ``"pairwise"`` (``chain``, ``ops``): max over layers of ``peak[i][a, b]`` (the RAM peak
+      while executing layer i) plus the sum of the additive ``pers`` terms (zeros here);
+    * ``"tflm"``: the same max + sum is a *lower bound* (live peak + persistent arena) that the
+      reduction prunes with; every member it keeps is then checked with the exact planner
+      replay over ``tensors`` (aligned bytes of the activation tensors each layer writes, per
+      grid pair) and ``lifetimes``. ``window`` holds the monotone upper bound of the plan
+      (:func:`entronas.cost.planner.neighbourhood_bound`, per layer), which accepts members
+      without a replay and counts sets too large to list (conservatively).
     """
 
     depth: int
@@ -44,57 +58,176 @@ class DepthTables:
     in_bytes: int
     peak: list[np.ndarray]
     tail_peak: np.ndarray
+    ram_shape: str = "parity"
+    pers: list[np.ndarray] = field(default_factory=list)
+    tail_pers: np.ndarray | None = None
+    window: list[np.ndarray] = field(default_factory=list)
+    tail_window: np.ndarray | None = None
+    tensors: list[np.ndarray] = field(default_factory=list)
+    tail_tensors: np.ndarray | None = None
+    lifetimes: list[tuple[int, int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.pers:
+            self.pers = [np.zeros_like(r) for r in self.rom]
+        if self.tail_pers is None:
+            self.tail_pers = np.zeros_like(self.tail_rom)
 
     @property
     def sizes(self) -> list[int]:
         return [len(w) for w in self.widths]
 
+    @property
+    def pairwise(self) -> bool:
+        return self.ram_shape != "parity"
+
+    def upper_bound(self, extra: int = 0) -> "DepthTables":
+        """Pairwise tables whose RAM is the monotone upper bound of the ``tflm`` RAM.
+
+        ``peak`` becomes the planner's per-layer window bound plus ``extra`` (a bound of the
+        whole persistent part, see :func:`persistent_bound`), ``pers`` zero: what the counting
+        DP can count exactly, a subset of the true X^f.
+        """
+        return DepthTables(
+            self.depth, self.widths, self.allowed, self.rom, self.flops, self.out,
+            self.tail_rom, self.tail_flops, self.in_bytes,
+            [w + extra for w in self.window], self.tail_window + extra, "pairwise")
+
+    def persistent_bound(self, m_red_pos: Sequence[int]) -> int:
+        """The persistent part of the most expensive network in the box below ``m_red_pos``."""
+        total = int(self.pers[0][0, m_red_pos[0]])
+        for i in range(1, self.depth):
+            total += int(self.pers[i][m_red_pos[i - 1], m_red_pos[i]])
+        return total + int(self.tail_pers[m_red_pos[-1]])
+
 
 def build_tables(space: ChainSpace, depth: int, options: CostOptions) -> DepthTables:
     widths = [np.asarray(space.grid(depth, i), dtype=np.int64) for i in range(depth)]
-    pairwise = options.ram_model in ("chain", "ops")
-    rom, flops, out, allowed, peak = [], [], [], [], []
+    shape = {"eq4": "parity", "chain": "pairwise", "ops": "pairwise", "tflm": "tflm"}[
+        options.ram_model]
+    pairwise, tflm = shape != "parity", shape == "tflm"
+    if tflm:  # a network TFLM cannot run does not fit, whatever its size
+        from ..cost.tflm import check_tflm_codes
+
+        probe = [int(space.grid(depth, i)[0]) for i in range(depth)]
+        layers = [space.layer(depth, i, None if i == 0 else probe[i - 1], w)
+                  for i, w in enumerate(probe)] + list(space.tail(depth, probe[-1]))
+        check_tflm_codes(lower([op for layer in layers for op in layer.ops]).codes(),
+                         f"space {space.name!r}")
+    rom, flops, out, allowed, peak, pers, window, tensors = [], [], [], [], [], [], [], []
     for i in range(depth):
         prev = [None] if i == 0 else [int(w) for w in widths[i - 1]]
         r = np.zeros((len(prev), len(widths[i])), dtype=np.int64)
         f = np.zeros_like(r)
         pk = np.zeros_like(r)
+        ps = np.zeros_like(r)
+        wn = np.zeros_like(r)
+        tens: list[list[int]] = []
         o = np.zeros(len(widths[i]), dtype=np.int64)
         for a, c_in in enumerate(prev):
+            row = []
             for b, c_out in enumerate(widths[i]):
                 layer = space.layer(depth, i, c_in, int(c_out))
-                r[a, b] = layer_rom(layer, options)
+                first = i == 0
+                r[a, b] = layer_rom(layer, options, first=first)
                 f[a, b] = layer_flops(layer, options)
                 o[b] = layer.outputs * options.activation_bytes
                 if pairwise:
-                    pk[a, b] = layer_peak(layer, options, first=i == 0)
+                    pk[a, b] = layer_peak(layer, options, first=first)
+                if tflm:
+                    ps[a, b] = layer_persistent(layer, options, first=first)
+                    frag = [layer, *_next_layers(space, depth, i, int(c_out))]
+                    wn[a, b], owned = _window(frag, options, first)
+                    row.append(owned)
+            tens.append(row)
         rom.append(r)
         peak.append(pk)
+        pers.append(ps)
+        window.append(wn)
         flops.append(f)
         out.append(o)
+        if tflm:
+            tensors.append(np.array(tens, dtype=np.int64))
         allowed.append(np.ones((1, len(widths[0])), bool) if i == 0 else
                        _allowed_matrix(widths[i - 1], widths[i], space.relation(depth, i)))
     last = widths[-1]
     tail_rom = np.zeros(len(last), dtype=np.int64)
     tail_flops = np.zeros_like(tail_rom)
     tail_peak = np.zeros_like(tail_rom)
+    tail_pers = np.zeros_like(tail_rom)
+    tail_window = np.zeros_like(tail_rom)
+    tail_tensors = []
     for b, c in enumerate(last):
-        for layer in space.tail(depth, int(c)):
+        tail = space.tail(depth, int(c))
+        for layer in tail:
             tail_rom[b] += layer_rom(layer, options)
             tail_flops[b] += layer_flops(layer, options)
-            if options.ram_model == "ops":  # the paper's models leave the tail out of RAM
+            if options.ram_model in ("ops", "tflm"):  # the paper's models leave the tail out
                 tail_peak[b] = max(tail_peak[b], layer_peak(layer, options))
+            tail_pers[b] += layer_persistent(layer, options)
+        if tflm:
+            tail_window[b], owned = _window(list(tail), options, False) if tail else (0, [])
+            tail_tensors.append(owned)
     tables = DepthTables(depth, widths, allowed, rom, flops, out, tail_rom, tail_flops,
-                         prod(space.input_shape) * options.input_bytes, peak, tail_peak)
+                         prod(space.input_shape) * options.input_bytes, peak, tail_peak, shape,
+                         pers, tail_pers, window, tail_window, tensors,
+                         np.array(tail_tensors, dtype=np.int64).reshape(len(last), -1)
+                         if tflm else None,
+                         _lifetimes(space, depth) if tflm else [])
     _check_monotone(space, tables)
     return tables
+
+
+def _next_layers(space: ChainSpace, depth: int, i: int, c_out: int) -> list[Layer]:
+    """The layer after layer i with its widest allowed width (the tail after the last one).
+
+    Why the widest: a window bound that looks one layer ahead must hold for every completion;
+    costs grow with the width, so the widest allowed next layer bounds them all.
+    """
+    if i == depth - 1:
+        return list(space.tail(depth, c_out))
+    grid = space.grid(depth, i + 1)
+    rel = space.relation(depth, i + 1)
+    ok = [w for w in grid if rel is None or (rel == "le" and w <= c_out)
+          or (rel == "ge" and w >= c_out)]
+    return [space.layer(depth, i + 1, c_out, int(max(ok or grid)))]
+
+
+def _window(layers: Sequence[Layer], options: CostOptions, first: bool) -> tuple[int, list[int]]:
+    """(planner window bound over the tensors the first layer writes, their aligned bytes).
+
+    The tensors of ``layers[0]`` (and the network input when ``first``) are the ones owned;
+    each one's bound is its bytes plus those of every tensor alive with it, the later layers
+    included, so the max over all layers' owned tensors is the network's neighbourhood bound.
+    """
+    ops = [op for layer in layers for op in layer.ops]
+    tensors = op_tensors(ops, options, first=first)
+    n_own = len(lower(layers[0].ops).tensors)
+    owned = range(0 if first else 1, n_own)
+    bound = 0
+    for k in owned:
+        s, a, b = tensors[k]
+        bound = max(bound, sum(s2 for s2, a2, b2 in tensors if not (b2 < a or a2 > b)))
+    return bound, [tensors[k][0] for k in range(1, n_own)]
+
+
+def _lifetimes(space: ChainSpace, depth: int) -> list[tuple[int, int]]:
+    """Tensor lifetimes of a depth-``depth`` network (the same for every width choice)."""
+    widths = [int(space.grid(depth, i)[0]) for i in range(depth)]
+    layers = [space.layer(depth, i, None if i == 0 else widths[i - 1], w)
+              for i, w in enumerate(widths)] + list(space.tail(depth, widths[-1]))
+    g = lower([op for layer in layers for op in layer.ops])
+    return g.lifetimes()
 
 
 def _check_monotone(space: ChainSpace, t: DepthTables) -> None:
     """The reduction is exact only if every cost is non-decreasing in every width."""
     arrays = [("ROM", t.rom), ("FLOPs", t.flops), ("RAM", [o[None, :] for o in t.out]),
               ("RAM peak", t.peak), ("tail RAM", [t.tail_peak[None, :]]),
-              ("tail ROM", [t.tail_rom[None, :]]), ("tail FLOPs", [t.tail_flops[None, :]])]
+              ("tail ROM", [t.tail_rom[None, :]]), ("tail FLOPs", [t.tail_flops[None, :]]),
+              ("persistent RAM", t.pers), ("tail persistent RAM", [t.tail_pers[None, :]])]
+    if t.ram_shape == "tflm":
+        arrays += [("RAM window", t.window), ("tail RAM window", [t.tail_window[None, :]])]
     for what, tabs in arrays:
         for i, tab in enumerate(tabs):
             if (np.diff(tab, axis=1) < 0).any() or (np.diff(tab, axis=0) < 0).any():
@@ -109,8 +242,9 @@ class Completion:
     """Cost of the cheapest valid completion of layers k+1..L-1 (+ tail), given M_k = grid[k][a].
 
     Because every cost is non-decreasing in every width and the structural rules only relate
-    neighbours, taking the smallest allowed width at every later layer is cheapest in ROM, FLOPs
-    and both RAM buffers at once; ``ok[k][a]`` is False when no valid completion exists.
+    neighbours, taking the smallest allowed width at every later layer is cheapest in ROM, FLOPs,
+    both RAM buffers, the layer peaks and the persistent RAM at once; ``ok[k][a]`` is False when
+    no valid completion exists.
     """
 
     rom: list[np.ndarray]
@@ -118,17 +252,22 @@ class Completion:
     even: list[np.ndarray]
     odd: list[np.ndarray]
     pair: list[np.ndarray]   # max layer peak (pairwise RAM models), tail included on completions
+    pers: list[np.ndarray]   # sum of additive RAM terms (tflm persistent arena), tail included
     ok: list[np.ndarray]
     nxt: list[np.ndarray]
+
+    @classmethod
+    def empty(cls, depth: int) -> "Completion":
+        return cls(*([None] * depth for _ in range(8)))  # type: ignore[arg-type]
 
 
 def completion(t: DepthTables) -> Completion:
     L = t.depth
     zeros = np.zeros(t.sizes[-1], dtype=np.int64)
-    c = Completion([None] * L, [None] * L, [None] * L, [None] * L, [None] * L, [None] * L,
-                   [None] * L)
+    c = Completion.empty(L)
     c.rom[L - 1], c.flops[L - 1] = t.tail_rom.copy(), t.tail_flops.copy()
     c.even[L - 1], c.odd[L - 1], c.pair[L - 1] = zeros, zeros.copy(), t.tail_peak.copy()
+    c.pers[L - 1] = t.tail_pers.copy()
     c.ok[L - 1] = np.ones(t.sizes[-1], bool)
     for k in range(L - 2, -1, -1):
         allowed = t.allowed[k + 1] & c.ok[k + 1][None, :]
@@ -145,6 +284,7 @@ def completion(t: DepthTables) -> Completion:
             c.odd[k] = np.maximum(buf, c.odd[k + 1][nxt])
             c.even[k] = c.even[k + 1][nxt]
         c.pair[k] = np.maximum(t.peak[k + 1][a, nxt], c.pair[k + 1][nxt])
+        c.pers[k] = t.pers[k + 1][a, nxt] + c.pers[k + 1][nxt]
         c.ok[k], c.nxt[k] = has, nxt
     return c
 
@@ -160,12 +300,12 @@ def prefix(t: DepthTables) -> Completion:
     The mirror image of :func:`completion`: the smallest allowed width at every earlier layer.
     """
     L = t.depth
-    p = Completion([None] * L, [None] * L, [None] * L, [None] * L, [None] * L, [None] * L,
-                   [None] * L)
+    p = Completion.empty(L)
     p.rom[0], p.flops[0] = t.rom[0][0].copy(), t.flops[0][0].copy()
     p.even[0] = np.full(t.sizes[0], t.in_bytes, np.int64)
     p.odd[0] = t.out[0].copy()
     p.pair[0] = t.peak[0][0].copy()
+    p.pers[0] = t.pers[0][0].copy()
     p.ok[0] = np.ones(t.sizes[0], bool)
     for k in range(1, L):
         allowed = t.allowed[k] & p.ok[k - 1][:, None]          # (W_{k-1}, W_k)
@@ -181,5 +321,18 @@ def prefix(t: DepthTables) -> Completion:
             p.odd[k] = np.maximum(p.odd[k - 1][prv], t.out[k])
             p.even[k] = p.even[k - 1][prv]
         p.pair[k] = np.maximum(p.pair[k - 1][prv], t.peak[k][prv, b])
+        p.pers[k] = p.pers[k - 1][prv] + t.pers[k][prv, b]
         p.ok[k], p.nxt[k] = has, prv
     return p
+
+
+def ram_of(t: DepthTables, even: np.ndarray, odd: np.ndarray, pair: np.ndarray,
+           pers: np.ndarray) -> np.ndarray:
+    """The RAM the tables count for given buffer maxima / peak / additive part.
+
+    Eq. 4: even + odd buffer; pairwise and tflm: the largest layer peak + the additive part (for
+    ``tflm`` a lower bound, see :class:`DepthTables`).
+    """
+    if t.pairwise:
+        return np.maximum(pair, 0) + pers
+    return even + odd

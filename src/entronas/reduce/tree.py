@@ -29,21 +29,30 @@ from .._core.fileio import atomic_write
 from .feasible import FeasibleSet
 
 MAGIC = b"ENTRTREE"
-VERSION = 1
+VERSION = 2            # 2: slots stored as positions (1: contiguous ranges lo/cnt)
+READABLE = (1, 2)
 
 
 @dataclass
 class DepthDag:
-    """Range-node DAG of X^f_L. Level j nodes choose the grid position of layer j."""
+    """DAG of X^f_L. A level-j node lists the grid positions allowed for layer j (its slots,
+    ascending) and, for every slot, the child node at level j+1.
+
+    Under the paper's monotone costs a node's slots are one contiguous range; under the
+    deployed ``tflm`` convention the exact planner check can punch holes in it, so slots are
+    stored as positions. Identical subtrees are stored once.
+    """
 
     depth: int
-    lo: list[np.ndarray]
-    cnt: list[np.ndarray]
-    child: list[np.ndarray]  # len depth-1: flat child ids (level j+1) for every slot of level j
+    cnt: list[np.ndarray]    # slots per node, per level
+    pos: list[np.ndarray]    # grid position of every slot (node-major), per level
+    child: list[np.ndarray]  # len depth-1: child node (level j+1) of every slot of level j
     counts: list[np.ndarray] = field(init=False)
     _ptr: list[np.ndarray] = field(init=False, repr=False)
     _base: list[np.ndarray] = field(init=False, repr=False)
     _cum: list[np.ndarray] = field(init=False, repr=False)
+    _key: list[np.ndarray] = field(init=False, repr=False)
+    _width: list[int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         L = self.depth
@@ -59,6 +68,9 @@ class DepthDag:
             self.counts[j] = np.diff(np.concatenate([[0], ends]))
         self._base = [np.concatenate([[0], np.cumsum(c)[:-1]]).astype(np.int64)
                       for c in self.counts]
+        self._width = [int(p.max()) + 1 if len(p) else 1 for p in self.pos]
+        self._key = [np.repeat(np.arange(len(c), dtype=np.int64), c) * w + p
+                     for c, p, w in zip(self.cnt, self.pos, self._width)]
 
     @property
     def size(self) -> int:
@@ -66,48 +78,57 @@ class DepthDag:
 
     @property
     def n_nodes(self) -> int:
-        return sum(len(lo) for lo in self.lo)
+        return sum(len(c) for c in self.cnt)
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_leaf_masks(cls, masks: Sequence[np.ndarray], _unused: Any, depth: int) -> "DepthDag":
-        lo, cnt = _ranges(masks[0])
-        return cls(depth, [lo], [cnt], [])
+        row = np.asarray(masks[0])[0]
+        return cls(depth, [np.array([row.sum()], np.int64)], [np.nonzero(row)[0]], [])
 
     @classmethod
     def from_prefix_levels(cls, levels: Sequence[Any], last_mask: np.ndarray,
-                           depth: int) -> "DepthDag":
-        """Build bottom-up from enumerated prefixes; ``levels[j]`` holds prefixes of length j+1."""
-        lo_l, cnt_l = _ranges(last_mask)
-        rows = np.stack([lo_l, cnt_l], axis=1)
-        uniq, node_of_prefix = np.unique(rows, axis=0, return_inverse=True)
-        node_of_prefix = node_of_prefix.ravel()
-        lo = [uniq[:, 0]]
-        cnt = [uniq[:, 1]]
+                           depth: int) -> "DepthDag | None":
+        """Build bottom-up from enumerated prefixes; ``levels[j]`` holds prefixes of length j+1
+        and ``last_mask`` the allowed last widths of every prefix of length ``depth - 1``.
+
+        Prefixes left without any allowed completion (the exact ``tflm`` check can remove all
+        of them) are dropped; None when nothing is left.
+        """
+        L = depth
+        alive: list[np.ndarray] = [None] * (L - 1)  # type: ignore[list-item]
+        alive[L - 2] = last_mask.any(axis=1)
+        for j in range(L - 2, 0, -1):
+            alive[j - 1] = np.bincount(levels[j].parent[alive[j]],
+                                       minlength=len(levels[j - 1].last)) > 0
+        if not alive[0].any():
+            return None
+        uniq, inv = np.unique(last_mask[alive[L - 2]], axis=0, return_inverse=True)
+        cnt = [uniq.sum(axis=1).astype(np.int64)]
+        pos = [np.nonzero(uniq)[1].astype(np.int64)]
         child: list[np.ndarray] = []
-        for j in range(len(levels) - 1, -1, -1):
+        node_of = np.full(len(levels[L - 2].last), -1, np.int64)
+        node_of[alive[L - 2]] = inv.ravel()
+        for j in range(L - 2, -1, -1):
             pre = levels[j]
-            n_parents = 1 if j == 0 else len(levels[j - 1].last)
-            parent = pre.parent if j > 0 else np.zeros(len(pre.last), np.int64)
-            starts = np.searchsorted(parent, np.arange(n_parents))
+            idx = np.nonzero(alive[j])[0]
+            parent = pre.parent[idx] if j > 0 else np.zeros(len(idx), np.int64)
+            n_par = len(levels[j - 1].last) if j > 0 else 1
+            starts = np.searchsorted(parent, np.arange(n_par))
             counts = np.diff(np.concatenate([starts, [len(parent)]]))
-            if (counts == 0).any():
-                raise AssertionError("a kept prefix has no feasible child")
-            pos = np.arange(len(parent)) - starts[parent]
-            if (pre.last != pre.last[starts[parent]] + pos).any():
-                raise AssertionError("feasible widths after a prefix are not contiguous")
-            width = int(counts.max())
-            mat = np.full((n_parents, 2 + width), -1, dtype=np.int64)
-            mat[:, 0] = pre.last[starts]
-            mat[:, 1] = counts
-            mat[parent, 2 + pos] = node_of_prefix
-            uniq, inv = np.unique(mat, axis=0, return_inverse=True)
-            lo.insert(0, uniq[:, 0])
-            cnt.insert(0, uniq[:, 1])
-            slots = uniq[:, 2:]
-            child.insert(0, slots[slots >= 0])
-            node_of_prefix = inv.ravel()
-        return cls(depth, lo, cnt, child)
+            k = np.arange(len(parent)) - starts[parent]
+            mat = np.full((n_par, 2 * int(counts.max())), -1, dtype=np.int64)
+            mat[parent, 2 * k] = pre.last[idx]
+            mat[parent, 2 * k + 1] = node_of[idx]
+            has = counts > 0
+            uniq, inv = np.unique(mat[has], axis=0, return_inverse=True)
+            slots_pos, slots_child = uniq[:, 0::2], uniq[:, 1::2]
+            cnt.insert(0, (slots_pos >= 0).sum(axis=1).astype(np.int64))
+            pos.insert(0, slots_pos[slots_pos >= 0])
+            child.insert(0, slots_child[slots_child >= 0])
+            node_of = np.full(n_par, -1, np.int64)
+            node_of[has] = inv.ravel()
+        return cls(depth, cnt, pos, child)
 
     # ------------------------------------------------------------------ rank / unrank
     def unrank(self, idx: np.ndarray) -> np.ndarray:
@@ -119,11 +140,11 @@ class DepthDag:
         for j in range(self.depth - 1):
             g = self._base[j][node] + r
             slot = np.searchsorted(self._cum[j], g, side="right")
-            out[:, j] = self.lo[j][node] + (slot - self._ptr[j][node])
+            out[:, j] = self.pos[j][slot]
             prev = np.where(slot > 0, self._cum[j][slot - 1], 0)
             r = g - prev
             node = self.child[j][slot]
-        out[:, -1] = self.lo[-1][node] + r
+        out[:, -1] = self.pos[-1][self._ptr[-1][node] + r]
         return out
 
     def rank(self, pos: np.ndarray) -> np.ndarray:
@@ -134,27 +155,24 @@ class DepthDag:
         r = np.zeros(n, dtype=np.int64)
         ok = np.ones(n, dtype=bool)
         for j in range(self.depth):
-            off = pos[:, j] - self.lo[j][node]
-            ok &= (off >= 0) & (off < self.cnt[j][node])
-            off = np.where(ok, off, 0)
+            w = self._width[j]
+            ok &= (pos[:, j] >= 0) & (pos[:, j] < w)
+            want = node * w + np.clip(pos[:, j], 0, w - 1)
+            slot = np.searchsorted(self._key[j], want)
+            slot_c = np.minimum(slot, len(self._key[j]) - 1)
+            ok &= (slot < len(self._key[j])) & (self._key[j][slot_c] == want)
+            slot = np.where(ok, slot_c, self._ptr[j][node])
             if j == self.depth - 1:
-                r += off
+                r += slot - self._ptr[j][node]
                 break
-            slot = self._ptr[j][node] + off
             prev = np.where(slot > 0, self._cum[j][slot - 1], 0)
             r += prev - self._base[j][node]
             node = self.child[j][slot]
         return np.where(ok, r, -1)
 
-
-def _ranges(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(lo, count) of each row's True run; rows must be one contiguous run."""
-    lo = mask.argmax(axis=1)
-    cnt = mask.sum(axis=1)
-    hi = mask.shape[1] - 1 - mask[:, ::-1].argmax(axis=1)
-    if (cnt == 0).any() or (hi - lo + 1 != cnt).any():
-        raise AssertionError("feasible last-layer widths are not one contiguous range")
-    return lo.astype(np.int64), cnt.astype(np.int64)
+    def max_positions(self) -> list[int]:
+        """Largest grid position used at every level (M^red of Eq. 2, as positions)."""
+        return [int(p.max()) for p in self.pos]
 
 
 class FeasibleTree(FeasibleSet):
@@ -203,8 +221,8 @@ class FeasibleTree(FeasibleSet):
         header["depths"] = list(self.dags)
         arrays: list[np.ndarray] = []
         for dag in self.dags.values():
-            arrays.extend(dag.lo)
             arrays.extend(dag.cnt)
+            arrays.extend(dag.pos)
             arrays.extend(dag.child)
         return write_container(header, arrays)
 
@@ -223,6 +241,7 @@ class FeasibleTree(FeasibleSet):
         from ..space.base import ChainSpace
 
         header, arrays = read_container(data, source)
+        version = header.pop("_version", VERSION)
         bad = f"{source} is not a valid entronas tree file"
         if header.get("kind", "tree") != "tree":
             raise CorruptFileError(f"{source} holds a {header.get('kind')!r} feasible set, not a "
@@ -231,10 +250,14 @@ class FeasibleTree(FeasibleSet):
             space = ChainSpace.from_dict(header.pop("space"))
             dags, k = {}, 0
             for depth in header.pop("depths"):
-                lo, cnt = arrays[k:k + depth], arrays[k + depth:k + 2 * depth]
+                a, b = arrays[k:k + depth], arrays[k + depth:k + 2 * depth]
                 child = arrays[k + 2 * depth:k + 3 * depth - 1]
                 k += 3 * depth - 1
-                dags[int(depth)] = DepthDag(int(depth), lo, cnt, child)
+                if version == 1:  # (lo, cnt) ranges -> positions
+                    a, b = b, [np.concatenate([np.arange(lo_, lo_ + c_) for lo_, c_ in
+                                               zip(lo, cnt)]).astype(np.int64)
+                               if len(lo) else np.zeros(0, np.int64) for lo, cnt in zip(a, b)]
+                dags[int(depth)] = DepthDag(int(depth), a, b, child)
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise CorruptFileError(f"{bad} ({exc}); re-run `entronas reduce`") from exc
         header.pop("kind", None)
@@ -251,7 +274,11 @@ class FeasibleTree(FeasibleSet):
 
 
 def write_container(header: dict[str, Any], arrays: Sequence[np.ndarray]) -> bytes:
-    """MAGIC | version | length | zlib(header JSON + packed arrays) | sha256 of the payload."""
+    """MAGIC | version | length | zlib(header JSON + packed arrays) | sha256 of the payload.
+
+    The one binary format of entronas (feasible sets, candidates): integer arrays are packed
+    into the smallest unsigned type that holds them, float arrays as float64.
+    """
     index, buf = [], io.BytesIO()
     for a in arrays:
         dtype = _small_dtype(a)
@@ -271,7 +298,7 @@ def read_container(data: bytes, source: str) -> tuple[dict[str, Any], list[np.nd
         raise CorruptFileError(f"{bad} (wrong magic header); create one with `entronas "
                                "reduce SPACE --target T --out FILE`")
     version, n = struct.unpack("<HQ", data[len(MAGIC):len(MAGIC) + 10])
-    if version != VERSION:
+    if version not in READABLE:
         raise CorruptFileError(f"{source} has tree format version {version}; this entronas "
                                f"reads version {VERSION}: re-run `entronas reduce`")
     start = len(MAGIC) + 10
@@ -283,10 +310,12 @@ def read_container(data: bytes, source: str) -> tuple[dict[str, Any], list[np.nd
         raw = zlib.decompress(payload)
         (hlen,) = struct.unpack("<I", raw[:4])
         header = json.loads(raw[4:4 + hlen])
+        header["_version"] = version
         pos, arrays = 4 + hlen, []
         for dtype, length in header.pop("arrays"):
             size = np.dtype(dtype).itemsize * length
-            arrays.append(np.frombuffer(raw[pos:pos + size], dtype=dtype).astype(np.int64))
+            a = np.frombuffer(raw[pos:pos + size], dtype=dtype)
+            arrays.append(a.astype(np.float64) if a.dtype.kind == "f" else a.astype(np.int64))
             pos += size
     except (ValueError, KeyError, TypeError, struct.error, zlib.error) as exc:
         raise CorruptFileError(f"{bad} ({exc}); re-run `entronas reduce`") from exc
@@ -294,6 +323,8 @@ def read_container(data: bytes, source: str) -> tuple[dict[str, Any], list[np.nd
 
 
 def _small_dtype(a: np.ndarray) -> str:
+    if np.asarray(a).dtype.kind == "f":
+        return "<f8"
     hi = int(a.max()) if len(a) else 0
     lo = int(a.min()) if len(a) else 0
     for dt in ("<u1", "<u2", "<u4"):

@@ -64,15 +64,9 @@ def _fmt(v: Any, kind: str) -> str:
 
 
 def _load_darts(run_dir: Path) -> dict[str, Any]:
-    import json
+    from ..runs.rundir import RunDir
 
-    try:
-        data = json.loads((run_dir / "darts.json").read_text())
-        data["history"] = list(data["history"])
-        return data
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidParameterError(f"{run_dir / 'darts.json'} is not a DARTS result ({exc}); "
-                                    "re-run `entronas darts`") from None
+    return RunDir(run_dir).read_darts()
 
 
 def _runs(run_dirs: Sequence[Path]) -> list[Any]:
@@ -96,19 +90,21 @@ def summary_rows(runs: Sequence[Any]) -> list[dict[str, Any]]:
                      "flops": None if b is None else b.flops,
                      "train_seconds": sum(t.train_seconds for t in r.trained),
                      "run_dir": str(r.run_dir) if r.run_dir else "",
-                     **_deployment(r.run_dir)})
+                     "costs": _costs(r), **_deployment(r)})
     return rows
 
 
-def _deployment(run_dir: Any) -> dict[str, Any]:
-    """Measured int8 flatbuffer / TFLM arena of the best model, if `search --measure` ran."""
-    path = Path(run_dir) / "best" / "deployment.json" if run_dir else None
-    if path is None or not path.exists():
-        return {"int8_flatbuffer": None, "int8_arena": None}
-    import json
+def _costs(run: Any) -> str:
+    rec = (run.info or {}).get("record")
+    return "" if rec is None else rec.costs.describe()
 
-    m = json.loads(path.read_text()).get("int8", {}).get("measured", {})
-    return {"int8_flatbuffer": m.get("flatbuffer"), "int8_arena": m.get("min_arena")}
+
+def _deployment(run: Any) -> dict[str, Any]:
+    """Measured .tflite / TFLM arena of the best model, if `search --measure` ran."""
+    rep = (run.info or {}).get("deployment") or {}
+    d = rep.get("deployed") or {}
+    return {"deployed_dtype": rep.get("dtype"), "deployed_rom": d.get("rom"),
+            "deployed_ram": d.get("ram")}
 
 
 def _band(curves: list[list[float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -211,13 +207,14 @@ def make_report(run_dirs: Sequence[Path | str], out: Path | str, *,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     dirs = [Path(d) for d in run_dirs]
-    darts = [_load_darts(d) for d in dirs if (d / "darts.json").is_file()
-             and not (d / "run.json").is_file()]
-    runs = _runs([d for d in dirs if not ((d / "darts.json").is_file()
-                                          and not (d / "run.json").is_file())])
+    from ..runs.rundir import RunDir
+
+    darts = [_load_darts(d) for d in dirs if RunDir(d).is_darts()]
+    runs = _runs([d for d in dirs if not RunDir(d).is_darts()])
     references = list(references)
     for r in runs:  # references named in the runs' experiment configs
-        for text in (r.info.get("config", {}) or {}).get("references", []) or []:
+        rec = (r.info or {}).get("record")
+        for text in (rec.references if rec is not None else ()):
             ref = parse_reference(str(text))
             if ref.name not in {x.name for x in references}:
                 references.append(ref)
@@ -236,8 +233,9 @@ def make_report(run_dirs: Sequence[Path | str], out: Path | str, *,
 
     # CSV: one row per run (+ references)
     fields = ["group", "study", "strategy", "seed", "trained", "infeasible", "duplicates",
-              "duplicate_proposals", "failed", "best_score", "arch", "rom", "ram", "flops", "train_seconds", "run_dir",
-              "int8_flatbuffer", "int8_arena"]
+              "duplicate_proposals", "failed", "best_score", "arch", "rom", "ram", "flops",
+              "costs", "train_seconds", "run_dir", "deployed_dtype", "deployed_rom",
+              "deployed_ram"]
     csv_path = out / "runs.csv"
     with open(csv_path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=fields)
@@ -253,17 +251,20 @@ def make_report(run_dirs: Sequence[Path | str], out: Path | str, *,
     md = [f"# {title or 'Search report'}", ""]
     for group in sorted(groups):
         md += [f"## {group}", ""]
-        measured = any(r["int8_flatbuffer"] for r in rows if r["group"] == group)
+        measured = any(r["deployed_rom"] for r in rows if r["group"] == group)
+        conventions = sorted({r["costs"] for r in rows if r["group"] == group and r["costs"]})
+        if conventions:
+            md += [f"Counted as: {', '.join(conventions)}.", ""]
         table = [[r["strategy"], r["seed"], r["arch"], r["best_score"],
                   _fmt(r["rom"], "rom"), _fmt(r["ram"], "ram"), _fmt(r["flops"], "flops")]
-                 + ([_fmt(r["int8_flatbuffer"], "rom"), _fmt(r["int8_arena"], "ram")]
+                 + ([_fmt(r["deployed_rom"], "rom"), _fmt(r["deployed_ram"], "ram")]
                     if measured else [])
                  for r in rows if r["group"] == group]
         table += [[f"**{ref.name}**", "", "", ref.score, _fmt(ref.rom, "rom"),
                    _fmt(ref.ram, "ram"), _fmt(ref.flops, "flops")] + (["", ""] if measured else [])
                   for ref in references]
         header = ["strategy", "seed", "best architecture", "score", "ROM (est.)", "RAM (est.)",
-                  "FLOPs"] + (["int8 .tflite (measured)", "TFLM arena (measured)"]
+                  "FLOPs"] + ([".tflite (measured)", "TFLM arena (measured)"]
                               if measured else [])
         md += [_md_table(header, table), ""]
         summ = []

@@ -1,14 +1,13 @@
-"""Pure candidate samplers over an indexed feasible set (no Optuna, no torch).
+"""Pure candidate policies over an indexed feasible set (no Optuna, no torch).
 
-A sampler answers ``suggest(rng, taken) -> index | None`` (None: nothing left); the Optuna
-adapters in ``entronas.search`` wrap these.
+A policy answers ``suggest(rng, taken) -> index | None`` (None: nothing left). The
+:class:`Candidates` artefact (X^f + entropies + clusters) hands out policies by name
+(:data:`POLICIES`); the Optuna samplers in ``entronas.search.adapters`` wrap them.
 """
 
-from .entropy import EntropySampler, geometric_probabilities
-from .uniform import UniformSampler
+from .candidates import POLICIES, CandidatePolicy, Candidates
+from .entropy import EntropyPolicy, geometric_probabilities
+from .uniform import UniformPolicy
 
-__all__ = ["EntropySampler", "UniformSampler", "geometric_probabilities"]
-
-from .build import STRATEGIES, CandidateSampler, build_sampler  # noqa: E402
-
-__all__ += ["STRATEGIES", "CandidateSampler", "build_sampler"]
+__all__ = ["CandidatePolicy", "Candidates", "EntropyPolicy", "POLICIES", "UniformPolicy",
+           "geometric_probabilities"]

@@ -31,8 +31,9 @@ def geometric_probabilities(n_clusters: int, p: float = 0.5,
     return w / w.sum()
 
 
-class EntropySampler:
-    """Draw candidate indices by entropy cluster.
+class EntropyPolicy:
+    """Draw candidate indices by entropy cluster (the pure policy; the Optuna sampler that
+    uses it is :class:`entronas.search.adapters.EntropySampler`).
 
     Args:
         labels: cluster of every candidate (0 = highest entropy), e.g. ``EntropyClusters.labels_``.
@@ -40,8 +41,8 @@ class EntropySampler:
     """
 
     def __init__(self, labels: np.ndarray, *, p: float = 0.5) -> None:
-        self.p = check_number(p, "p", "EntropySampler", lo=0, hi=1, closed="right",
-                              fix="Use e.g. p=0.5 as in the paper.")
+        self.p = check_number(p, "p", "the entropy strategy", lo=0, hi=1, closed="right",
+                              fix="Use e.g. --p 0.5 as in the paper.")
         labels = np.asarray(labels, dtype=np.int64)
         self.n = len(labels)
         self.n_clusters = int(labels.max()) + 1 if self.n else 0

@@ -10,11 +10,11 @@ from .._core.rng import as_generator
 from .._core.validation import check_number
 
 
-class UniformSampler:
+class UniformPolicy:
     """Uniform over indices 0..n-1, optionally never repeating an index in ``taken``."""
 
     def __init__(self, n: int) -> None:
-        self.n = check_number(n, "n", "UniformSampler", lo=1, integer=True)
+        self.n = check_number(n, "n", "UniformPolicy", lo=1, integer=True)
 
     def suggest(self, rng: np.random.Generator | int | None,
                 taken: Collection[int] = ()) -> int | None:

@@ -1,17 +1,14 @@
 """Search over X^f with Optuna: entropy sampling, random and TPE baselines, resumable runs.
 
-Needs the ``search`` extra (optuna); never imports torch: the training function is handed in
-as ``evaluate(arch, seed) -> metrics`` by the composition root (the CLI).
+Needs the ``search`` extra (optuna); never imports torch: the training evaluator registers
+itself from ``entronas.train`` (the ``train`` entry of :data:`EVALUATORS`).
+
+Rooms: ``config`` (the user's settings -> the run record), ``pipeline`` (the run's steps),
+``adapters/`` (everything that touches Optuna: samplers, strategies, objective, storage,
+study), ``evaluators`` and ``table`` (how candidates get scores), ``best`` (a trial as an arch
+file), ``results`` (a run read back), ``params`` (the parameter-naming contract).
 
 Public API (imported lazily so ``import entronas.search`` is cheap):
-
-* :func:`suggest_arch`, :func:`arch_from_params`, :func:`params_of` — the parameter contract;
-* :class:`EntropySampler`, :class:`FeasibleRandomSampler` — Optuna samplers over X^f;
-* :func:`prepare` / :class:`PreparedSpace` — X^f + entropy clusters, cached per fingerprint;
-* :class:`Objective` — the one objective of every strategy;
-* :class:`SearchConfig`, :func:`run_search`, :func:`load_config` — runs;
-* :class:`TableEvaluator` — tabular evaluation from a CSV;
-* :func:`load_run`, :class:`RunData` — read a run back; :func:`export_best`.
 """
 
 from __future__ import annotations
@@ -21,14 +18,15 @@ from typing import Any
 
 _EXPORTS = {
     "suggest_arch": "params", "arch_from_params": "params", "params_of": "params",
-    "EntropySampler": "samplers", "FeasibleRandomSampler": "samplers",
-    "prepare": "feasible", "PreparedSpace": "feasible",
-    "Objective": "objective",
-    "SearchConfig": "config", "load_config": "config", "STRATEGIES": "config",
-    "run_search": "run", "SearchResult": "run", "open_storage": "storage",
+    "EntropySampler": "adapters", "FeasibleRandomSampler": "adapters",
+    "STRATEGIES": "adapters", "Strategy": "adapters",
+    "Objective": "adapters.objective", "open_storage": "adapters.storage",
+    "SearchConfig": "config", "load_config": "config", "DEFAULT_JOB": "config",
+    "run_search": "pipeline", "SearchResult": "pipeline", "prepare_candidates": "pipeline",
+    "EVALUATORS": "evaluators", "make_evaluator": "evaluators",
     "TableEvaluator": "table", "TableError": "table", "write_table": "table",
     "load_run": "results", "RunData": "results",
-    "export_best": "export", "export_trial": "export",
+    "export_best": "best", "export_trial": "best",
     "SearchError": "errors", "StudyMismatchError": "errors",
 }
 

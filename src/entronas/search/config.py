@@ -1,4 +1,11 @@
-"""What defines a search run: :class:`SearchConfig` (CLI flags and experiment YAML keys alike)."""
+"""The user's settings of a search (CLI flags and experiment YAML keys) and their resolution.
+
+:class:`SearchConfig` is what a user writes: flat, strings allowed (``rom="256KiB"``, a space
+name or a space-file path). :meth:`SearchConfig.resolve` turns it into the typed
+:class:`~entronas.runs.RunRecord` through the same resolvers every command uses (space, target,
+cost convention, strategy and evaluator registries), validating every setting before any work
+starts. Defaults live here only; the CLI passes what the user gave.
+"""
 
 from __future__ import annotations
 
@@ -10,87 +17,148 @@ from typing import Any, Mapping
 
 from .._core.errors import InvalidParameterError
 from .._core.fileio import read_mapping
-from ..space import get_space
-from ..targets import get_target
+from .._core.validation import check_number
+from ..cost.conventions import resolve_costs
+from ..runs.record import CandidateSettings, Component, RunRecord, TrainSettings
+from ..space.config import resolve_space
+from ..targets.resolve import resolve_target
 from .errors import SearchError
 
-STRATEGIES = ("entropy", "random", "tpe")
+#: the default job: a real, small, offline search (``entronas search`` with no arguments).
+#: The budgets are the network's share of the STM32G071 (its reserves are not subtracted
+#: again): ROM and RAM both bind under the deployed (tflm) convention.
+DEFAULT_JOB = {"space": "mlp-digits", "target": "stm32g071", "rom": "32KiB", "ram": "2560B",
+               "rom_reserve": 0, "ram_reserve": 0}
+
+#: config-file keys that describe a batch of runs, not one run
+BATCH_KEYS = ("name", "description", "strategies", "seeds")
 
 
 @dataclass
 class SearchConfig:
-    """Everything that defines a search run (CLI flags and experiment YAML keys alike)."""
+    """Everything a user sets for a search run (CLI flags and experiment YAML keys alike).
+
+    ``target=None`` is the default job's target with its budgets (:data:`DEFAULT_JOB`); a named
+    target uses its own budgets unless ``rom``/``ram``/``flops`` are given.
+    """
 
     space: str = "mlp-digits"
-    target: str = "stm32g071"
-    rom: Any = "24KiB"
-    ram: Any = "640B"
+    target: str | None = None
+    rom: Any = None
+    ram: Any = None
     flops: Any = None
+    rom_reserve: Any = None
+    ram_reserve: Any = None
+    costs: str | None = None
+    dtype: str | None = None
+    bias: bool | None = None
+    ram_model: str | None = None
     dataset: str = "digits"
     strategy: str = "entropy"
+    p: float = 0.5
+    n_clusters: int = 100
+    output: str = "network"
+    pool: int = 200_000
+    evaluator: str = "train"
+    table_missing: str = "error"
+    epochs: int | None = 30
+    train: dict[str, Any] = field(default_factory=dict)
     trials: int = 20
-    epochs: int = 30
     seed: int = 0
     storage: str | None = None
     study: str | None = None
     run_dir: str | None = None
-    evaluator: str = "train"
-    n_clusters: int = 100
-    p: float = 0.5
-    output: str = "network"
-    max_proposals: int | None = None
     duplicates: str = "reuse"      # reuse | retrain: an already trained candidate proposed again
+    max_proposals: int | None = None
     space_overrides: dict[str, Any] = field(default_factory=dict)
-    train: dict[str, Any] = field(default_factory=dict)
     references: list[str] = field(default_factory=list)   # 'NAME:SCORE:ROM:RAM:FLOPS'
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SearchConfig":
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known - {"name", "description", "strategies", "seeds"})
+        unknown = sorted(set(data) - known - set(BATCH_KEYS))
         if unknown:
-            raise InvalidParameterError(f"unknown search config keys {unknown}; known: "
+            raise InvalidParameterError(f"unknown search setting(s) {unknown}; known: "
                                         f"{sorted(known)}")
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def check(self) -> "SearchConfig":
-        if self.strategy not in STRATEGIES:
-            import difflib
-
-            hint = difflib.get_close_matches(str(self.strategy), STRATEGIES, n=1)
-            raise SearchError(f"unknown strategy {self.strategy!r}; "
-                              + (f"did you mean {hint[0]!r}? " if hint else "")
-                              + f"choose one of: {', '.join(STRATEGIES)}")
-        if self.duplicates not in ("reuse", "retrain"):
-            raise SearchError(f"duplicates must be 'reuse' or 'retrain', got "
-                              f"{self.duplicates!r}")
-        if not isinstance(self.trials, int) or self.trials < 1:
-            raise InvalidParameterError(f"trials must be a positive int, got {self.trials!r}")
-        return self
-
-    def make_target(self) -> Any:
-        return get_target(self.target).with_budgets(rom=self.rom, ram=self.ram,
-                                                    flops=self.flops)
-
-    def make_space(self) -> Any:
-        return get_space(self.space, **dict(self.space_overrides or {}))
+    # ------------------------------------------------------------------ resolution
+    def _budgets(self, file_target: Any = None) -> tuple[str | None, dict[str, Any]]:
+        if self.target is None and file_target is not None:
+            target, budgets = None, {}
+        elif self.target is None:
+            job = dict(DEFAULT_JOB)
+            budgets = {k: job[k] for k in ("rom", "ram", "rom_reserve", "ram_reserve")}
+            target = str(job["target"])
+        else:
+            target, budgets = str(self.target), {}
+        for key in ("rom", "ram", "flops", "rom_reserve", "ram_reserve"):
+            v = getattr(self, key)
+            if v is not None:
+                budgets[key] = v
+        return target, budgets
 
     def study_name(self) -> str:
         if self.study:
             return self.study
-        budgets = "-".join(str(v).replace(" ", "") for v in (self.rom, self.ram, self.flops)
-                           if v is not None)
-        name = f"{self.space}-{self.target}{'-' + budgets if budgets else ''}-{self.strategy}" \
-               f"-s{self.seed}"
+        target, budgets = self._budgets()
+        shown = "-".join(str(budgets[k]).replace(" ", "") for k in ("rom", "ram", "flops")
+                         if budgets.get(k) is not None)
+        name = (f"{Path(self.space).stem}-{target}{'-' + shown if shown else ''}-"
+                f"{self.strategy}-s{self.seed}")
         return re.sub(r"[^A-Za-z0-9_.+-]", "_", name)
 
     def resolved_run_dir(self) -> Path:
         return Path(self.run_dir) if self.run_dir else Path("runs") / self.study_name()
 
+    def resolve(self) -> RunRecord:
+        """The run record; every bad setting is one line naming it, before any work."""
+        from .adapters import STRATEGIES
+        from .evaluators import evaluator_component
+
+        check_number(self.trials, "trials", "entronas search", lo=1, integer=True,
+                     fix="Use -k/--trials N with N >= 1.")
+        check_number(self.seed, "seed", "entronas search", lo=0, hi=2**32 - 1, integer=True,
+                     fix="Use a seed in 0..4294967295.")
+        if self.epochs is not None:
+            check_number(self.epochs, "epochs", "entronas search", lo=1, integer=True,
+                         fix="Use --epochs N with N >= 1.")
+        check_number(self.n_clusters, "n_clusters", "entronas search", lo=1, integer=True,
+                     fix="Use --n-clusters K with K >= 1.")
+        check_number(self.pool, "pool", "entronas search", lo=1, integer=True)
+        if self.max_proposals is not None:
+            check_number(self.max_proposals, "max_proposals", "entronas search", lo=1,
+                         integer=True)
+        if self.duplicates not in ("reuse", "retrain"):
+            raise SearchError(f"duplicates must be 'reuse' or 'retrain', got "
+                              f"{self.duplicates!r}")
+        if self.output not in ("network", "last_searched"):
+            raise SearchError(f"output must be 'network' or 'last_searched', got "
+                              f"{self.output!r}")
+        strategy = STRATEGIES.get(self.strategy)
+        space, file_target = resolve_space(self.space, overrides=self.space_overrides)
+        target_name, budgets = self._budgets(file_target)
+        target = resolve_target(target_name, file_target, **budgets)
+        costs = resolve_costs(self.costs, target=target, dtype=self.dtype, bias=self.bias,
+                              ram_model=self.ram_model)
+        return RunRecord(
+            space=space, target=target, costs=costs,
+            strategy=Component(strategy.name, strategy.params(self)),
+            evaluator=evaluator_component(self.evaluator, missing=self.table_missing),
+            training=TrainSettings(self.dataset, self.epochs, dict(self.train or {})),
+            candidates=CandidateSettings(int(self.n_clusters), self.output, int(self.pool)),
+            trials=int(self.trials), seed=int(self.seed), study=self.study_name(),
+            duplicates=self.duplicates, max_proposals=self.max_proposals,
+            storage=self.storage, space_source=str(self.space),
+            references=tuple(self.references or ()))
+
 
 def load_config(path: str | os.PathLike) -> dict[str, Any]:
     """Read an experiment YAML file (keys of :class:`SearchConfig`)."""
     return read_mapping(path, label="config file", error=SearchError)
+
+
+__all__ = ["BATCH_KEYS", "DEFAULT_JOB", "SearchConfig", "load_config"]

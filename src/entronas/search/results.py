@@ -5,16 +5,13 @@ Reports and exports read storage through here; there is no parallel history file
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import SearchError
-from .samplers import optuna
-
-STATE = optuna.trial.TrialState
+from ..runs.rundir import RunDir
+from .adapters import STATE
 
 
 @dataclass
@@ -120,33 +117,14 @@ def _record(t: Any) -> TrialRecord:
         metrics=dict(a.get("metrics", {})), retry_of=a.get("retry_of"))
 
 
-def read_run_json(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / "run.json"
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise SearchError(f"{str(run_dir)!r} is not a run directory (no run.json); run "
-                          "`entronas search --run-dir DIR` first") from None
-    except json.JSONDecodeError as exc:
-        raise SearchError(f"{path} is not valid JSON ({exc})") from None
-
-
-def open_study(run_dir: str | Path) -> tuple[Any, dict[str, Any]]:
-    """The study of a run directory (read-only use) and its run.json."""
-    from .storage import open_storage
-
-    info = read_run_json(run_dir)
-    storage = open_storage(info["storage"], heartbeat=False)
-    try:
-        study = optuna.load_study(study_name=info["study"], storage=storage)
-    except KeyError:
-        raise SearchError(f"study {info['study']!r} not found in {info['storage']!r}") from None
-    return study, info
-
-
 def load_run(run_dir: str | Path) -> RunData:
-    study, info = open_study(run_dir)
-    return run_data(study, run_dir=Path(run_dir), info=info)
+    """A run directory's study and record, read from any working directory."""
+    from .adapters.study import open_run_study
+
+    rd = RunDir(run_dir)
+    study, info = open_run_study(rd)
+    return run_data(study, run_dir=rd.path, info={"record": info.record,
+                                                   "deployment": rd.read_deployment()})
 
 
 def run_data(study: Any, *, run_dir: Path | None = None, info: dict[str, Any] | None = None

@@ -110,11 +110,24 @@ def load_space_file(path: str | Path) -> tuple[ChainSpace, Any]:
     return space, target
 
 
-def resolve_space(name_or_path: str) -> tuple[ChainSpace, Any]:
-    """A registered space name, or a path to a space file."""
+def resolve_space(name_or_path: str, *, overrides: dict[str, Any] | None = None
+                  ) -> tuple[ChainSpace, Any]:
+    """(space, the file's target or None) for a preset name, a reference architecture's name
+    (its space, with the overrides its widths need) or a path to a space file.
+
+    The one resolver behind every command's SPACE argument; ``overrides`` are ChainSpace field
+    or option overrides (experiment configs' ``space_overrides``).
+    """
+    from .references import REFERENCES
+
+    overrides = dict(overrides or {})
     if name_or_path in SPACES:
-        return get_space(name_or_path), None
+        return get_space(name_or_path, **overrides), None
+    if name_or_path in REFERENCES:
+        space = REFERENCES.get(name_or_path).build_space()
+        return (space.with_options(**overrides) if overrides else space), None
     p = Path(name_or_path)
     if p.suffix in (".toml", ".yaml", ".yml", ".json") or p.exists():
-        return load_space_file(p)
+        space, target = load_space_file(p)
+        return (space.with_options(**overrides) if overrides else space), target
     return SPACES.get(name_or_path)(), None  # raises UnknownNameError with a hint

@@ -58,3 +58,40 @@ def make_evaluator(space: ChainSpace, dataset: Any, *, epochs: int | None = None
                    **kwargs: Any) -> Evaluator:
     """The ``(arch, seed) -> metrics`` callable of :class:`Evaluator` (keywords as train)."""
     return Evaluator(space, dataset, epochs=epochs, **kwargs)
+
+
+def save_trial_artifacts(trial_dir: Any, extra: dict[str, Any]) -> None:
+    """A trained candidate's weights -> ``model.pt``, anything else -> ``extra.json``."""
+    from pathlib import Path
+
+    from .._core.fileio import atomic_torch_save, atomic_write_json
+
+    trial_dir = Path(trial_dir)
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    rest = {k: v for k, v in extra.items() if k != "state_dict"}
+    if "state_dict" in extra:
+        atomic_torch_save(trial_dir / "model.pt", extra["state_dict"])
+    if rest:
+        atomic_write_json(trial_dir / "extra.json", rest, indent=1)
+
+
+def _from_record(record: Any, runtime: Any) -> tuple[Any, Any]:
+    """The search's ``train`` evaluator: the record's data set, epochs and train options."""
+    from ..data import get_dataset
+
+    t = record.training
+    kw = {"device": runtime.get("device", "auto"), **dict(t.options)}
+    evaluate = make_evaluator(record.space, get_dataset(t.dataset), epochs=t.epochs,
+                              keep_weights=True, **kw)
+    return evaluate, save_trial_artifacts
+
+
+def _register() -> None:
+    from ..search.evaluators import EVALUATORS, EvaluatorKind
+
+    EVALUATORS.register("train", EvaluatorKind(
+        "train", _from_record, "train every candidate (entronas.train), selecting on the "
+        "validation split"), overwrite=True)
+
+
+_register()

@@ -36,11 +36,13 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .._core.arch import Arch
-from .._core.rng import derive_seed
-from .feasible import PreparedSpace
-from .params import suggest_arch
-from .samplers import optuna
+from ..._core.arch import Arch
+from ..._core.rng import derive_seed
+from ...cost.model import estimate
+from ...runs.record import RunRecord
+from ...sampling.candidates import Candidates
+from ..params import suggest_arch
+from ._optuna import optuna
 
 Evaluate = Callable[[Arch, int], "Mapping[str, Any] | None"]
 SaveArtifacts = Callable[[Path, Mapping[str, Any]], None]
@@ -68,13 +70,25 @@ def _scalar(v: Any) -> bool:
     return v is None or isinstance(v, (str, bool, numbers.Number))
 
 
-def constraint_values(prepared: PreparedSpace, desc: Mapping[str, Any]) -> list[float]:
-    """Relative excess over each budget (<= 0: satisfied), as Optuna constraint values."""
+def constraint_values(target: Any, desc: Mapping[str, Any]) -> list[float]:
+    """Relative excess over what each budget leaves the network (<= 0: satisfied), as Optuna
+    constraint values."""
     out = []
     for what in ("rom", "ram", "flops"):
-        budget = getattr(prepared.target, what)
-        out.append(0.0 if budget is None else desc[what] / budget - 1.0)
+        left = target.available(what)
+        out.append(0.0 if left is None else desc[what] / max(left, 1) - 1.0)
     return out
+
+
+def describe(record: RunRecord, candidates: Candidates, arch: Arch) -> dict[str, Any]:
+    """Resources (under the run's convention), entropy and cluster of ``arch``, also for an
+    architecture outside X^f (TPE proposals)."""
+    costs = estimate(record.space, arch, record.costs)
+    h = candidates.entropy_of_arch(arch.widths)
+    return {"rom": int(costs.rom), "ram": int(costs.ram), "flops": int(costs.flops),
+            "weights": int(costs.weights), "entropy": h,
+            "cluster": candidates.cluster_of_entropy(h),
+            "fits": bool(record.target.fits(costs.rom, costs.ram, costs.flops))}
 
 
 def tpe_constraints(trial: Any) -> list[float]:
@@ -89,16 +103,15 @@ def _complete() -> tuple:
 class Objective:
     """Callable objective ``objective(trial) -> score`` (maximised)."""
 
-    def __init__(self, prepared: PreparedSpace, evaluate: Evaluate, *, seed: int = 0,
-                 run_dir: str | os.PathLike | None = None,
-                 save_artifacts: SaveArtifacts | None = None, duplicates: str = "reuse") -> None:
-        if duplicates not in ("reuse", "retrain"):
-            raise ValueError(f"duplicates must be 'reuse' or 'retrain', got {duplicates!r}")
-        self.duplicates = duplicates
-        self.prepared = prepared
+    def __init__(self, record: RunRecord, candidates: Candidates, evaluate: Evaluate, *,
+                 trial_dir: Callable[[int], Path] | None = None,
+                 save_artifacts: SaveArtifacts | None = None) -> None:
+        self.record = record
+        self.candidates = candidates
+        self.duplicates = record.duplicates
         self.evaluate = evaluate
-        self.seed = int(seed)
-        self.run_dir = None if run_dir is None else Path(run_dir)
+        self.seed = int(record.seed)
+        self.trial_dir = trial_dir
         self.save_artifacts = save_artifacts
 
     def _trained_before(self, trial: Any, index: int) -> Any:
@@ -113,13 +126,13 @@ class Objective:
         trial.set_user_attr("status", "running")
         root = int(trial.user_attrs.get("root", trial.number))
         seed = derive_seed(self.seed, root)
-        arch = suggest_arch(trial, self.prepared.space)
-        index = self.prepared.index_of(arch)
-        desc = self.prepared.describe(arch)
+        arch = suggest_arch(trial, self.record.space)
+        index = self.candidates.index_of(arch)
+        desc = describe(self.record, self.candidates, arch)
         attrs = {"widths": list(arch.widths), "index": -1 if index is None else index,
                  "seed": seed, **{k: desc[k] for k in ("rom", "ram", "flops", "weights",
                                                        "entropy", "cluster")},
-                 "constraints": constraint_values(self.prepared, desc)}
+                 "constraints": constraint_values(self.record.target, desc)}
         for k, v in attrs.items():
             trial.set_user_attr(k, v)
         if index is None:
@@ -147,8 +160,8 @@ class Objective:
         scalars = {k: (float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool)
                        else v) for k, v in metrics.items() if _scalar(v)}
         extra = {k: v for k, v in metrics.items() if not _scalar(v)}
-        if extra and self.save_artifacts is not None and self.run_dir is not None:
-            self.save_artifacts(self.run_dir / "trials" / str(trial.number), extra)
+        if extra and self.save_artifacts is not None and self.trial_dir is not None:
+            self.save_artifacts(self.trial_dir(trial.number), extra)
         score = score_of(scalars)
         trial.set_user_attr("metrics", {k: v for k, v in scalars.items()
                                         if not (isinstance(v, float) and math.isnan(v))})

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..targets.base import fmt_size
-from .samplers import optuna
-
-if TYPE_CHECKING:
-    from .feasible import PreparedSpace
-
-STATE = optuna.trial.TrialState
+from ...targets.base import fmt_size
+from ._optuna import STATE
 
 
 class Progress:
     """One stderr line per trial: k/K trained, this trial, best so far, ETA."""
 
-    def __init__(self, total: int, prepared: PreparedSpace, stream: Any = None) -> None:
+    def __init__(self, total: int, stream: Any = None) -> None:
         self.total = total
-        self.prepared = prepared
         self.stream = stream if stream is not None else sys.stderr
         self.start = time.perf_counter()
         self.done_here = 0

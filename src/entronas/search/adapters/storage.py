@@ -2,7 +2,8 @@
 
 Trials left RUNNING by a dead process on this host (its pid is gone), or interrupted by Ctrl-C,
 are marked FAIL and re-enqueued with the same parameters and training seed. With an RDB storage
-URL (PostgreSQL/MySQL) workers on other hosts are covered by Optuna's heartbeat instead.
+URL (PostgreSQL/MySQL) workers on other hosts are covered by Optuna's heartbeat instead. A
+journal file whose last record is partial is repaired before anything is appended.
 """
 
 from __future__ import annotations
@@ -13,22 +14,45 @@ import socket
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-from .errors import SearchError
-from .feasible import PreparedSpace
+from ..errors import SearchError
+from ..params import params_of
+from ._optuna import STATE, optuna
 from .objective import worker_id
-from .params import params_of
-from .samplers import optuna
-
-STATE = optuna.trial.TrialState
 
 
-def default_storage_url(run_dir: Path) -> str:
-    return f"journal:{run_dir / 'study.journal'}"
+def repair_journal(path: Path, log: Callable[[str], None] | None = None) -> int:
+    """Drop a partial last record of a journal file (a process died mid-append, a full disk);
+    every complete record is kept. Returns the bytes dropped.
+
+    Why: Optuna appends after the last byte, so a partial line would swallow the next record
+    and make the whole study unreadable.
+    """
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return 0
+    if size == 0:
+        return 0
+    with open(path, "rb+") as fh:
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) == b"\n":
+            return 0
+        block = min(size, 1 << 20)
+        fh.seek(size - block)
+        tail = fh.read(block)
+        cut = tail.rfind(b"\n")
+        keep = size - block + cut + 1 if cut >= 0 else 0
+        fh.truncate(keep)
+    if log:
+        log(f"repaired {path}: dropped a partial last record ({size - keep} bytes); every "
+            "complete record is kept")
+    return size - keep
 
 
-def open_storage(url: str, *, heartbeat: bool = True) -> Any:
+def open_storage(url: str, *, heartbeat: bool = True,
+                 log: Callable[[str], None] | None = None) -> Any:
     """An Optuna storage for ``url``: ``journal:PATH`` / ``*.journal`` (journal file), or any
     RDB URL (``sqlite:///x.db``, ``postgresql://...``). Failures become one-line SearchErrors."""
     try:
@@ -40,6 +64,7 @@ def open_storage(url: str, *, heartbeat: bool = True) -> Any:
             if not path.parent.is_dir():
                 raise SearchError(f"cannot open storage {url!r}: directory {str(path.parent)!r} "
                                   "does not exist")
+            repair_journal(path, log)
             try:
                 lock = JournalFileSymlinkLock(str(path))
             except Exception:  # filesystems without symlinks
@@ -71,23 +96,9 @@ def open_storage(url: str, *, heartbeat: bool = True) -> Any:
         raise
     except Exception as exc:  # sqlalchemy / OS errors: one line
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "postgres" in url and ("psycopg" in msg or "DB access module" in msg):
+            msg += "; install the PostgreSQL driver with: pip install 'entronas[postgres]'"
         raise SearchError(f"cannot open storage {url!r}: {msg}") from None
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -114,7 +125,8 @@ def _is_stale(trial: Any, now: float, orphan_after: float) -> bool:
     return int(pid) == os.getpid() or not _pid_alive(int(pid))
 
 
-def recover_interrupted(study: Any, prepared: PreparedSpace | None = None, *, max_retries: int = 3, orphan_after: float = 600.0,
+def recover_interrupted(study: Any, candidates: Any = None, *, max_retries: int = 3,
+                        orphan_after: float = 600.0,
                         log: Callable[[str], None] | None = None) -> list[int]:
     """Mark stale RUNNING trials FAIL and re-enqueue interrupted ones; returns their numbers."""
     trials = study.get_trials(deepcopy=False)
@@ -152,9 +164,9 @@ def recover_interrupted(study: Any, prepared: PreparedSpace | None = None, *, ma
         attrs = {"retry_of": t.number, "root": root, "retries": chain}
         if params is None:
             attrs["retry_index"] = int(idx)
-            if prepared is None:
+            if candidates is None:
                 continue
-            study.enqueue_trial(params_of(prepared.widths(int(idx))), user_attrs=attrs)
+            study.enqueue_trial(params_of(candidates.widths(int(idx))), user_attrs=attrs)
         else:
             study.enqueue_trial(params, user_attrs=attrs)
         out.append(t.number)

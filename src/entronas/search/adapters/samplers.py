@@ -18,14 +18,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._core.rng import derive_seed
-from .errors import StudyMismatchError
-from .feasible import PreparedSpace
-from .params import arch_from_params, value_for
-
-from .._core.imports import require
-
-optuna = require("optuna", "search", "the search samplers")
+from ..._core.rng import derive_seed
+from ...sampling.candidates import Candidates
+from ..errors import StudyMismatchError
+from ..params import arch_from_params, value_for
+from ._optuna import optuna
 
 #: states whose candidate counts as taken (a FAIL stays taken: its retry is an enqueued trial)
 TAKEN_STATES = ("COMPLETE", "RUNNING", "PRUNED", "FAIL")
@@ -45,15 +42,16 @@ def set_trial_system_attr(study: Any, trial: Any, key: str, value: Any) -> None:
 class _FeasibleSetSampler(optuna.samplers.BaseSampler):
     """Shared mechanics of the samplers over X^f; ``strategy`` picks the pure sampler."""
 
-    strategy = "uniform"
+    policy = "uniform"
     prefix = "FeasibleRandomSampler"
 
-    def __init__(self, prepared: PreparedSpace, *, seed: int | None = 0,
-                 fallback: Any = None) -> None:
-        self.prepared = prepared
+    def __init__(self, candidates: Candidates, *, key: str = "", seed: int | None = 0,
+                 fallback: Any = None, **policy_params: Any) -> None:
+        self.candidates = candidates
+        self.key = key
         self.seed = 0 if seed is None else int(seed)
         self.fallback = fallback
-        self._pure = prepared.candidate_sampler(self.strategy)
+        self._pure = candidates.policy(self.policy, **policy_params)
         self._checked_studies: set[str] = set()
         self.index_key = f"{self.prefix}:index"
         self.fp_key = f"{self.prefix}:fingerprint"
@@ -78,7 +76,8 @@ class _FeasibleSetSampler(optuna.samplers.BaseSampler):
                 idx = t.user_attrs.get("index")
             if idx is None and t.params:
                 try:
-                    idx = self.prepared.index_of(arch_from_params(self.prepared.space, t.params))
+                    idx = self.candidates.index_of(arch_from_params(self.candidates.space,
+                                                                    t.params))
                 except Exception:  # parameters from another contract: not ours
                     idx = None
             if idx is not None and idx >= 0:
@@ -93,15 +92,15 @@ class _FeasibleSetSampler(optuna.samplers.BaseSampler):
         if name in self._checked_studies:
             return
         fp = study.user_attrs.get(FINGERPRINT_ATTR)
-        if fp is not None and fp != self.prepared.key:
+        if fp is not None and self.key and fp != self.key:
             raise StudyMismatchError(
-                f"study {name!r} was created for reduction {fp}, this worker has "
-                f"{self.prepared.key} (another space, target, budgets or clustering); use the "
+                f"study {name!r} was created for candidates {fp}, this worker has "
+                f"{self.key} (another space, target, budgets, costs or clustering); use the "
                 "same settings or another --study")
         self._checked_studies.add(name)
 
     def _candidate_count(self) -> int:
-        return self._pure.n_candidates
+        return self.candidates.n_candidates
 
     # -------------------------------------------------------------- BaseSampler interface
     def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
@@ -115,7 +114,7 @@ class _FeasibleSetSampler(optuna.samplers.BaseSampler):
         if self.index_key in trial.system_attrs or "fixed_params" in trial.system_attrs:
             return  # enqueued / retried trial: its parameters are fixed already
         index = self._pure.suggest(self.rng_for(trial.number), self.taken(study))
-        set_trial_system_attr(study, trial, self.fp_key, self.prepared.key)
+        set_trial_system_attr(study, trial, self.fp_key, self.key)
         if index is None:
             set_trial_system_attr(study, trial, self.exhausted_key, True)
             set_trial_system_attr(study, trial, self.index_key, -1)
@@ -130,7 +129,7 @@ class _FeasibleSetSampler(optuna.samplers.BaseSampler):
                                "was before_trial skipped?")
         if index < 0:  # X^f used up: nothing to train (after_trial stops the study)
             raise _optuna().TrialPruned("feasible set exhausted")
-        widths = self.prepared.widths(index)
+        widths = self.candidates.widths(index)
         value = value_for(widths, param_name)
         if value is None:
             if self.fallback is not None:
@@ -163,17 +162,19 @@ class EntropySampler(_FeasibleSetSampler):
     candidate twice in a study; stops the study when X^f is used up.
 
     Args:
-        prepared: X^f and its entropy clusters (:func:`entronas.search.feasible.prepare`).
+        candidates: X^f and its entropy clusters (:class:`entronas.sampling.Candidates`).
+        key: the candidates' key, stored on the study so workers with other candidates fail.
         seed: root seed; trial n draws with ``derive_seed(seed, n)``.
         fallback: optional Optuna sampler for parameters outside the depth/width contract.
+        p: the parameter of Eq. 7 (0.5 in the paper).
     """
 
-    strategy = "entropy"
+    policy = "entropy"
     prefix = "EntropySampler"
 
 
 class FeasibleRandomSampler(_FeasibleSetSampler):
     """Uniform sampling over X^f without repetition (the paper's random-search baseline)."""
 
-    strategy = "uniform"
+    policy = "uniform"
     prefix = "FeasibleRandomSampler"

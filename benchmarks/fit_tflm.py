@@ -1,0 +1,246 @@
+"""Measure exported models in TensorFlow Lite Micro and fit the ``tflm`` cost constants.
+
+Why: the deployed cost convention (``entronas.cost.tflm``) counts the flatbuffer and the TFLM
+arena from the lowered op graph; its container and persistent-arena constants are measured, not
+guessed. This script
+
+1. ``measure``: exports seeded random architectures of every backbone (float32 and int8, random
+   weights: sizes do not depend on the values), and records the flatbuffer size, TFLM's planned
+   activations (head), persistent part (tail) and the smallest working arena (bisection, every
+   probe in a forked child) in ``benchmarks/data/tflm_measurements.jsonl`` (resumable);
+2. ``fit``: fits both models as *upper envelopes* (a linear programme: the smallest total slack
+   with model >= measurement on every file) and writes ``src/entronas/cost/tflm_constants.py``.
+
+Run: ``python benchmarks/fit_tflm.py measure --n 1600`` (about 30 min on 2 cores), then
+``python benchmarks/fit_tflm.py fit``. GELU models are measured for their file size only (TFLM
+has no GELU kernel).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "benchmarks" / "data" / "tflm_measurements.jsonl"
+CONSTANTS = ROOT / "src" / "entronas" / "cost" / "tflm_constants.py"
+
+#: (label, preset, overrides): every backbone, with the option variants that change the graph
+VARIANTS = [
+    ("mlp-digits", "mlp-digits", {}),
+    ("mlp-digits-bn", "mlp-digits", {"options": {"batchnorm": True}}),
+    ("mlp-digits-nobias", "mlp-digits", {"options": {"bias": False}}),
+    ("mlp-example", "mlp-example", {}),
+    ("dscnn-digits", "dscnn-digits", {}),
+    ("dscnn-kws", "dscnn-kws", {}),
+    ("dscnn-kws-s2", "dscnn-kws", {"depth_min": 5, "depth_max": 8,
+                                   "options": {"first_stride": 2, "stride_layers": ()}}),
+    ("autoencoder-ad", "autoencoder-ad", {}),
+    ("convmixer-relu", "convmixer-cifar10", {"depth_min": 2, "options": {"activation": "relu"}}),
+    ("convmixer-gelu", "convmixer-cifar10", {"depth_min": 2}),
+    ("mobilenet-vww", "mobilenet-vww", {"depth_min": 4}),
+    ("mobilenet-s2", "mobilenet-vww", {"depth_min": 4, "options": {
+        "stem_kernel": 3, "stem_stride": 2, "stride_layers": (3, 5, 7, 13)}}),
+]
+
+
+def _space(preset: str, overrides: dict):
+    from entronas.space import get_space
+
+    ov = dict(overrides)
+    if "options" in ov:
+        ov["options"] = {k: tuple(v) if isinstance(v, list) else v
+                         for k, v in ov["options"].items()}
+    return get_space(preset, **ov)
+
+
+def sample_arch(space, rng: np.random.Generator) -> tuple[int, ...]:
+    while True:
+        d = int(rng.integers(space.depth_min, space.depth_max + 1))
+        ws = [int(rng.choice(space.grid(d, i))) for i in range(d)]
+        try:
+            return space.check_arch(ws)
+        except Exception:
+            continue
+
+
+def tasks(n: int, seed: int = 0) -> list[dict]:
+    """``n`` seeded (variant, widths, dtype) jobs, spread evenly over variants and dtypes."""
+    rng = np.random.default_rng(seed)
+    out, k = [], 0
+    while len(out) < n:
+        label, preset, ov = VARIANTS[k % len(VARIANTS)]
+        dtype = ("float32", "int8")[(k // len(VARIANTS)) % 2]
+        space = _space(preset, ov)
+        widths = sample_arch(space, rng)
+        out.append({"key": f"{label}|{dtype}|{'-'.join(map(str, widths))}", "variant": label,
+                    "preset": preset, "overrides": ov, "widths": list(widths), "dtype": dtype})
+        k += 1
+    return out
+
+
+def measure_one(job: dict) -> dict:
+    from entronas.export.fbinspect import inspect_tflite
+    from entronas.export.reference import random_weights
+    from entronas.export.report import to_tflite
+    from entronas.export.tflm_measure import measure_tflm
+    from entronas.export.weights import space_ops
+
+    space = _space(job["preset"], job["overrides"])
+    t0 = time.perf_counter()
+    ops = space_ops(space, job["widths"])
+    calib = np.random.default_rng(0).normal(size=(4, *space.input_shape)).astype(np.float32)
+    model = to_tflite(random_weights(ops), space, job["dtype"], calib)
+    rec = dict(job, flatbuffer=model.size, ops=list(inspect_tflite(model.data)["ops"]))
+    if "GELU" not in model.ops:
+        rec.update(measure_tflm(model.data, bisect=True))
+        rec.pop("details", None)
+    rec["seconds"] = round(time.perf_counter() - t0, 3)
+    return rec
+
+
+def cmd_measure(args: argparse.Namespace) -> None:
+    DATA.parent.mkdir(parents=True, exist_ok=True)
+    done = set()
+    if DATA.exists():
+        for line in DATA.read_text().splitlines():
+            try:
+                done.add(json.loads(line)["key"])
+            except (ValueError, KeyError):
+                continue  # a partial last line from a killed run
+    todo = [j for j in tasks(args.n, args.seed) if j["key"] not in done]
+    print(f"{len(done)} measured, {len(todo)} to go", flush=True)
+    t0 = time.perf_counter()
+    with Pool(args.jobs) as pool, open(DATA, "a") as fh:
+        for i, rec in enumerate(pool.imap_unordered(measure_one, todo), 1):
+            fh.write(json.dumps(rec) + "\n")
+            fh.flush()
+            if i % 20 == 0 or i == len(todo):
+                el = time.perf_counter() - t0
+                print(f"[{i}/{len(todo)}] {el:.0f} s, ETA {el / i * (len(todo) - i):.0f} s",
+                      flush=True)
+
+
+def load_records() -> list[dict]:
+    out, seen = [], set()
+    for line in DATA.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if rec["key"] not in seen:
+            seen.add(rec["key"])
+            out.append(rec)
+    return out
+
+
+def features(rec: dict) -> tuple[Counter, list[tuple[int, int, int]]]:
+    """Model features and the activation tensors (bytes, first, last) of a measured file."""
+    from entronas.cost.tflm import graph_features
+    from entronas.space.lowering import lower
+    from entronas.export.weights import space_ops
+
+    space = _space(rec["preset"], rec["overrides"])
+    g = lower(space_ops(space, rec["widths"]))
+    d = 4 if rec["dtype"] == "float32" else 1
+    tensors = [(-(-t.elements * d // 16) * 16, a, b)
+               for t, (a, b) in zip(g.tensors, g.lifetimes())]
+    return graph_features(g, rec["dtype"]), tensors
+
+
+def fit_envelope(rows: list[Counter], y: np.ndarray, names: list[str]) -> tuple[dict, np.ndarray]:
+    """Non-negative weights w minimising sum(X w - y) subject to X w >= y (an upper envelope)."""
+    from scipy.optimize import linprog
+
+    X = np.array([[r.get(n, 0) for n in names] for r in rows], dtype=np.float64)
+    res = linprog(c=X.sum(axis=0), A_ub=-X, b_ub=-y, bounds=[(0, None)] * len(names),
+                  method="highs")
+    if not res.success:
+        raise RuntimeError(res.message)
+    w = np.ceil(res.x - 1e-9)  # integer bytes, rounded up: still an envelope
+    return {n: int(v) for n, v in zip(names, w) if v}, X @ w - y
+
+
+def cmd_fit(args: argparse.Namespace) -> None:
+    from entronas.cost.planner import greedy_plan
+
+    recs = load_records()
+    lines = [f'"""Measured constants of the ``tflm`` cost convention (generated, do not edit).',
+             "",
+             f"Written by ``benchmarks/fit_tflm.py fit`` on {time.strftime('%Y-%m-%d')} from "
+             f"{len(recs):,} exported models",
+             f"(``benchmarks/data/tflm_measurements.jsonl``), measured with tflite-micro "
+             f"{_tflm_version()} on an",
+             f"x86-64 host ({os.cpu_count()} cores). Each table is an upper envelope: the model "
+             "is >= every measurement.", ""]
+    flat: dict[str, dict] = {}
+    pers: dict[str, dict] = {}
+    for dtype in ("float32", "int8"):
+        mine = [r for r in recs if r["dtype"] == dtype]
+        feats = [features(r) for r in mine]
+        # flatbuffer: variable part beyond the aligned constant data
+        names = ["fixed", "act_tensors", "const_tensors", "dims", "quant_entries",
+                 *sorted({k for f, _ in feats for k in f if k.startswith("op:")})]
+        rows = [Counter(f, fixed=1) for f, _ in feats]
+        y = np.array([r["flatbuffer"] - f["const_data"] for r, (f, _) in zip(mine, feats)], float)
+        flat[dtype], slack = fit_envelope(rows, y, [n for n in names if n != "quant_entries"
+                                                    or dtype == "int8"])
+        sizes = np.array([r["flatbuffer"] for r in mine], float)
+        lines.append(f"# flatbuffer {dtype}: {len(mine)} files, estimate / file median "
+                     f"{np.median((sizes + slack) / sizes):.4f}, max {np.max((sizes + slack) / sizes):.4f}")
+        # persistent arena: smallest working arena minus the (replayed) planned head
+        run = [(r, f, t) for r, (f, t) in zip(mine, feats) if "min_arena" in r]
+        bad = [r["key"] for r, f, t in run if greedy_plan(t) != r["head"]]
+        lines.append(f"# planner replay == TFLM head on {len(run) - len(bad)} of {len(run)} "
+                     f"{dtype} models" + (f"; misses: {bad[:3]}" if bad else ""))
+        pnames = ["fixed", "act_tensors", "const_tensors", "conv_channels", "fc_channels",
+                  *sorted({k for _, f, _ in run for k in f if k.startswith("op:")})]
+        prow = [Counter(f, fixed=1) for _, f, _ in run]
+        py = np.array([r["min_arena"] - r["head"] for r, _, _ in run], float)
+        pers[dtype], pslack = fit_envelope(prow, py, pnames)
+        need = np.array([r["min_arena"] for r, _, _ in run], float)
+        lines.append(f"# persistent {dtype}: {len(run)} TFLM runs, (plan + model) / smallest "
+                     f"arena median {np.median((need + pslack) / need):.4f}, max "
+                     f"{np.max((need + pslack) / need):.4f}")
+    lines[6:6] = []
+    text = "\n".join(lines[:6]) + '\n"""\n\n' + "\n".join(lines[6:]) + "\n\n"
+    text += "#: flatbuffer bytes beyond the 16-byte aligned constant data, per feature\n"
+    text += f"FLATBUFFER = {json.dumps(flat, indent=4, sort_keys=True)}\n\n"
+    text += "#: persistent TFLM arena bytes (beyond the planned activations), per feature\n"
+    text += f"PERSISTENT = {json.dumps(pers, indent=4, sort_keys=True)}\n"
+    CONSTANTS.write_text(text)
+    print(text)
+
+
+def _tflm_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("tflite-micro")
+    except Exception:  # noqa: BLE001
+        return "?"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("measure")
+    m.add_argument("--n", type=int, default=1600)
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    sub.add_parser("fit")
+    args = ap.parse_args(argv)
+    {"measure": cmd_measure, "fit": cmd_fit}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT / "src"))
+    main()

@@ -1,0 +1,128 @@
+"""The deployed cost convention ``tflm``: flatbuffer bytes and the TensorFlow Lite Micro arena.
+
+Why: the paper's Eqs. 3-4 count weights and ping-pong buffers of fused layers; what must fit
+the MCU is the ``.tflite`` file in flash and TFLM's tensor arena in RAM. Both are properties of
+the lowered operator graph (:func:`entronas.space.lowering.lower`), which the writer emits, so
+this module counts that graph:
+
+* **ROM** = flatbuffer bytes = constant data (weights, biases, 16-byte aligned) + per-tensor,
+  per-operator and fixed container bytes + int8 quantisation tables. The container constants are
+  an upper envelope fitted on measured files (:data:`FLATBUFFER`), so the estimate errs high.
+* **RAM** = TFLM's planned activation arena (its greedy planner replayed exactly:
+  :func:`entronas.cost.planner.greedy_plan`) + the persistent part (tensor structs, node
+  structs, kernel op data, per-channel quantisation arrays), modelled from the op list with
+  constants fitted as an upper envelope of ``smallest working arena - planned arena``
+  (:data:`PERSISTENT`).
+
+Every count here is additive over layers and non-decreasing in every width, which is what the
+reduction needs. The constants were measured on an x86-64 host build of TFLM (64-bit pointers);
+a 32-bit Cortex-M needs less, so the figures err on the safe side. The runtime's own code and the
+application are not in these figures: a target's ``rom_reserve`` / ``ram_reserve`` stand for
+them (``--rom-reserve``, ``--ram-reserve``). ``benchmarks/fit_tflm.py`` re-measures and re-fits
+the constants (``cost/tflm_constants.py``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Sequence
+
+from .._core.errors import InvalidSpaceError
+from ..space.layers import Layer
+from ..space.lowering import Lowered, lower
+from .tflm_constants import FLATBUFFER, PERSISTENT
+
+DTYPE_BYTES = {"float32": 4, "int8": 1}
+#: builtin ops the TFLM interpreter of the pinned tflite-micro registers (GELU is absent:
+#: "Didn't find op for builtin opcode 'GELU'", so a GELU network cannot run on the MCU as is)
+TFLM_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
+                      "ADD", "PAD", "RESHAPE"})
+#: bytes of the constant data of a role, per element, by dtype (int8 models store int32 biases)
+_ROLE_BYTES = {"float32": {"weights": 4, "bias": 4, "paddings": 4},
+               "int8": {"weights": 1, "bias": 4, "paddings": 4}}
+#: the tensor-name digits the container model allows for (op indices below 10**3)
+NAME_DIGITS = 3
+
+
+def check_tflm_codes(codes: Sequence[str] | set[str], where: str = "the network") -> None:
+    """Refuse operators TensorFlow Lite Micro has no kernel for, naming the fix."""
+    missing = sorted(set(codes) - TFLM_OPS)
+    if missing:
+        raise InvalidSpaceError(
+            f"{where} needs {', '.join(missing)}, which TensorFlow Lite Micro has no kernel "
+            "for, so it cannot be deployed (or counted as deployed); use activation = 'relu' "
+            "(space option), or count with --costs paper / export for LiteRT")
+
+
+def align16(n: int) -> int:
+    return -(-n // 16) * 16
+
+
+def graph_features(g: Lowered, dtype: str, *, with_input: bool = True) -> Counter:
+    """The counts the flatbuffer and persistent-arena models are linear in.
+
+    ``with_input=False`` leaves out tensor 0 (a layer's input, which the previous layer owns),
+    so that summing the features of a network's layers gives the network's features.
+    """
+    f: Counter = Counter()
+    acts = g.tensors if with_input else g.tensors[1:]
+    f["act_tensors"] += len(acts)
+    f["dims"] += sum(len(t.shape) for t in acts)
+    int8 = dtype == "int8"
+    for op in g.ops:
+        f[f"op:{op.code}"] += 1
+        for c in op.constants:
+            n = c.elements * _ROLE_BYTES[dtype][c.role]
+            f["const_tensors"] += 1
+            f["dims"] += len(c.shape)
+            f["const_data"] += align16(n)
+            if int8 and c.channels:
+                f["quant_entries"] += c.channels
+        if op.code in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            f["conv_channels"] += g.tensors[op.output].shape[-1]
+        if op.code == "FULLY_CONNECTED" and op.constants and op.constants[0].channels > 1:
+            f["fc_channels"] += g.tensors[op.output].shape[-1]
+    if int8:
+        f["quant_entries"] += len(acts)
+    return f
+
+
+def _linear(features: Counter, weights: dict[str, int]) -> int:
+    return int(sum(weights.get(k, 0) * v for k, v in features.items()))
+
+
+def layer_features(layer: Layer, dtype: str, *, first: bool, per_channel_fc: bool = False
+                   ) -> Counter:
+    return graph_features(lower(layer.ops, per_channel_fc=per_channel_fc), dtype,
+                          with_input=first)
+
+
+def flatbuffer_bytes(features: Counter, dtype: str) -> int:
+    """Variable flatbuffer bytes of a feature count (without the fixed part)."""
+    return int(features["const_data"]) + _linear(features, FLATBUFFER[dtype])
+
+
+def persistent_bytes(features: Counter, dtype: str) -> int:
+    """Variable persistent-arena bytes of a feature count (without the fixed part)."""
+    return _linear(features, PERSISTENT[dtype])
+
+
+def fixed_flatbuffer_bytes(dtype: str) -> int:
+    return int(FLATBUFFER[dtype].get("fixed", 0))
+
+
+def fixed_persistent_bytes(dtype: str) -> int:
+    return int(PERSISTENT[dtype].get("fixed", 0))
+
+
+def network_features(layers: Sequence[Layer], dtype: str, per_channel_fc: bool = False
+                     ) -> Counter:
+    total: Counter = Counter()
+    for i, layer in enumerate(layers):
+        total.update(layer_features(layer, dtype, first=i == 0, per_channel_fc=per_channel_fc))
+    return total
+
+
+__all__ = ["DTYPE_BYTES", "TFLM_OPS", "check_tflm_codes", "align16", "fixed_flatbuffer_bytes", "fixed_persistent_bytes",
+           "flatbuffer_bytes", "graph_features", "layer_features", "network_features",
+           "persistent_bytes"]

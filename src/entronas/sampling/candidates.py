@@ -1,0 +1,212 @@
+"""Candidates: X^f with the entropy of every candidate and its cluster, ready to draw from.
+
+Why one artefact: ``entronas sample`` and ``entronas search`` both need the same three things
+(the feasible set, Eq. 6 entropies, exact k-means clusters sorted by entropy); building them in
+one place and storing them in one format means a search worker loads what ``reduce`` made
+instead of re-deriving it, and every strategy draws from identical candidates.
+
+For an enumerated feasible set (:class:`~entronas.reduce.FeasibleTree`) the candidates are all
+of X^f (exact). For a set too large to list (``CountedSpace``) the clusters are fitted on a
+uniform pool of it and candidates are the pool's members: uniform inside each cluster's sampled
+members, with estimated cluster boundaries.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Collection
+
+import numpy as np
+
+from .._core.arch import Arch
+from .._core.errors import CorruptFileError, NotInSpaceError
+from .._core.fileio import atomic_write
+from .._core.registry import Registry
+from .._core.rng import as_generator
+from ..proxy.clusters import EntropyClusters
+from ..proxy.entropy import entropies, tree_entropies
+from .entropy import EntropyPolicy
+from .uniform import UniformPolicy
+
+#: pure candidate policies by name: factory(candidates, **params) -> object with suggest()
+POLICIES: Registry[Callable[..., Any]] = Registry("sampling strategy")
+POLICIES.register("entropy", lambda c, p=0.5: EntropyPolicy(c.clusters.labels_, p=p))
+POLICIES.register("uniform", lambda c: UniformPolicy(c.n_candidates))
+
+KIND = "candidates"
+
+
+class CandidatePolicy:
+    """A policy over candidate positions, handing out global indices of X^f."""
+
+    def __init__(self, name: str, inner: Any, candidates: "Candidates") -> None:
+        self.name, self.inner, self.candidates = name, inner, candidates
+
+    def suggest(self, rng: np.random.Generator | int | None,
+                taken: Collection[int] = ()) -> int | None:
+        """A global index not in ``taken``; None when the candidates are used up."""
+        c = self.candidates
+        k = self.inner.suggest(as_generator(rng), c.positions(taken))
+        return None if k is None else c.index_at(int(k))
+
+
+@dataclass
+class Candidates:
+    """The feasible set, the entropy of every candidate and its cluster (0 = highest entropy).
+
+    Attributes:
+        feasible: the :class:`~entronas.reduce.FeasibleSet`.
+        entropy: Eq. 6 of every candidate, in candidate order.
+        clusters: fitted :class:`~entronas.proxy.EntropyClusters` over ``entropy``.
+        indices: global indices of the pool (None: the candidates are all of X^f in order).
+        settings: ``n_clusters``, ``output``, ``pool``, ``seed`` it was built with.
+    """
+
+    feasible: Any
+    entropy: np.ndarray
+    clusters: EntropyClusters
+    indices: np.ndarray | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    _pos: dict[int, int] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.indices is not None:
+            self._pos = {int(g): k for k, g in enumerate(self.indices)}
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def build(cls, feasible: Any, *, n_clusters: int = 100, output: str = "network",
+              pool: int = 200_000, seed: int = 0) -> "Candidates":
+        """Entropies and exact k-means clusters of ``feasible`` (a pool of it when counted)."""
+        exact = hasattr(feasible, "depth_array")
+        if exact:
+            indices, h = None, tree_entropies(feasible, output=output)
+        else:
+            n = min(pool, len(feasible))
+            indices = np.unique(feasible.sample(n, seed, replace=n < len(feasible)))
+            h = _pool_entropies(feasible, indices, output)
+        clusters = EntropyClusters(n_clusters).fit(h)
+        return cls(feasible, h, clusters, indices,
+                   {"n_clusters": int(n_clusters), "output": output, "pool": int(pool),
+                    "seed": int(seed)})
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def space(self) -> Any:
+        return self.feasible.space
+
+    @property
+    def exact(self) -> bool:
+        return self.indices is None
+
+    @property
+    def n_candidates(self) -> int:
+        return len(self.entropy)
+
+    def __len__(self) -> int:
+        return len(self.feasible)
+
+    def policy(self, name: str, **params: Any) -> CandidatePolicy:
+        """The pure policy ``name`` ("entropy" with ``p``, or "uniform") over these candidates."""
+        return CandidatePolicy(name, POLICIES.get(name)(self, **params), self)
+
+    def index_at(self, position: int) -> int:
+        return position if self.indices is None else int(self.indices[position])
+
+    def position(self, index: int) -> int | None:
+        return int(index) if self._pos is None else self._pos.get(int(index))
+
+    def positions(self, taken: Collection[int]) -> Collection[int]:
+        if self._pos is None:
+            return taken
+        return {self._pos[g] for g in taken if g in self._pos}
+
+    def widths(self, index: int) -> tuple[int, ...]:
+        return tuple(int(w) for w in self.feasible.widths_of([int(index)])[0])
+
+    def index_of(self, arch: Arch | tuple[int, ...]) -> int | None:
+        """Global index of ``arch`` in X^f, None if it is not feasible."""
+        try:
+            return int(self.feasible.index_of(arch))
+        except NotInSpaceError:
+            return None
+
+    def entropy_of_arch(self, widths: tuple[int, ...]) -> float:
+        output = self.settings.get("output", "network")
+        return float(entropies(self.space, np.array([widths]), output=output)[0])
+
+    def cluster_of_entropy(self, h: float) -> int:
+        return int(self.clusters.predict(np.array([h]))[0])
+
+    # ------------------------------------------------------------------ storage
+    def to_bytes(self) -> bytes:
+        from ..reduce.storage import feasible_to_bytes
+        from ..reduce.tree import write_container
+
+        c = self.clusters
+        header = {"kind": KIND, "settings": self.settings, "n_clusters_": int(c.n_clusters_),
+                  "inertia": float(c.inertia_), "pool": self.indices is not None,
+                  "fingerprint": self.feasible.meta.get("fingerprint")}
+        arrays = [np.frombuffer(feasible_to_bytes(self.feasible), np.uint8).copy(),
+                  np.asarray(self.entropy, np.float64), c.labels_, np.asarray(c.centers_,
+                                                                              np.float64),
+                  c.sizes_, np.asarray(c.edges_, np.float64)]
+        if self.indices is not None:
+            arrays.append(np.asarray(self.indices, np.int64))
+        return write_container(header, arrays)
+
+    def save(self, path: str | os.PathLike) -> int:
+        """Write atomically; returns the file size in bytes."""
+        data = self.to_bytes()
+        atomic_write(path, data)
+        return len(data)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, **build: Any) -> "Candidates":
+        """Candidates from a candidates file, or built (``build`` settings) from a feasible-set
+        file written by ``entronas reduce --out``."""
+        from ..reduce.storage import feasible_from_bytes, load_feasible
+        from ..reduce.tree import read_container
+
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            raise CorruptFileError(f"file {str(path)!r} does not exist; create it with "
+                                   "`entronas reduce SPACE --target T --out FILE`") from None
+        header, arrays = read_container(data, str(path))
+        if header.get("kind") != KIND:
+            return cls.build(load_feasible(path), **build)
+        try:
+            feasible = feasible_from_bytes(arrays[0].astype(np.uint8).tobytes(), str(path))
+            c = EntropyClusters(int(header["settings"]["n_clusters"]))
+            c.labels_, c.centers_ = arrays[2].astype(np.int64), arrays[3]
+            c.sizes_, c.edges_ = arrays[4].astype(np.int64), arrays[5]
+            c.n_clusters_, c.inertia_ = int(header["n_clusters_"]), float(header["inertia"])
+            indices = arrays[6] if header.get("pool") else None
+            return cls(feasible, arrays[1], c, indices, dict(header["settings"]))
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise CorruptFileError(f"{path} is not a valid candidates file ({exc}); delete it "
+                                   "to rebuild") from None
+
+
+def _pool_entropies(feasible: Any, indices: np.ndarray, output: str) -> np.ndarray:
+    widths = feasible.widths_of(indices)
+    h = np.empty(len(widths))
+    by_depth: dict[int, list[int]] = {}
+    for k, w in enumerate(widths):
+        by_depth.setdefault(len(w), []).append(k)
+    for depth, ks in by_depth.items():
+        h[ks] = entropies(feasible.space, np.array([widths[k] for k in ks]), output=output)
+    return h
+
+
+def describe(candidates: Candidates) -> str:
+    """One line: how many candidates, exact or pooled, how many clusters."""
+    kind = "all of X^f" if candidates.exact else f"a uniform pool of {candidates.n_candidates:,}"
+    return (f"{candidates.n_candidates:,} candidates ({kind}), "
+            f"{candidates.clusters.n_clusters_} entropy clusters")
+
+
+__all__ = ["Candidates", "CandidatePolicy", "POLICIES", "describe"]

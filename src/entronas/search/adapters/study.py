@@ -1,0 +1,88 @@
+"""A run's Optuna study: created once, checked on every resume, opened read-only by reports.
+
+The study carries the whole run record (user attr ``entronas:record``) and the candidates' key,
+so a worker, a resume or a report can tell the run's own study from a look-alike with the same
+name in another storage or directory.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from ...runs.record import RunRecord
+from ...runs.rundir import RunDir, RunDirError, RunInfo
+from ..errors import SearchError, StudyMismatchError
+from ._optuna import optuna
+from .samplers import FINGERPRINT_ATTR
+from .storage import open_storage
+
+RECORD_ATTR = "entronas:record"
+
+
+def study_attrs(record: RunRecord, key: str) -> dict[str, Any]:
+    """User attributes stored on a run's study (reports read the short ones). The record comes
+    first: a worker that sees the key of a study being created also sees its record."""
+    return {RECORD_ATTR: record.to_dict(), FINGERPRINT_ATTR: key,
+            "entronas:space": record.space.name, "entronas:target": record.target.to_dict(),
+            "entronas:strategy": record.strategy.name, "entronas:costs": record.costs.describe(),
+            "entronas:dataset": record.training.dataset,
+            "entronas:evaluator": record.evaluator.name, "entronas:seed": record.seed}
+
+
+def load_study(storage: Any, name: str, url: str) -> Any | None:
+    """The study ``name`` in ``storage``, or None when there is none."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return optuna.load_study(study_name=name, storage=storage,
+                                     sampler=optuna.samplers.RandomSampler())
+        except KeyError:
+            return None
+        except Exception as exc:
+            raise SearchError(f"cannot open study {name!r} in {url!r}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else exc!r}") from None
+
+
+def check_record(study: Any, record: RunRecord) -> None:
+    """Refuse a study made with other settings, naming every one that differs."""
+    stored = study.user_attrs.get(RECORD_ATTR)
+    if stored is None:
+        if FINGERPRINT_ATTR in study.user_attrs or any(
+                "worker" in t.user_attrs for t in study.get_trials(deepcopy=False)):
+            raise StudyMismatchError(
+                f"study {study.study_name!r} was made by another entronas version or tool (it "
+                "has no run record); use another --study or --run-dir")
+        return
+    diff = RunRecord.from_dict(stored, f"study {study.study_name!r}").differences(record)
+    if diff:
+        raise StudyMismatchError(
+            f"study {study.study_name!r} was made with other settings: {'; '.join(diff)}; "
+            "rerun with the original settings, or use another --study / --run-dir")
+
+
+def create_study(storage: Any, name: str, sampler: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return optuna.create_study(study_name=name, storage=storage, sampler=sampler,
+                                   direction="maximize", load_if_exists=True)
+
+
+def open_run_study(run_dir: RunDir) -> tuple[Any, RunInfo]:
+    """The study of a run directory (read-only use) and its run.json, from any directory.
+
+    The study found must be the run's own (its candidates key), never one with the same name.
+    """
+    info = run_dir.read_info()
+    url = run_dir.storage_url(info.storage)
+    storage = open_storage(url, heartbeat=False)
+    study = load_study(storage, info.study, url)
+    if study is None:
+        raise RunDirError(f"run {str(run_dir.path)!r}: its study {info.study!r} is not in "
+                          f"{url!r} (the journal is gone or empty); restore it, or start "
+                          "over in another --run-dir")
+    key = study.user_attrs.get(FINGERPRINT_ATTR)
+    if key is not None and key != info.key:
+        raise RunDirError(f"run {str(run_dir.path)!r}: the study {info.study!r} in {url!r} "
+                          f"belongs to another run (key {key}, this run {info.key})")
+    return study, info
