@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "benchmarks" / "data" / "tflm_measurements.jsonl"
+DATA = ROOT / "benchmarks" / "data" / "tflm_measurements.jsonl"   # work file of a run
+ARCHIVE = DATA.with_suffix(".jsonl.gz")                               # what the repo keeps
 CONSTANTS = ROOT / "src" / "entronas" / "cost" / "tflm_constants.py"
 
 #: (label, preset, overrides): every backbone, with the option variants that change the graph
@@ -107,15 +108,24 @@ def measure_one(job: dict) -> dict:
     return rec
 
 
+def _lines() -> list[str]:
+    """Every stored record line: the archive, then the work file of an unfinished run."""
+    import gzip
+
+    out = gzip.decompress(ARCHIVE.read_bytes()).decode().splitlines() if ARCHIVE.exists() else []
+    if DATA.exists():
+        out += DATA.read_text().splitlines()
+    return out
+
+
 def cmd_measure(args: argparse.Namespace) -> None:
     DATA.parent.mkdir(parents=True, exist_ok=True)
     done = set()
-    if DATA.exists():
-        for line in DATA.read_text().splitlines():
-            try:
-                done.add(json.loads(line)["key"])
-            except (ValueError, KeyError):
-                continue  # a partial last line from a killed run
+    for line in _lines():
+        try:
+            done.add(json.loads(line)["key"])
+        except (ValueError, KeyError):
+            continue  # a partial last line from a killed run
     todo = [j for j in tasks(args.n, args.seed) if j["key"] not in done]
     print(f"{len(done)} measured, {len(todo)} to go", flush=True)
     t0 = time.perf_counter()
@@ -127,11 +137,24 @@ def cmd_measure(args: argparse.Namespace) -> None:
                 el = time.perf_counter() - t0
                 print(f"[{i}/{len(todo)}] {el:.0f} s, ETA {el / i * (len(todo) - i):.0f} s",
                       flush=True)
+    _archive()
+
+
+def _archive() -> None:
+    """Fold the work file into the compressed archive (atomically), then drop it."""
+    import gzip
+
+    from entronas._core.fileio import atomic_write
+
+    recs = load_records()
+    atomic_write(ARCHIVE, gzip.compress(("\n".join(json.dumps(r, sort_keys=True)
+                                                  for r in recs) + "\n").encode(), mtime=0))
+    DATA.unlink(missing_ok=True)
 
 
 def load_records() -> list[dict]:
     out, seen = [], set()
-    for line in DATA.read_text().splitlines():
+    for line in _lines():
         try:
             rec = json.loads(line)
         except ValueError:
@@ -169,53 +192,111 @@ def fit_envelope(rows: list[Counter], y: np.ndarray, names: list[str]) -> tuple[
     return {n: int(v) for n, v in zip(names, w) if v}, X @ w - y
 
 
-def cmd_fit(args: argparse.Namespace) -> None:
+#: features the Prepare-time arena may depend on: structure only, never a width, so that it
+#: is one constant per depth for the reduction
+PREPARE_FEATURES = ("fixed", "act_tensors", "const_tensors")
+
+
+def _fit_tables(recs: list[dict], dtype: str) -> tuple[dict, dict, dict, list[str]]:
+    """(flatbuffer, persistent, prepare) envelopes of one dtype, and report lines."""
     from entronas.cost.planner import greedy_plan
 
+    mine = [r for r in recs if r["dtype"] == dtype]
+    feats = [features(r) for r in mine]
+    lines = []
+    # flatbuffer: variable part beyond the aligned constant data
+    names = ["fixed", "act_tensors", "const_tensors", "dims",
+             *(["quant_entries"] if dtype == "int8" else []),
+             *sorted({k for f, _ in feats for k in f if k.startswith("op:")})]
+    rows = [Counter(f, fixed=1) for f, _ in feats]
+    y = np.array([r["flatbuffer"] - f["const_data"] for r, (f, _) in zip(mine, feats)], float)
+    flat, slack = fit_envelope(rows, y, names)
+    sizes = np.array([r["flatbuffer"] for r in mine], float)
+    lines.append(f"# flatbuffer {dtype}: {len(mine)} files, estimate / file median "
+                 f"{np.median((sizes + slack) / sizes):.4f}, max "
+                 f"{np.max((sizes + slack) / sizes):.4f}")
+    run = [(r, f, t) for r, (f, t) in zip(mine, feats) if "min_arena" in r]
+    bad = [r["key"] for r, f, t in run if greedy_plan(t) != r["head"]]
+    lines.append(f"# planner replay == TFLM head on {len(run) - len(bad)} of {len(run)} "
+                 f"{dtype} models" + (f"; misses: {bad[:3]}" if bad else ""))
+    # persistent arena ("tail"): tensor structs, node structs, kernel op data, per-channel data
+    pnames = ["fixed", "act_tensors", "const_tensors", "conv_channels", "fc_channels",
+              *sorted({k for _, f, _ in run for k in f if k.startswith("op:")})]
+    prow = [Counter(f, fixed=1) for _, f, _ in run]
+    pers, _ = fit_envelope(prow, np.array([r["tail"] for r, _, _ in run], float), pnames)
+    pmodel = np.array([sum(pers.get(k, 0) * v for k, v in c.items()) for c in prow])
+    # Prepare-time peak: the smallest arena can exceed planned + persistent (TFLM allocates
+    # temporaries while preparing the kernels); model it where it binds
+    need = np.array([r["min_arena"] for r, _, _ in run]) - pmodel
+    heads = np.array([r["head"] for r, _, _ in run])
+    binds = need > heads
+    qnames = list(PREPARE_FEATURES) + sorted({k for _, f, _ in run for k in f
+                                              if k.startswith("op:")})
+    qrow = [Counter({k: v for k, v in f.items() if k in qnames}, fixed=1) for _, f, _ in run]
+    prep, _ = fit_envelope([q for q, b in zip(qrow, binds) if b], need[binds].astype(float),
+                           qnames) if binds.any() else ({}, None)
+    qmodel = np.array([sum(prep.get(k, 0) * v for k, v in c.items()) for c in qrow])
+    est = pmodel + np.maximum(heads, qmodel)
+    arena = np.array([r["min_arena"] for r, _, _ in run], float)
+    lines.append(f"# arena {dtype}: {len(run)} TFLM runs (Prepare-time peak binding in "
+                 f"{int(binds.sum())}), (plan + model) / smallest arena median "
+                 f"{np.median(est / arena):.4f}, max {np.max(est / arena):.4f}, min "
+                 f"{np.min(est / arena):.4f}")
+    return flat, pers, prep, lines
+
+
+def _holdout_margin(recs: list[dict], dtype: str) -> tuple[int, int]:
+    """Fit on half the files, test on the other half: the worst excess over the estimate
+    (flatbuffer, arena), rounded up to 16 B; it is added to the fixed parts."""
+    even = [r for i, r in enumerate(recs) if i % 2 == 0]
+    odd = [r for i, r in enumerate(recs) if i % 2 == 1 and r["dtype"] == dtype]
+    flat, pers, prep, _ = _fit_tables(even, dtype)
+    worst_rom = worst_ram = 0
+    for r in odd:
+        f, t = features(r)
+        rom = f["const_data"] + sum(flat.get(k, 0) * v for k, v in Counter(f, fixed=1).items())
+        worst_rom = max(worst_rom, r["flatbuffer"] - rom)
+        if "min_arena" in r:
+            from entronas.cost.planner import greedy_plan
+
+            c = Counter(f, fixed=1)
+            p = sum(pers.get(k, 0) * v for k, v in c.items())
+            q = sum(prep.get(k, 0) * v for k, v in c.items() if k in prep)
+            worst_ram = max(worst_ram, r["min_arena"] - (p + max(greedy_plan(t), q)))
+    return -(-max(worst_rom, 0) // 16) * 16, -(-max(worst_ram, 0) // 16) * 16
+
+
+def cmd_fit(args: argparse.Namespace) -> None:
     recs = load_records()
-    lines = [f'"""Measured constants of the ``tflm`` cost convention (generated, do not edit).',
-             "",
-             f"Written by ``benchmarks/fit_tflm.py fit`` on {time.strftime('%Y-%m-%d')} from "
-             f"{len(recs):,} exported models",
-             f"(``benchmarks/data/tflm_measurements.jsonl``), measured with tflite-micro "
-             f"{_tflm_version()} on an",
-             f"x86-64 host ({os.cpu_count()} cores). Each table is an upper envelope: the model "
-             "is >= every measurement.", ""]
-    flat: dict[str, dict] = {}
-    pers: dict[str, dict] = {}
+    doc = [f'"""Measured constants of the ``tflm`` cost convention (generated, do not edit).',
+           "",
+           f"Written by ``benchmarks/fit_tflm.py fit`` on {time.strftime('%Y-%m-%d')} from "
+           f"{len(recs):,} exported models",
+           "(``benchmarks/data/tflm_measurements.jsonl.gz``), measured with tflite-micro "
+           f"{_tflm_version()} on an x86-64 host.",
+           "Each table is an upper envelope (model >= every measurement), and the fixed parts",
+           "include the worst excess seen when fitting on half of the files and testing on the",
+           'other half.', '"""', ""]
+    lines: list[str] = []
+    tables: dict[str, dict] = {"FLATBUFFER": {}, "PERSISTENT": {}, "PREPARE": {}}
     for dtype in ("float32", "int8"):
-        mine = [r for r in recs if r["dtype"] == dtype]
-        feats = [features(r) for r in mine]
-        # flatbuffer: variable part beyond the aligned constant data
-        names = ["fixed", "act_tensors", "const_tensors", "dims", "quant_entries",
-                 *sorted({k for f, _ in feats for k in f if k.startswith("op:")})]
-        rows = [Counter(f, fixed=1) for f, _ in feats]
-        y = np.array([r["flatbuffer"] - f["const_data"] for r, (f, _) in zip(mine, feats)], float)
-        flat[dtype], slack = fit_envelope(rows, y, [n for n in names if n != "quant_entries"
-                                                    or dtype == "int8"])
-        sizes = np.array([r["flatbuffer"] for r in mine], float)
-        lines.append(f"# flatbuffer {dtype}: {len(mine)} files, estimate / file median "
-                     f"{np.median((sizes + slack) / sizes):.4f}, max {np.max((sizes + slack) / sizes):.4f}")
-        # persistent arena: smallest working arena minus the (replayed) planned head
-        run = [(r, f, t) for r, (f, t) in zip(mine, feats) if "min_arena" in r]
-        bad = [r["key"] for r, f, t in run if greedy_plan(t) != r["head"]]
-        lines.append(f"# planner replay == TFLM head on {len(run) - len(bad)} of {len(run)} "
-                     f"{dtype} models" + (f"; misses: {bad[:3]}" if bad else ""))
-        pnames = ["fixed", "act_tensors", "const_tensors", "conv_channels", "fc_channels",
-                  *sorted({k for _, f, _ in run for k in f if k.startswith("op:")})]
-        prow = [Counter(f, fixed=1) for _, f, _ in run]
-        py = np.array([r["min_arena"] - r["head"] for r, _, _ in run], float)
-        pers[dtype], pslack = fit_envelope(prow, py, pnames)
-        need = np.array([r["min_arena"] for r, _, _ in run], float)
-        lines.append(f"# persistent {dtype}: {len(run)} TFLM runs, (plan + model) / smallest "
-                     f"arena median {np.median((need + pslack) / need):.4f}, max "
-                     f"{np.max((need + pslack) / need):.4f}")
-    lines[6:6] = []
-    text = "\n".join(lines[:6]) + '\n"""\n\n' + "\n".join(lines[6:]) + "\n\n"
+        flat, pers, prep, report = _fit_tables(recs, dtype)
+        rom_margin, ram_margin = _holdout_margin(recs, dtype)
+        flat["fixed"] = flat.get("fixed", 0) + rom_margin
+        pers["fixed"] = pers.get("fixed", 0) + ram_margin
+        lines += report + [f"# held-out margin {dtype}: +{rom_margin} B flatbuffer, "
+                           f"+{ram_margin} B arena"]
+        tables["FLATBUFFER"][dtype] = flat
+        tables["PERSISTENT"][dtype] = pers
+        tables["PREPARE"][dtype] = prep
+    text = "\n".join(doc) + "\n".join(lines) + "\n\n"
     text += "#: flatbuffer bytes beyond the 16-byte aligned constant data, per feature\n"
-    text += f"FLATBUFFER = {json.dumps(flat, indent=4, sort_keys=True)}\n\n"
+    text += f"FLATBUFFER = {json.dumps(tables['FLATBUFFER'], indent=4, sort_keys=True)}\n\n"
     text += "#: persistent TFLM arena bytes (beyond the planned activations), per feature\n"
-    text += f"PERSISTENT = {json.dumps(pers, indent=4, sort_keys=True)}\n"
+    text += f"PERSISTENT = {json.dumps(tables['PERSISTENT'], indent=4, sort_keys=True)}\n\n"
+    text += ("#: Prepare-time arena bytes besides the persistent part (it binds instead of the\n"
+             "#: planned activations when larger), per structural feature\n")
+    text += f"PREPARE = {json.dumps(tables['PREPARE'], indent=4, sort_keys=True)}\n"
     CONSTANTS.write_text(text)
     print(text)
 

@@ -137,10 +137,10 @@ def test_cost_conventions_from_the_cli(capsys):
     assert rc == 0 and "total |X^f| = 633 " in plain and "paper float32" in plain
     rc, _, err = run(capsys, *demo)  # the chip's default is tflm: 640 B is below TFLM's arena
     assert rc == 2 and "tflm float32" in err and "leaves nothing for the network" in err
-    rc, tflm, _ = run(capsys, "reduce", "mlp-digits", "-t", "stm32g071", "--rom", "32KiB",
-                      "--ram", "2560B", "--rom-reserve", "0", "--ram-reserve", "0",
+    rc, tflm, _ = run(capsys, "reduce", "mlp-digits", "-t", "stm32g071", "--rom", "48KiB",
+                      "--ram", "2304B", "--rom-reserve", "0", "--ram-reserve", "0",
                       "--tflm")  # the old flag spells --costs tflm
-    assert rc == 0 and "tflm float32" in tflm and "total |X^f| = 964 " in tflm
+    assert rc == 0 and "tflm float32" in tflm and "total |X^f| = 189 " in tflm
     rc, out, _ = run(capsys, "estimate", "dscnn-kws", "-a", "84,112,84,84,84,196",
                      "--costs", "tflm", "--dtype", "int8", "-t", "stm32f412")
     assert rc == 0 and "counted as tflm int8" in out and "FITS stm32f412" in out

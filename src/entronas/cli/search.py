@@ -28,7 +28,7 @@ def _echo(msg: str) -> None:
 @click.option("--space", default=None,
               help="Search space: a preset (see `entronas spaces`) or a space file. "
                    "Default: the offline demo's mlp-digits.")
-@target_options("Default: the demo's STM32G071 share (32 KiB ROM, 2,560 B RAM); a named "
+@target_options("Default: the demo's STM32G071 share (48 KiB ROM, 2,304 B RAM); a named "
                 "target uses its own budgets unless --rom/--ram are given.")
 @cost_options
 @click.option("--dataset", default=None, help="Data set to train on (default digits).")
@@ -61,7 +61,7 @@ def search_cmd(config_path: str | None, device: str, quiet: bool, measure: bool,
     """Search X^f for the most accurate network that fits the target.
 
     With no arguments: a small real search on the offline digits data (mlp-digits on a
-    32 KiB flash / 2,560 B RAM share of an STM32G071, counted as deployed in TensorFlow Lite
+    48 KiB flash / 2,304 B RAM share of an STM32G071, counted as deployed in TensorFlow Lite
     Micro, entropy sampling, 20 candidates x 30 epochs, about 15 s on 2 CPU cores).
     """
     from ..search.config import SearchConfig, load_config

@@ -8,9 +8,10 @@
   (:func:`entronas.space.lowering.lower`: a DS block's depthwise output, a GELU or residual-add
   output, explicit padding), each tensor aligned to 16 bytes as TensorFlow Lite Micro does. A
   lower bound of TFLM's planned activations.
-* ``tflm`` (the ``tflm`` convention): TFLM's planned activation arena, its greedy planner
-  replayed exactly (:mod:`entronas.cost.planner`), plus the persistent part modelled from the
-  op list (:mod:`entronas.cost.tflm`): the smallest arena TFLM runs the network in, erring high.
+* ``tflm`` (the ``tflm`` convention): the larger of TFLM's planned activation arena (its greedy
+  planner replayed exactly, :mod:`entronas.cost.planner`) and its Prepare-time temporaries,
+  plus the persistent part modelled from the op list (:mod:`entronas.cost.tflm`): the smallest
+  arena TFLM runs the network in, erring high.
 
 ``chain`` and ``ops`` are maxima over per-layer peaks that depend on (M_{i-1}, M_i) only, which
 is what lets the reduction and the counting DP use them exactly; ``tflm`` is bracketed by such
@@ -44,12 +45,15 @@ def network_ram(layers: Sequence[Layer], input_size: int, options: CostOptions) 
     """U^RAM of a whole network under ``options.ram_model``."""
     if options.ram_model == "tflm":
         from .planner import greedy_plan
-        from .tflm import fixed_persistent_bytes, network_features, persistent_bytes
+        from .tflm import fixed_persistent_bytes, network_features, persistent_bytes, \
+            prepare_bytes
 
         ops = [op for layer in layers for op in layer.ops]
         plan = greedy_plan(op_tensors(ops, options))
-        pers = persistent_bytes(network_features(layers, options.dtype), options.dtype)
-        return plan + pers + fixed_persistent_bytes(options.dtype)
+        f = network_features(layers, options.dtype)
+        pers = persistent_bytes(f, options.dtype)
+        return max(plan, prepare_bytes(f, options.dtype)) + pers + \
+            fixed_persistent_bytes(options.dtype)
     if options.ram_model == "ops":
         return max(layer_peak(layer, options, first=i == 0) for i, layer in enumerate(layers))
     searched = [layer.outputs for layer in layers if layer.searched]
@@ -78,6 +82,16 @@ def layer_persistent(layer: Layer, options: CostOptions, *, first: bool = False)
     from .tflm import layer_features, persistent_bytes
 
     return persistent_bytes(layer_features(layer, options.dtype, first=first), options.dtype)
+
+
+def prepare_floor(layers: Sequence[Layer], options: CostOptions) -> int:
+    """``tflm``: the arena TFLM needs while preparing (a floor under the planned arena); it
+    depends on the graph's structure only (0 for the other models)."""
+    if options.ram_model != "tflm":
+        return 0
+    from .tflm import network_features, prepare_bytes
+
+    return prepare_bytes(network_features(layers, options.dtype), options.dtype)
 
 
 def fixed_ram(options: CostOptions) -> int:

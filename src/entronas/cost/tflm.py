@@ -8,11 +8,13 @@ this module counts that graph:
 * **ROM** = flatbuffer bytes = constant data (weights, biases, 16-byte aligned) + per-tensor,
   per-operator and fixed container bytes + int8 quantisation tables. The container constants are
   an upper envelope fitted on measured files (:data:`FLATBUFFER`), so the estimate errs high.
-* **RAM** = TFLM's planned activation arena (its greedy planner replayed exactly:
-  :func:`entronas.cost.planner.greedy_plan`) + the persistent part (tensor structs, node
-  structs, kernel op data, per-channel quantisation arrays), modelled from the op list with
-  constants fitted as an upper envelope of ``smallest working arena - planned arena``
-  (:data:`PERSISTENT`).
+* **RAM** = the persistent part (tensor structs, node structs, kernel op data, per-channel
+  quantisation arrays; :data:`PERSISTENT`, fitted on TFLM's recorded "tail") + the larger of
+  TFLM's planned activation arena (its greedy planner replayed exactly:
+  :func:`entronas.cost.planner.greedy_plan`) and the temporaries TFLM needs while it prepares
+  the kernels (:data:`PREPARE`, which binds for small fully connected networks, fitted where
+  the smallest working arena exceeds planned + persistent). ``PREPARE`` depends on the graph's
+  structure only, never on a width, so it is one constant per depth for the reduction.
 
 Every count here is additive over layers and non-decreasing in every width, which is what the
 reduction needs. The constants were measured on an x86-64 host build of TFLM (64-bit pointers);
@@ -30,7 +32,7 @@ from typing import Sequence
 from .._core.errors import InvalidSpaceError
 from ..space.layers import Layer
 from ..space.lowering import Lowered, lower
-from .tflm_constants import FLATBUFFER, PERSISTENT
+from .tflm_constants import FLATBUFFER, PERSISTENT, PREPARE
 
 DTYPE_BYTES = {"float32": 4, "int8": 1}
 #: builtin ops the TFLM interpreter of the pinned tflite-micro registers (GELU is absent:
@@ -107,6 +109,13 @@ def persistent_bytes(features: Counter, dtype: str) -> int:
     return _linear(features, PERSISTENT[dtype])
 
 
+def prepare_bytes(features: Counter, dtype: str) -> int:
+    """Prepare-time arena besides the persistent part (all of it, fixed part included)."""
+    table = PREPARE[dtype]
+    return int(table.get("fixed", 0)) + _linear(
+        Counter({k: v for k, v in features.items() if k != "fixed"}), table)
+
+
 def fixed_flatbuffer_bytes(dtype: str) -> int:
     return int(FLATBUFFER[dtype].get("fixed", 0))
 
@@ -123,6 +132,6 @@ def network_features(layers: Sequence[Layer], dtype: str, per_channel_fc: bool =
     return total
 
 
-__all__ = ["DTYPE_BYTES", "TFLM_OPS", "check_tflm_codes", "align16", "fixed_flatbuffer_bytes", "fixed_persistent_bytes",
+__all__ = ["DTYPE_BYTES", "TFLM_OPS", "check_tflm_codes", "prepare_bytes", "align16", "fixed_flatbuffer_bytes", "fixed_persistent_bytes",
            "flatbuffer_bytes", "graph_features", "layer_features", "network_features",
            "persistent_bytes"]

@@ -115,7 +115,7 @@ def _exact(t: DepthTables, levels: list[_Prefixes], mask: np.ndarray, q: dict,
     parent, last = np.nonzero(mask)
     bcast = {n: np.broadcast_to(v, mask.shape)[parent, last] for n, v in q.items()}
     pers = bcast["pers"] + t.tail_pers[last]
-    upper = np.maximum(bcast["win"], t.tail_window[last]) + pers
+    upper = np.maximum(np.maximum(bcast["win"], t.tail_window[last]), t.floor) + pers
     doubt = np.nonzero(upper > target.ram)[0]
     if not len(doubt):
         return mask
@@ -131,7 +131,7 @@ def _exact(t: DepthTables, levels: list[_Prefixes], mask: np.ndarray, q: dict,
         cols.append(t.tensors[i][prev, pos[:, i]])
     cols.append(t.tail_tensors[pos[:, L - 1]])
     sizes = np.concatenate([c.reshape(len(doubt), -1) for c in cols], axis=1)
-    plan = greedy_plan_batch(sizes, t.lifetimes)
+    plan = np.maximum(greedy_plan_batch(sizes, t.lifetimes), t.floor)
     bad = doubt[plan + pers[doubt] > target.ram]
     out = mask.copy()
     out[parent[bad], last[bad]] = False

@@ -66,6 +66,7 @@ class DepthTables:
     tensors: list[np.ndarray] = field(default_factory=list)
     tail_tensors: np.ndarray | None = None
     lifetimes: list[tuple[int, int]] = field(default_factory=list)
+    floor: int = 0   # tflm: TFLM's Prepare-time arena, a floor under the plan (per depth)
 
     def __post_init__(self) -> None:
         if not self.pers:
@@ -91,7 +92,8 @@ class DepthTables:
         return DepthTables(
             self.depth, self.widths, self.allowed, self.rom, self.flops, self.out,
             self.tail_rom, self.tail_flops, self.in_bytes,
-            [w + extra for w in self.window], self.tail_window + extra, "pairwise")
+            [np.maximum(w, self.floor) + extra for w in self.window],
+            np.maximum(self.tail_window, self.floor) + extra, "pairwise")
 
     def persistent_bound(self, m_red_pos: Sequence[int]) -> int:
         """The persistent part of the most expensive network in the box below ``m_red_pos``."""
@@ -106,7 +108,9 @@ def build_tables(space: ChainSpace, depth: int, options: CostOptions) -> DepthTa
     shape = {"eq4": "parity", "chain": "pairwise", "ops": "pairwise", "tflm": "tflm"}[
         options.ram_model]
     pairwise, tflm = shape != "parity", shape == "tflm"
+    floor = 0
     if tflm:  # a network TFLM cannot run does not fit, whatever its size
+        from ..cost.ram import prepare_floor
         from ..cost.tflm import check_tflm_codes
 
         probe = [int(space.grid(depth, i)[0]) for i in range(depth)]
@@ -114,6 +118,7 @@ def build_tables(space: ChainSpace, depth: int, options: CostOptions) -> DepthTa
                   for i, w in enumerate(probe)] + list(space.tail(depth, probe[-1]))
         check_tflm_codes(lower([op for layer in layers for op in layer.ops]).codes(),
                          f"space {space.name!r}")
+        floor = prepare_floor(layers, options)  # structure only: the same for every width
     rom, flops, out, allowed, peak, pers, window, tensors = [], [], [], [], [], [], [], []
     for i in range(depth):
         prev = [None] if i == 0 else [int(w) for w in widths[i - 1]]
@@ -173,7 +178,7 @@ def build_tables(space: ChainSpace, depth: int, options: CostOptions) -> DepthTa
                          pers, tail_pers, window, tail_window, tensors,
                          np.array(tail_tensors, dtype=np.int64).reshape(len(last), -1)
                          if tflm else None,
-                         _lifetimes(space, depth) if tflm else [])
+                         _lifetimes(space, depth) if tflm else [], floor)
     _check_monotone(space, tables)
     return tables
 
@@ -334,5 +339,5 @@ def ram_of(t: DepthTables, even: np.ndarray, odd: np.ndarray, pair: np.ndarray,
     ``tflm`` a lower bound, see :class:`DepthTables`).
     """
     if t.pairwise:
-        return np.maximum(pair, 0) + pers
+        return np.maximum(pair, t.floor) + pers
     return even + odd

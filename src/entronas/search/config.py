@@ -27,7 +27,7 @@ from .errors import SearchError
 #: the default job: a real, small, offline search (``entronas search`` with no arguments).
 #: The budgets are the network's share of the STM32G071 (its reserves are not subtracted
 #: again): ROM and RAM both bind under the deployed (tflm) convention.
-DEFAULT_JOB = {"space": "mlp-digits", "target": "stm32g071", "rom": "32KiB", "ram": "2560B",
+DEFAULT_JOB = {"space": "mlp-digits", "target": "stm32g071", "rom": "48KiB", "ram": "2304B",
                "rom_reserve": 0, "ram_reserve": 0}
 
 #: config-file keys that describe a batch of runs, not one run
