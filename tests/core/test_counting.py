@@ -96,6 +96,6 @@ def test_two_binding_budgets_on_a_huge_set_give_one_clear_error(monkeypatch):
     assert len(tree) > 0
     # pretend it were too large to list: one clear error instead of a MemoryError traceback
     monkeypatch.setattr(red, "enumerate_depth",
-                        functools.partial(red.enumerate_depth, max_prefixes=100))
+                        functools.partial(red.enumerate_depth, max_cells=100))
     with pytest.raises(NotCountableError, match="too large to list"):
         reduce_space(space, target, enumerate_limit=1000)

@@ -57,9 +57,18 @@ def _fits(p: dict, comp: Completion, k: int, last: np.ndarray, target: Target,
     return ok
 
 
+#: the most (prefix, next width) cells one level may hold: ~1 GB of working arrays
+MAX_CELLS = 20_000_000
+#: networks replayed per batch (bounds the replay's working memory)
+REPLAY_CHUNK = 200_000
+
+
 def enumerate_depth(t: DepthTables, comp: Completion, target: Target,
-                    options: CostOptions, max_prefixes: int = 50_000_000) -> DepthDag | None:
-    """The feasible set of one depth as a :class:`DepthDag` (None if empty)."""
+                    options: CostOptions, max_cells: int = MAX_CELLS) -> DepthDag | None:
+    """The feasible set of one depth as a :class:`DepthDag` (None if empty).
+
+    Raises MemoryError before allocating a level of more than ``max_cells`` cells.
+    """
     L = t.depth
     w0 = np.arange(t.sizes[0])
     win0 = t.window[0][0] if t.ram_shape == "tflm" else np.zeros(len(w0), np.int64)
@@ -77,6 +86,9 @@ def enumerate_depth(t: DepthTables, comp: Completion, target: Target,
                         *(p[n][keep] for n in _STATE))]
     for k in range(1, L):
         cur = levels[-1]
+        if len(cur.last) * t.sizes[k] > max_cells:
+            raise MemoryError(f"{len(cur.last):,} feasible prefixes at layer {k} "
+                              f"(x {t.sizes[k]} widths)")
         allowed = t.allowed[k][cur.last]                         # (P, W_k)
         q = dict(rom=cur.rom[:, None] + t.rom[k][cur.last],
                  flops=cur.flops[:, None] + t.flops[k][cur.last])
@@ -96,8 +108,6 @@ def enumerate_depth(t: DepthTables, comp: Completion, target: Target,
                 mask = _exact(t, levels, mask, q, target)
             return DepthDag.from_prefix_levels(levels, mask, L)
         parent, last = np.nonzero(mask)
-        if len(parent) > max_prefixes:
-            raise MemoryError(f"more than {max_prefixes:,} feasible prefixes at layer {k + 1}")
         q = {n: np.broadcast_to(v, mask.shape)[parent, last] for n, v in q.items()}
         levels.append(_Prefixes(last, parent, *(q[n] for n in _STATE)))
     raise AssertionError("unreachable")  # pragma: no cover
@@ -131,7 +141,9 @@ def _exact(t: DepthTables, levels: list[_Prefixes], mask: np.ndarray, q: dict,
         cols.append(t.tensors[i][prev, pos[:, i]])
     cols.append(t.tail_tensors[pos[:, L - 1]])
     sizes = np.concatenate([c.reshape(len(doubt), -1) for c in cols], axis=1)
-    plan = np.maximum(greedy_plan_batch(sizes, t.lifetimes), t.floor)
+    plan = np.concatenate([greedy_plan_batch(sizes[i:i + REPLAY_CHUNK], t.lifetimes)
+                           for i in range(0, len(sizes), REPLAY_CHUNK)])
+    plan = np.maximum(plan, t.floor)
     bad = doubt[plan + pers[doubt] > target.ram]
     out = mask.copy()
     out[parent[bad], last[bad]] = False

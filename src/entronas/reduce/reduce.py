@@ -172,25 +172,40 @@ def reduce_space(
     use_count = method == "count" or (method == "auto" and box > enumerate_limit)
     counters: dict[int, DepthCounter] = {}
     not_countable = ""
+    must_count, superset = False, 0
     if use_count:
-        feasible_tables = {}
-        for (tables, _, ok), d in zip(prepared, report.depths):
-            if ok:
-                feasible_tables[d.depth] = _countable(tables, d, target, options)
-        feasible_tables = {k: v for k, v in feasible_tables.items() if v is not None}
+        live = [(tables, comp, d) for (tables, comp, ok), d in zip(prepared, report.depths)
+                if ok]
         try:
+            if options.ram_model == "tflm" and target.ram is not None:
+                # list exactly when even a superset of X^f is small enough to list
+                superset = _count_total({d.depth: t.lower_bound(_pers_min(t, c))
+                                         for t, c, d in live}, target, options)
+                if method == "auto" and superset <= enumerate_limit:
+                    raise _ListIt()
+                must_count = True  # listing a superset this large is not an option
+            feasible_tables = {d.depth: _countable(t, d, target, options) for t, _, d in live}
+            feasible_tables = {k: v for k, v in feasible_tables.items() if v is not None}
             if not feasible_tables:
-                raise NotCountableError("no network fits under the upper bound of TFLM's arena")
+                raise NotCountableError("no network fits under the upper bound of TFLM's "
+                                        "arena that counting uses; narrow the space to list it")
             axis = choose_axis(list(feasible_tables.values()), target)
             parts = forward_counts(feasible_tables, target, options, axis)
             counters = {d: DepthCounter(t, target, options, axis, parts[d])
                         for d, t in feasible_tables.items()}
+        except _ListIt:
+            counters = {}
         except NotCountableError as exc:
+            if must_count:
+                raise NotCountableError(
+                    f"X^f of {space.name!r} is too large to list exactly (a superset has "
+                    f"{superset:.3g} networks under {options.describe()}) and {exc}") from None
             if method == "count":
                 raise
             counters, not_countable = {}, str(exc)
         total = sum(c.count for c in counters.values())
-        use_count = bool(counters) and (method == "count" or total > enumerate_limit)
+        use_count = bool(counters) and (method == "count" or total > enumerate_limit
+                                        or options.ram_model == "tflm")
     meta = {"target": user_target.to_dict(), "options": options.to_dict(),
             "fingerprint": fingerprint(space, user_target, options)}
     if use_count:
@@ -227,6 +242,28 @@ def reduce_space(
     report.seconds = time.perf_counter() - start
     meta["report"] = report.to_dict()
     return FeasibleTree(space, dags, meta), report
+
+
+class _ListIt(Exception):
+    """Internal: a superset of X^f is small enough, so list X^f exactly instead."""
+
+
+def _pers_min(t: DepthTables, c: Completion) -> int:
+    """Persistent part of the cheapest network of a depth (a lower bound of every member's)."""
+    pos = cheapest_arch(t, c)
+    if pos is None:
+        return 0
+    return t.persistent_bound(list(pos))
+
+
+def _count_total(tables: dict[int, DepthTables], target: Target, options: CostOptions) -> int:
+    """The size of the set ``tables`` describe (0 when none of it is countable)."""
+    try:
+        axis = choose_axis(list(tables.values()), target)
+        parts = forward_counts(tables, target, options, axis)
+    except NotCountableError:
+        return ENUMERATE_LIMIT + 1
+    return sum(p.count for ps in parts.values() for p in ps)
 
 
 def _countable(tables: DepthTables, d: DepthReport, target: Target,

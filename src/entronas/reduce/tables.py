@@ -95,6 +95,16 @@ class DepthTables:
             [np.maximum(w, self.floor) + extra for w in self.window],
             np.maximum(self.tail_window, self.floor) + extra, "pairwise")
 
+    def lower_bound(self, pers_min: int) -> "DepthTables":
+        """Pairwise tables whose RAM is a monotone lower bound of the ``tflm`` RAM (live peak,
+        Prepare floor, and the persistent part of the cheapest network): their count is an
+        upper bound of |X^f|, which tells whether X^f is small enough to list exactly."""
+        return DepthTables(
+            self.depth, self.widths, self.allowed, self.rom, self.flops, self.out,
+            self.tail_rom, self.tail_flops, self.in_bytes,
+            [np.maximum(p, self.floor) + pers_min for p in self.peak],
+            np.maximum(self.tail_peak, self.floor) + pers_min, "pairwise")
+
     def persistent_bound(self, m_red_pos: Sequence[int]) -> int:
         """The persistent part of the most expensive network in the box below ``m_red_pos``."""
         total = int(self.pers[0][0, m_red_pos[0]])
