@@ -55,7 +55,8 @@ def load_state_dict(path: str | Path) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged file
         reason = str(exc).split(". ")[0].splitlines()[0] if str(exc) else type(exc).__name__
         raise CorruptFileError(f"cannot read state dict {path} ({reason}); it must be a "
-                               "torch.save()d state dict, e.g. a run's best/model.pt") from None
+                               "torch.save()d state dict, e.g. the weights a search saved for "
+                               "its best trial") from None
     if not isinstance(state, dict):
         raise CorruptFileError(f"{path} holds a {type(state).__name__}, not a state dict")
     return state

@@ -273,7 +273,7 @@ def _countable(tables: DepthTables, d: DepthReport, target: Target,
     if tables.ram_shape != "tflm" or target.ram is None:
         return tables
     pos = [int(np.searchsorted(tables.widths[j], w)) for j, w in enumerate(d.m_red)]
-    ub = tables.upper_bound(extra=tables.persistent_bound(pos))
+    ub = tables.upper_bound(pos)
     m_red = reduced_bounds(ub, completion(ub), target, options)
     d.m_red = m_red
     return ub if m_red is not None else None

@@ -82,18 +82,27 @@ class DepthTables:
     def pairwise(self) -> bool:
         return self.ram_shape != "parity"
 
-    def upper_bound(self, extra: int = 0) -> "DepthTables":
-        """Pairwise tables whose RAM is the monotone upper bound of the ``tflm`` RAM.
+    def upper_bound(self, box: Sequence[int]) -> "DepthTables":
+        """Pairwise tables whose RAM is a monotone upper bound of the ``tflm`` RAM inside the
+        box of grid positions ``box`` (M^red of the lower bound, which holds all of X^f).
 
-        ``peak`` becomes the planner's per-layer window bound plus ``extra`` (a bound of the
-        whole persistent part, see :func:`persistent_bound`), ``pers`` zero: what the counting
-        DP can count exactly, a subset of the true X^f.
+        ``peak`` becomes the planner's per-layer window bound (at least the Prepare floor) plus
+        the persistent part of the box's most expensive network, ``pers`` zero, and widths
+        outside the box are closed: what the counting DP can count exactly, a subset of X^f.
         """
+        extra = self.persistent_bound(box)
+        peak = []
+        for i, w in enumerate(self.window):
+            p = np.maximum(w, self.floor) + extra
+            p[:, box[i] + 1:] = INF
+            if i:
+                p[box[i - 1] + 1:, :] = INF
+            peak.append(p)
+        tail = np.maximum(self.tail_window, self.floor) + extra
+        tail[box[-1] + 1:] = INF
         return DepthTables(
             self.depth, self.widths, self.allowed, self.rom, self.flops, self.out,
-            self.tail_rom, self.tail_flops, self.in_bytes,
-            [np.maximum(w, self.floor) + extra for w in self.window],
-            np.maximum(self.tail_window, self.floor) + extra, "pairwise")
+            self.tail_rom, self.tail_flops, self.in_bytes, peak, tail, "pairwise")
 
     def lower_bound(self, pers_min: int) -> "DepthTables":
         """Pairwise tables whose RAM is a monotone lower bound of the ``tflm`` RAM (live peak,

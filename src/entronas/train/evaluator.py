@@ -61,18 +61,14 @@ def make_evaluator(space: ChainSpace, dataset: Any, *, epochs: int | None = None
 
 
 def save_trial_artifacts(trial_dir: Any, extra: dict[str, Any]) -> None:
-    """A trained candidate's weights -> ``model.pt``, anything else -> ``extra.json``."""
-    from pathlib import Path
+    """A trained candidate's weights and other results, into the run's trial folder."""
+    from .._core.fileio import atomic_torch_save
+    from ..runs.rundir import write_trial_files
 
-    from .._core.fileio import atomic_torch_save, atomic_write_json
-
-    trial_dir = Path(trial_dir)
-    trial_dir.mkdir(parents=True, exist_ok=True)
-    rest = {k: v for k, v in extra.items() if k != "state_dict"}
-    if "state_dict" in extra:
-        atomic_torch_save(trial_dir / "model.pt", extra["state_dict"])
-    if rest:
-        atomic_write_json(trial_dir / "extra.json", rest, indent=1)
+    sd = extra.get("state_dict")
+    write_trial_files(trial_dir, weights=None if sd is None else
+                      (lambda path: atomic_torch_save(path, sd)),
+                      extra={k: v for k, v in extra.items() if k != "state_dict"})
 
 
 def _from_record(record: Any, runtime: Any) -> tuple[Any, Any]:
