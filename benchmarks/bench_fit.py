@@ -95,7 +95,7 @@ def plan(members: int, seed: int) -> tuple[list[dict], list[dict]]:
                 try:
                     feasible, rep = reduce_space(space, target, costs("tflm", dtype))
                 except EntronasError as exc:
-                    g.update(feasible=0, note=str(exc).split(":")[-1].strip()[:80])
+                    g.update(feasible=0, note=_why(str(exc)))
                     groups.append(g)
                     continue
                 n = min(members, len(feasible))
@@ -108,6 +108,16 @@ def plan(members: int, seed: int) -> tuple[list[dict], list[dict]]:
                     jobs.append({"backbone": label, "target": tname, "dtype": dtype,
                                  "preset": preset, "overrides": ov, "widths": list(w)})
     return groups, jobs
+
+
+def _why(message: str) -> str:
+    """The reason of an empty X^f, short: "needs ROM 181,171 B > 48 KiB" or the like."""
+    if "needs " in message:
+        return "X^f empty: smallest " + message.split("needs ", 1)[1].split(";")[0]
+    if "too large to list" in message:
+        return ("too large to list, and the conservative count (TFLM's upper bound) holds "
+                "none")
+    return message[:80]
 
 
 def summarise(groups: list[dict], results: list[dict]) -> list[str]:
@@ -136,9 +146,17 @@ def main(argv: list[str] | None = None) -> list[str]:
     ap.add_argument("--members", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--summarise", action="store_true",
+                    help="Rewrite the rows from the stored measurements, measuring nothing.")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     groups, jobs = plan(args.members, args.seed)
+    if args.summarise:
+        import gzip
+
+        results = [json.loads(line) for line in
+                   gzip.decompress(DATA.read_bytes()).decode().splitlines() if line]
+        return _rows(groups, results, None)
     print(f"{len(jobs)} members of {sum(1 for g in groups if g['feasible'])} non-empty X^f "
           f"to measure", flush=True)
     results = []
@@ -149,6 +167,15 @@ def main(argv: list[str] | None = None) -> list[str]:
                 el = time.perf_counter() - t0
                 print(f"[{i}/{len(jobs)}] {el:.0f} s, ETA {el / i * (len(jobs) - i):.0f} s",
                       flush=True)
+    import gzip
+
+    DATA.parent.mkdir(parents=True, exist_ok=True)
+    DATA.write_bytes(gzip.compress(("\n".join(json.dumps(r, sort_keys=True) for r in results)
+                                    + "\n").encode(), mtime=0))
+    return _rows(groups, results, time.perf_counter() - t0)
+
+
+def _rows(groups: list[dict], results: list[dict], seconds: float | None) -> list[str]:
     rows = summarise(groups, results)
     total = len(results)
     over = sum(1 for r in results for g in groups
@@ -158,13 +185,8 @@ def main(argv: list[str] | None = None) -> list[str]:
                     or r["ram"] + g["reserve_ram"] > g["budget_ram"]))
     same = sum(r["replay"] == r["head"] for r in results)
     rows.append(f"| *all* | | | | {total:,} | {over} over a budget | | | {same:,}/{total:,} |")
-    rows.append(f"| *{machine()}; random weights; {time.perf_counter() - t0:.0f} s* "
-                "| | | | | | | | |")
-    import gzip
-
-    DATA.parent.mkdir(parents=True, exist_ok=True)
-    DATA.write_bytes(gzip.compress(("\n".join(json.dumps(r, sort_keys=True) for r in results)
-                                    + "\n").encode(), mtime=0))
+    took = "" if seconds is None else f"; {seconds:.0f} s"
+    rows.append(f"| *{machine()}; random weights{took}* | | | | | | | | |")
     for row in rows:
         print(row)
     return rows

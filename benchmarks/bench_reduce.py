@@ -21,7 +21,8 @@ from entronas.reduce.tables import build_tables
 from entronas.space import get_space
 from entronas.targets import get_target
 
-PAPER = {"dscnn-kws": ("167,714", "19 s", "1.2 MB"), "convmixer-cifar10": ("17,154", "2.5 min", "44 kB"),
+PAPER = {"dscnn-kws": ("167,714", "19 s", "1.2 MB"),
+         "convmixer-cifar10": ("17,154", "2.5 min", "44 kB"),
          "autoencoder-ad": ("176,963", "-", "-"), "mobilenet-vww": ("-", "-", "-")}
 
 
@@ -63,7 +64,7 @@ def brute_force_count(space, target, options) -> int:
 
 def main() -> None:
     target = get_target("paper-small")
-    options = CostOptions()
+    options = CostOptions()  # the paper convention, as the paper counts
     rows = []
     for name in ("dscnn-kws", "convmixer-cifar10", "autoencoder-ad", "mobilenet-vww"):
         space = get_space(name)
@@ -97,7 +98,31 @@ def main() -> None:
     t_smp, _ = best_of(lambda: counted.widths_of(counted.sample(1000, seed=0)), repeat=1)
     rows.append(f"| 1,000 uniform ConvMixer X^f samples (exact unrank, cold tables) | - | "
                 f"{t_smp:.2f} s | - |")
-    for r in rows[-5:]:
+    # the deployed convention: exact under TFLM's planner (lower bound, window bound, replay)
+    import entronas.reduce.enumerate as enum
+
+    replayed = [0]
+    real = enum.greedy_plan_batch
+
+    def counting(sizes, life):
+        replayed[0] += len(sizes)
+        return real(sizes, life)
+
+    enum.greedy_plan_batch = counting
+    for name, tname, dtype in (("dscnn-kws", "stm32f412", "float32"),
+                               ("autoencoder-ad", "stm32f412", "int8"),
+                               ("mlp-digits", "stm32g071", "float32")):
+        from entronas.cost import costs
+
+        sp, tg = get_space(name), get_target(tname)
+        replayed[0] = 0
+        reduce_space(sp, tg, costs("tflm", dtype))
+        n_replayed = replayed[0]
+        secs, (f, rep) = best_of(lambda: reduce_space(sp, tg, costs("tflm", dtype)), repeat=3)
+        rows.append(f"| reduce `{name}`, {tname}, tflm {dtype} (exact under TFLM's planner) | "
+                    f"{len(f):,} feasible; {n_replayed:,} replayed | {secs:.3f} s | - |")
+    enum.greedy_plan_batch = real
+    for r in rows[-8:]:
         print(r)
     write_rows("reduce", [f"| *machine: {machine()}* | | | |"] + rows)
 

@@ -213,8 +213,8 @@ def _fit_tables(recs: list[dict], dtype: str) -> tuple[dict, dict, dict, list[st
     flat, slack = fit_envelope(rows, y, names)
     sizes = np.array([r["flatbuffer"] for r in mine], float)
     lines.append(f"# flatbuffer {dtype}: {len(mine)} files, estimate / file median "
-                 f"{np.median((sizes + slack) / sizes):.4f}, max "
-                 f"{np.max((sizes + slack) / sizes):.4f}")
+                 f"{np.median((sizes + slack) / sizes):.4f}, max")
+    lines[-1] += f" {np.max((sizes + slack) / sizes):.4f}"
     run = [(r, f, t) for r, (f, t) in zip(mine, feats) if "min_arena" in r]
     bad = [r["key"] for r, f, t in run if greedy_plan(t) != r["head"]]
     lines.append(f"# planner replay == TFLM head on {len(run) - len(bad)} of {len(run)} "
@@ -239,9 +239,9 @@ def _fit_tables(recs: list[dict], dtype: str) -> tuple[dict, dict, dict, list[st
     est = pmodel + np.maximum(heads, qmodel)
     arena = np.array([r["min_arena"] for r, _, _ in run], float)
     lines.append(f"# arena {dtype}: {len(run)} TFLM runs (Prepare-time peak binding in "
-                 f"{int(binds.sum())}), (plan + model) / smallest arena median "
-                 f"{np.median(est / arena):.4f}, max {np.max(est / arena):.4f}, min "
-                 f"{np.min(est / arena):.4f}")
+                 f"{int(binds.sum())}),")
+    lines.append(f"#   (plan + model) / smallest arena median {np.median(est / arena):.4f}, "
+                 f"max {np.max(est / arena):.4f}, min {np.min(est / arena):.4f}")
     return flat, pers, prep, lines
 
 
@@ -268,15 +268,15 @@ def _holdout_margin(recs: list[dict], dtype: str) -> tuple[int, int]:
 
 def cmd_fit(args: argparse.Namespace) -> None:
     recs = load_records()
-    doc = [f'"""Measured constants of the ``tflm`` cost convention (generated, do not edit).',
+    doc = ['"""Measured constants of the ``tflm`` cost convention (generated, do not edit).',
            "",
            f"Written by ``benchmarks/fit_tflm.py fit`` on {time.strftime('%Y-%m-%d')} from "
            f"{len(recs):,} exported models",
-           "(``benchmarks/data/tflm_measurements.jsonl.gz``), measured with tflite-micro "
+           "(``benchmarks/data/tflm_measurements.jsonl.gz``), measured with tflite-micro",
            f"{_tflm_version()} on an x86-64 host.",
            "Each table is an upper envelope (model >= every measurement), and the fixed parts",
            "include the worst excess seen when fitting on half of the files and testing on the",
-           'other half.', '"""', ""]
+           "other half.", '"""', ""]
     lines: list[str] = []
     tables: dict[str, dict] = {"FLATBUFFER": {}, "PERSISTENT": {}, "PREPARE": {}}
     for dtype in ("float32", "int8"):

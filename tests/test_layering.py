@@ -8,7 +8,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "entronas"
 # lower number = lower layer; same number = may not import each other
 LAYERS = {
     "_core": 0, "targets": 1, "space": 2, "cost": 3, "reduce": 4, "proxy": 5, "sampling": 6,
-    "runs": 6.5, "search": 7, "data": 8, "models": 8, "train": 9, "export": 10, "report": 10, "results": 10,
+    "runs": 6.5, "search": 7, "data": 8, "models": 8, "train": 9, "export": 10, "report": 10,
+    "results": 10,
     "oneshot": 10,
     "cli": 11, "__init__": 11, "__main__": 11,
 }

@@ -40,7 +40,8 @@ def test_counting_equals_enumeration(problem):
 
 
 def test_dscnn_counted_equals_paper_count_and_ranks():
-    counted, rep = reduce_space(get_space("dscnn-kws"), Target("s", 1_000_000, 262_144, costs="paper"),
+    counted, rep = reduce_space(get_space("dscnn-kws"), Target("s", 1_000_000, 262_144,
+        costs="paper"),
                                 method="count")
     assert len(counted) == 167_713
     tree, _ = reduce_space(get_space("dscnn-kws"), Target("s", 1_000_000, 262_144, costs="paper"))
@@ -52,7 +53,8 @@ def test_dscnn_counted_equals_paper_count_and_ranks():
 
 
 def test_convmixer_full_space_is_counted_not_listed():
-    counted, rep = reduce_space(get_space("convmixer-cifar10"), Target("s", 1_000_000, 262_144, costs="paper"))
+    counted, rep = reduce_space(get_space("convmixer-cifar10"), Target("s", 1_000_000, 262_144,
+        costs="paper"))
     assert isinstance(counted, CountedSpace)
     assert len(counted) > 10**10
     assert rep.size == 8**8 * (8**9 - 1) // 7  # |X| = sum_{L=8}^{16} 8^L

@@ -7,7 +7,8 @@ from entronas.targets import Target, get_target
 
 
 def test_fig3_running_example_has_the_14_configurations():
-    tree, report = reduce_space(get_space("mlp-example"), Target("fig3", 10_240, 448, costs="paper"))
+    tree, report = reduce_space(get_space("mlp-example"), Target("fig3", 10_240, 448,
+        costs="paper"))
     expected = ([(16, m) for m in range(16, 97, 16)] + [(32, m) for m in range(16, 65, 16)]
                 + [(48, 16), (48, 32), (64, 16), (80, 16)])
     assert [a.widths for a in tree] == expected
@@ -29,7 +30,8 @@ def test_paper_small_target_preset_is_the_paper_budget():
 
 
 def test_autoencoder_count():
-    tree, report = reduce_space(get_space("autoencoder-ad"), Target("rom-only", 1_000_000, None, costs="paper"))
+    tree, report = reduce_space(get_space("autoencoder-ad"), Target("rom-only", 1_000_000, None,
+        costs="paper"))
     assert len(tree) == 155_787
     assert report.size == get_space("autoencoder-ad").size()
 

@@ -104,3 +104,25 @@ def test_asking_for_more_than_xf_says_it_is_used_up(tmp_path, capsys):
                "--run-dir", str(tmp_path / "r")])
     out, _ = _lines(capsys)
     assert rc == 0 and "all of them are trained" in out
+
+
+def test_search_draws_from_the_file_reduce_wrote(tmp_path, capsys):
+    """One candidates artefact: `reduce --out` makes it, `sample` and `search` read it."""
+    f = tmp_path / "xf.tree"
+    assert main(["reduce", "mlp-digits", "-t", "stm32g071", "--rom", "48KiB", "--ram",
+                 "2304B", "--rom-reserve", "0", "--ram-reserve", "0", "-o", str(f)]) == 0
+    assert main(["sample", str(f), "-n", "3"]) == 0
+    table = write_full_table(tmp_path / "t.csv", prepare(space="mlp-digits"))
+    capsys.readouterr()
+    run = ["search", "--candidates", str(f), "--evaluator", f"table:{table}", "-k", "3", "-q",
+           "--run-dir", str(tmp_path / "r")]
+    assert main(run) == 0
+    _, err = _lines(capsys)
+    assert any("loaded 189 networks" in line for line in err) and \
+        not any(line.startswith("reduced") for line in err)
+    rec = RunDir(tmp_path / "r").read_info().record
+    assert rec.space.name == "mlp-digits" and rec.target.rom == 48 * 1024
+    assert rec.costs.describe().startswith("tflm float32")
+    rc = main(run + ["--dtype", "int8"])
+    _, err = _lines(capsys)
+    assert rc == 2 and len(err) == 1 and "drop --dtype" in err[0], err

@@ -97,23 +97,5 @@ def resolve_counting(space: str, *, target_name: str | None, rom: Any, ram: Any,
 
 
 def fit_line(target: Any, rom: int, ram: int, flops: int, costs: Any, label: str = "fit") -> str:
-    """``fit: ROM 26,224 B + reserve 48 KiB <= 128 KiB, RAM ... : FITS (tflm float32 ...)``."""
-    from ..targets.base import fmt_bytes
-
-    parts, ok = [], True
-    for what, used in (("ROM", rom), ("RAM", ram)):
-        budget = getattr(target, what.lower())
-        if budget is None:
-            parts.append(f"{what} {used:,} B (no budget)")
-            continue
-        reserve = getattr(target, f"{what.lower()}_reserve")
-        fits = used + reserve <= budget
-        ok &= fits
-        extra = f" + reserve {fmt_bytes(reserve)}" if reserve else ""
-        parts.append(f"{what} {used:,} B{extra} {'<=' if fits else '>'} {fmt_bytes(budget)}")
-    if target.flops is not None:
-        ok &= flops <= target.flops
-        parts.append(f"FLOPs {flops:,} {'<=' if flops <= target.flops else '>'} "
-                     f"{target.flops:,}")
-    return (f"{label}: {', '.join(parts)}: {'FITS' if ok else 'DOES NOT FIT'} "
-            f"{target.name} ({costs.describe()})")
+    """``estimate: ROM 26,224 B + reserve 48 KiB <= 128 KiB, ...: FITS stm32g071 (tflm ...)``."""
+    return f"{label}: {target.verdict(rom, ram, flops)[1]} ({costs.describe()})"

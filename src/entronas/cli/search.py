@@ -31,6 +31,9 @@ def _echo(msg: str) -> None:
 @target_options("Default: the demo's STM32G071 share (48 KiB ROM, 2,304 B RAM); a named "
                 "target uses its own budgets unless --rom/--ram are given.")
 @cost_options
+@click.option("--candidates", default=None, type=click.Path(dir_okay=False),
+              help="Search the X^f of this `entronas reduce --out` file (its space, target "
+                   "and costs) instead of reducing again.")
 @click.option("--dataset", default=None, help="Data set to train on (default digits).")
 @click.option("--strategy", default=None, help="entropy | random | tpe (default entropy).")
 @click.option("--trials", "-k", type=int, default=None,

@@ -13,18 +13,9 @@ from typing import Any
 import click
 
 from .._core.arch import Arch
-from .._core.arch import parse_widths as split_widths
 from .._core.errors import InvalidParameterError
 from ..space.base import ChainSpace
-
-
-def parse_widths(text: str) -> tuple[int, ...]:
-    """``"84,112,84"`` (or ``84-112-84``) -> (84, 112, 84); one-line error otherwise."""
-    try:
-        return split_widths(text)
-    except ValueError:
-        raise InvalidParameterError(
-            f"cannot read --arch {text!r}; give positive layer widths like 84,112,84") from None
+from .options import parse_widths
 
 
 def resolve_candidate(name: str, arch: str | None) -> tuple[ChainSpace, Arch]:

@@ -33,7 +33,8 @@ def layer_rom(layer: Layer, options: CostOptions, *, first: bool = False) -> int
     bias_bytes = options.weight_bytes if options.bias_bytes is None else options.bias_bytes
     fc_bytes = options.channel_bytes if options.fc_channel_bytes is None \
         else options.fc_channel_bytes
-    per_channel = sum(op.out_channels * (options.channel_bytes if op.kind == "conv2d" else fc_bytes)
+    per_channel = sum(op.out_channels * (options.channel_bytes if op.kind == "conv2d"
+                                         else fc_bytes)
                       for op in layer.ops if op.kind in ("conv2d", "linear"))
     return (layer.kernel_weights * options.weight_bytes + bias * bias_bytes + per_channel
             + options.code_size(layer.kind))

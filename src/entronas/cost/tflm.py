@@ -132,6 +132,6 @@ def network_features(layers: Sequence[Layer], dtype: str, per_channel_fc: bool =
     return total
 
 
-__all__ = ["DTYPE_BYTES", "TFLM_OPS", "check_tflm_codes", "prepare_bytes", "align16", "fixed_flatbuffer_bytes", "fixed_persistent_bytes",
-           "flatbuffer_bytes", "graph_features", "layer_features", "network_features",
-           "persistent_bytes"]
+__all__ = ["DTYPE_BYTES", "TFLM_OPS", "align16", "check_tflm_codes", "fixed_flatbuffer_bytes",
+           "fixed_persistent_bytes", "flatbuffer_bytes", "graph_features", "layer_features",
+           "network_features", "persistent_bytes", "prepare_bytes"]

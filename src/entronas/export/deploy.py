@@ -14,7 +14,7 @@ import numpy as np
 
 from ..cost.conventions import costs as cost_convention
 from ..cost.model import estimate
-from ..targets.base import Target, fmt_bytes
+from ..targets.base import Target
 
 
 def calibration_for(space: Any, dataset: str | None, n: int = 128, seed: int = 0
@@ -40,17 +40,7 @@ def verdict(target: Target | None, rom: int, ram: int) -> tuple[bool | None, str
     """(fits, text) of measured bytes against the budgets minus the reserves."""
     if target is None:
         return None, "no target to check against (pass --target)"
-    parts, ok = [], True
-    for what, used in (("ROM", rom), ("RAM", ram)):
-        budget = getattr(target, what.lower())
-        if budget is None:
-            continue
-        reserve = getattr(target, f"{what.lower()}_reserve")
-        fits = used + reserve <= budget
-        ok &= fits
-        extra = f" + reserve {fmt_bytes(reserve)}" if reserve else ""
-        parts.append(f"{what} {used:,} B{extra} {'<=' if fits else '>'} {fmt_bytes(budget)}")
-    return ok, f"{', '.join(parts)}: {'FITS' if ok else 'DOES NOT FIT'} {target.name}"
+    return target.verdict(rom, ram)
 
 
 def deploy_report(arch: Any, *, record: Any = None, dtype: str | None = None,

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .._core.arch import Arch
-from .._core.errors import EntronasError, InvalidParameterError
+from .._core.errors import EntronasError
 from ..cost import CostOptions, estimate
 from ..space.base import ChainSpace
 from ..targets import Target
@@ -75,7 +75,7 @@ def to_tflite(weights: Sequence[OpWeights], space: ChainSpace, dtype: str,
 
 
 def tflm_outputs(model: TFLiteModel, x: np.ndarray) -> np.ndarray:
-    """Float outputs of the model in TFLM for a channels-first float batch (int8: (de)quantised)."""
+    """Float outputs in TFLM for a channels-first float batch (int8: quantised, dequantised)."""
     from .tflm_measure import run
 
     xin = model.to_nhwc(x)

@@ -179,7 +179,8 @@ def train_supernet(space: ChainSpace, dataset: Any, *, epochs: int = 10, batch_s
         if log:
             log(f"[darts {epoch + 1}/{epochs}] supernet accuracy {acc:.4f}  derived "
                 f"{arch.key()}  ROM {costs.rom:,} RAM {costs.ram:,} FLOPs {costs.flops:,}"
-                + ("" if fits is None else f"  fits {target.name}: {fits}"))
+                + ("" if fits is None else f"  fits {target.name}: {fits}")
+                + f" ({(options or CostOptions()).describe()})")
         if not math.isfinite(acc):  # pragma: no cover - diverged
             break
     result.train_seconds = time.perf_counter() - start

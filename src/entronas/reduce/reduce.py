@@ -365,7 +365,8 @@ def explain_empty(space: ChainSpace, target: Target, report: ReductionReport,
             extra = f" + reserve {fmt_bytes(reserve)}" if reserve else ""
             over.append(f"{what} {used:,} B{extra} > {fmt_bytes(budget)}")
     if not over:  # the bounds admit it but the exact TFLM arena check does not
-        over.append(f"RAM {c['ram']:,} B (TFLM's planned arena) > {fmt_bytes(target.available('ram'))}")
+        over.append(f"RAM {c['ram']:,} B (TFLM's planned arena) > "
+                    f"{fmt_bytes(target.available('ram'))}")
     costs = f" ({options.describe()})" if options is not None else ""
     return (f"no architecture of space {space.name!r} (depth {space.depth_min}..{space.depth_max})"
             f" fits target {target.describe()}{costs}: the smallest one (depth {best.depth}, all "

@@ -58,6 +58,21 @@ def feasible_from_bytes(data: bytes, source: str) -> Any:
     return counted
 
 
+def feasible_definition(data: bytes, source: str) -> tuple[Any, Any, Any]:
+    """(space, target, cost options) a feasible-set file was reduced for, from its header."""
+    from ..cost.options import CostOptions
+    from ..space.base import ChainSpace
+    from ..targets.base import Target
+
+    header, _ = read_container(data, source)
+    try:
+        return (ChainSpace.from_dict(header["space"]), Target.from_dict(header["target"]),
+                CostOptions.from_dict(header["options"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptFileError(f"{source} does not say what it was reduced for ({exc}); "
+                               "re-run `entronas reduce ... --out FILE`") from None
+
+
 def load_feasible(path: str | os.PathLike) -> Any:
     """A FeasibleTree or CountedSpace from a file written by :func:`save_feasible`."""
     try:

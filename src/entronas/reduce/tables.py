@@ -319,7 +319,7 @@ def layer_is_even(k: int) -> bool:
 
 
 def prefix(t: DepthTables) -> Completion:
-    """Cost of the cheapest valid prefix l_1..l_k that ends with M_k = grid[k][b] (layer k included).
+    """Cost of the cheapest valid prefix l_1..l_k ending with M_k = grid[k][b] (layer k included).
 
     The mirror image of :func:`completion`: the smallest allowed width at every earlier layer.
     """

@@ -69,6 +69,23 @@ def _load_darts(run_dir: Path) -> dict[str, Any]:
     return RunDir(run_dir).read_darts()
 
 
+def _expand(dirs: Sequence[Path]) -> list[Path]:
+    """Run directories as given; a folder that is no run but holds runs (``runs/digits_demo``
+    of ``experiments/run_all.sh``) stands for the runs inside it."""
+    from ..runs.rundir import RunDir
+
+    out: list[Path] = []
+    for d in dirs:
+        rd = RunDir(d)
+        if rd.exists() or rd.is_darts() or not d.is_dir():
+            out.append(d)
+            continue
+        inner = sorted(p for p in d.iterdir() if p.is_dir()
+                       and (RunDir(p).exists() or RunDir(p).is_darts()))
+        out.extend(inner or [d])
+    return out
+
+
 def _runs(run_dirs: Sequence[Path]) -> list[Any]:
     from ..search.results import load_run
 
@@ -206,7 +223,7 @@ def make_report(run_dirs: Sequence[Path | str], out: Path | str, *,
     """Write plots and tables for ``run_dirs`` into ``out``; returns the written paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    dirs = [Path(d) for d in run_dirs]
+    dirs = _expand([Path(d) for d in run_dirs])
     from ..runs.rundir import RunDir
 
     darts = [_load_darts(d) for d in dirs if RunDir(d).is_darts()]

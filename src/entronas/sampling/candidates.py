@@ -163,6 +163,22 @@ class Candidates:
         atomic_write(path, data)
         return len(data)
 
+    @staticmethod
+    def definition(path: str | os.PathLike) -> tuple[Any, Any, Any]:
+        """(space, target, cost options) of a candidates or feasible-set file."""
+        from ..reduce.storage import feasible_definition
+        from ..reduce.tree import read_container
+
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            raise CorruptFileError(f"file {str(path)!r} does not exist; create it with "
+                                   "`entronas reduce SPACE --target T --out FILE`") from None
+        header, arrays = read_container(data, str(path))
+        if header.get("kind") == KIND:
+            data = arrays[0].astype(np.uint8).tobytes()
+        return feasible_definition(data, str(path))
+
     @classmethod
     def load(cls, path: str | os.PathLike, **build: Any) -> "Candidates":
         """Candidates from a candidates file, or built (``build`` settings) from a feasible-set

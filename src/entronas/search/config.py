@@ -38,11 +38,13 @@ BATCH_KEYS = ("name", "description", "strategies", "seeds")
 class SearchConfig:
     """Everything a user sets for a search run (CLI flags and experiment YAML keys alike).
 
-    ``target=None`` is the default job's target with its budgets (:data:`DEFAULT_JOB`); a named
-    target uses its own budgets unless ``rom``/``ram``/``flops`` are given.
+    ``space=None`` / ``target=None`` are the default job's space and target with its budgets
+    (:data:`DEFAULT_JOB`); a named target uses its own budgets unless ``rom``/``ram``/``flops``
+    are given. ``candidates`` (a ``reduce --out`` file) fixes space, target and costs to the
+    file's own, so every worker searches exactly what was reduced.
     """
 
-    space: str = "mlp-digits"
+    space: str | None = None
     target: str | None = None
     rom: Any = None
     ram: Any = None
@@ -72,6 +74,7 @@ class SearchConfig:
     max_proposals: int | None = None
     space_overrides: dict[str, Any] = field(default_factory=dict)
     references: list[str] = field(default_factory=list)   # 'NAME:SCORE:ROM:RAM:FLOPS'
+    candidates: str | None = None  # a feasible-set file of `entronas reduce --out`
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SearchConfig":
@@ -107,7 +110,8 @@ class SearchConfig:
         target, budgets = self._budgets()
         shown = "-".join(str(budgets[k]).replace(" ", "") for k in ("rom", "ram", "flops")
                          if budgets.get(k) is not None)
-        name = (f"{Path(self.space).stem}-{target}{'-' + shown if shown else ''}-"
+        space = Path(self.space or str(DEFAULT_JOB["space"])).stem
+        name = (f"{space}-{target}{'-' + shown if shown else ''}-"
                 f"{self.strategy}-s{self.seed}")
         return re.sub(r"[^A-Za-z0-9_.+-]", "_", name)
 
@@ -139,11 +143,15 @@ class SearchConfig:
             raise SearchError(f"output must be 'network' or 'last_searched', got "
                               f"{self.output!r}")
         strategy = STRATEGIES.get(self.strategy)
-        space, file_target = resolve_space(self.space, overrides=self.space_overrides)
-        target_name, budgets = self._budgets(file_target)
-        target = resolve_target(target_name, file_target, **budgets)
-        costs = resolve_costs(self.costs, target=target, dtype=self.dtype, bias=self.bias,
-                              ram_model=self.ram_model)
+        if self.candidates:
+            space, target, costs = self._from_candidates()
+        else:
+            space, file_target = resolve_space(self.space or str(DEFAULT_JOB["space"]),
+                                               overrides=self.space_overrides)
+            target_name, budgets = self._budgets(file_target)
+            target = resolve_target(target_name, file_target, **budgets)
+            costs = resolve_costs(self.costs, target=target, dtype=self.dtype, bias=self.bias,
+                                  ram_model=self.ram_model)
         return RunRecord(
             space=space, target=target, costs=costs,
             strategy=Component(strategy.name, strategy.params(self)),
@@ -152,8 +160,23 @@ class SearchConfig:
             candidates=CandidateSettings(int(self.n_clusters), self.output, int(self.pool)),
             trials=int(self.trials), seed=int(self.seed), study=self.study_name(),
             duplicates=self.duplicates, max_proposals=self.max_proposals,
-            storage=self.storage, space_source=str(self.space),
-            references=tuple(self.references or ()))
+            storage=self.storage, space_source=str(self.space or self.candidates or
+                                                    DEFAULT_JOB["space"]),
+            references=tuple(self.references or ()),
+            candidates_file=os.path.abspath(self.candidates) if self.candidates else "")
+
+    def _from_candidates(self) -> tuple[Any, Any, Any]:
+        """Space, target and costs of a ``reduce --out`` file; flags that would change them
+        are refused, naming them."""
+        from ..sampling.candidates import Candidates
+
+        clash = [f"--{k.replace('_', '-')}" for k in
+                 ("space", "target", "rom", "ram", "flops", "rom_reserve", "ram_reserve",
+                  "costs", "dtype", "bias", "ram_model") if getattr(self, k) is not None]
+        if clash or self.space_overrides:
+            raise SearchError(f"--candidates {self.candidates} fixes the space, target and "
+                              f"costs it was reduced for; drop {', '.join(clash) or 'them'}")
+        return Candidates.definition(self.candidates)
 
 
 def load_config(path: str | os.PathLike) -> dict[str, Any]:

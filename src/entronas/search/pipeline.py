@@ -136,14 +136,26 @@ def prepare_candidates(run: OpenRun, log: Callable[[str], None]) -> tuple[Candid
                 log(f"cache {path} belongs to other settings; recomputing")
             except Exception as exc:  # noqa: BLE001 - a damaged cache is rebuilt
                 log(f"cache {path} unusable ({exc}); recomputing")
-        feasible, report = reduce_space(record.space, record.target, record.costs)
-        note = " (conservative count)" if report.conservative else ""
-        log(f"reduced {record.space.name}: {report.feasible:,} of {report.size:,} networks fit "
-            f"{record.target.describe()} under {record.costs.describe()}{note} "
-            f"({report.seconds:.1f} s)")
         c = record.candidates
-        cands = Candidates.build(feasible, n_clusters=c.n_clusters, output=c.output,
-                                 pool=c.pool, seed=0)
+        build = dict(n_clusters=c.n_clusters, output=c.output, pool=c.pool, seed=0)
+        if record.candidates_file:  # what `entronas reduce --out` made, not recomputed
+            cands = Candidates.load(record.candidates_file, **build)
+            if cands.feasible.meta.get("fingerprint") != key.split("-")[0] or \
+                    cands.settings.get("n_clusters") != c.n_clusters or \
+                    cands.settings.get("output") != c.output:
+                raise StudyMismatchError(
+                    f"{record.candidates_file} holds other candidates than this run's "
+                    "(reduction or clustering settings differ); use the settings it was made "
+                    "with or another file")
+            log(f"loaded {len(cands.feasible):,} networks of X^f from "
+                f"{record.candidates_file}")
+        else:
+            feasible, report = reduce_space(record.space, record.target, record.costs)
+            note = " (conservative count)" if report.conservative else ""
+            log(f"reduced {record.space.name}: {report.feasible:,} of {report.size:,} networks "
+                f"fit {record.target.describe()} under {record.costs.describe()}{note} "
+                f"({report.seconds:.1f} s)")
+            cands = Candidates.build(feasible, **build)
         path.parent.mkdir(parents=True, exist_ok=True)
         cands.save(path)
     return cands, key
@@ -228,7 +240,8 @@ def _optimize(study: Any, record: RunRecord, candidates: Candidates, evaluate: E
 
     callbacks: list[Any] = [stop_when_done]
     if progress:
-        callbacks.insert(0, Progress(record.trials))
+        short = " ".join(record.costs.describe().split()[:2])
+        callbacks.insert(0, Progress(record.trials, costs=short))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
         study.optimize(objective, n_trials=None, callbacks=callbacks, catch=(),

@@ -140,6 +140,26 @@ class Target:
             out[what] = None if left is None or used <= left else used - left
         return out
 
+    def verdict(self, rom: int, ram: int, flops: int | None = None) -> tuple[bool, str]:
+        """(fits, ``"ROM 26,224 B + reserve 48 KiB <= 80 KiB, RAM ...: FITS name"``)."""
+        parts, ok = [], True
+        for what, used in (("ROM", rom), ("RAM", ram)):
+            budget = getattr(self, what.lower())
+            if budget is None:
+                parts.append(f"{what} {used:,} B (no budget)")
+                continue
+            reserve = getattr(self, f"{what.lower()}_reserve")
+            fits = used + reserve <= budget
+            ok &= fits
+            extra = f" + reserve {fmt_bytes(reserve)}" if reserve else ""
+            parts.append(f"{what} {used:,} B{extra} {'<=' if fits else '>'} "
+                         f"{fmt_bytes(budget)}")
+        if self.flops is not None and flops is not None:
+            ok &= flops <= self.flops
+            parts.append(f"FLOPs {flops:,} {'<=' if flops <= self.flops else '>'} "
+                         f"{self.flops:,}")
+        return ok, f"{', '.join(parts)}: {'FITS' if ok else 'DOES NOT FIT'} {self.name}"
+
     def describe(self) -> str:
         parts = [f"ROM {fmt_bytes(self.rom)}", f"RAM {fmt_bytes(self.ram)}"]
         if self.flops is not None:

@@ -26,7 +26,8 @@ KiB, MiB = 1024, 1024**2
 M4 = dict(rom_reserve=96 * KiB, ram_reserve=16 * KiB)
 
 _PRESETS = [
-    Target("stm32f412", 1 * MiB, 256 * KiB, description="STM32F412ZG Cortex-M4 (paper's small MCU)",
+    Target("stm32f412", 1 * MiB, 256 * KiB,
+           description="STM32F412ZG Cortex-M4 (paper's small MCU)",
            **M4),
     Target("stm32h743", 2 * MiB, 512 * KiB,
            description="STM32H743ZI Cortex-M7 (paper's large MCU; 512 KiB AXI SRAM)", **M4),
@@ -34,7 +35,8 @@ _PRESETS = [
            description="the paper's small-MCU budgets as applied"),
     Target("paper-large", 2_000_000, 524_288, costs="paper",
            description="the paper's large-MCU budgets as applied"),
-    Target("stm32f746", 1 * MiB, 320 * KiB, description="STM32F746NG Cortex-M7 (MLPerf Tiny board)", **M4),
+    Target("stm32f746", 1 * MiB, 320 * KiB,
+           description="STM32F746NG Cortex-M7 (MLPerf Tiny board)", **M4),
     Target("stm32f767", 2 * MiB, 512 * KiB, description="STM32F767ZI Cortex-M7", **M4),
     Target("stm32l476", 1 * MiB, 128 * KiB, description="STM32L476RG Cortex-M4 low power", **M4),
     Target("stm32l4r5", 2 * MiB, 640 * KiB, description="STM32L4R5ZI Cortex-M4 low power", **M4),
@@ -43,7 +45,8 @@ _PRESETS = [
     Target("nrf52840", 1 * MiB, 256 * KiB, description="Nordic nRF52840 Cortex-M4F", **M4),
     Target("arduino-nano-33-ble-sense", 1 * MiB, 256 * KiB,
            description="Arduino Nano 33 BLE Sense (nRF52840)", **M4),
-    Target("rp2040", 2 * MiB, 264 * KiB, description="Raspberry Pi RP2040 (Pico: 2 MiB QSPI flash)", **M4),
+    Target("rp2040", 2 * MiB, 264 * KiB,
+           description="Raspberry Pi RP2040 (Pico: 2 MiB QSPI flash)", **M4),
     Target("esp32-s3", 8 * MiB, 512 * KiB,
            description="ESP32-S3 (512 KiB SRAM; 8 MiB flash on DevKitC-1 N8)",
            rom_reserve=256 * KiB, ram_reserve=64 * KiB),

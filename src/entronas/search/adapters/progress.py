@@ -13,8 +13,9 @@ from ._optuna import STATE
 class Progress:
     """One stderr line per trial: k/K trained, this trial, best so far, ETA."""
 
-    def __init__(self, total: int, stream: Any = None) -> None:
+    def __init__(self, total: int, stream: Any = None, costs: str = "") -> None:
         self.total = total
+        self.costs = costs  # the convention's short name, e.g. "tflm float32"
         self.stream = stream if stream is not None else sys.stderr
         self.start = time.perf_counter()
         self.done_here = 0
@@ -25,7 +26,8 @@ class Progress:
         k = len(done)
         a = trial.user_attrs
         arch = "-".join(str(w) for w in a.get("widths", [])) or "?"
-        res = (f"ROM {fmt_size(a.get('rom'))} RAM {fmt_size(a.get('ram'))}" if "rom" in a else "")
+        res = (f"ROM {fmt_size(a.get('rom'))} RAM {fmt_size(a.get('ram'))}"
+               + (f" ({self.costs})" if self.costs else "") if "rom" in a else "")
         best = max(done, key=lambda t: t.value) if done else None
         best_s = f"best {best.value:.4f} (#{best.number})" if best else "best -"
         if trial.state == STATE.COMPLETE:
