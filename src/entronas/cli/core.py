@@ -79,7 +79,7 @@ def estimate_cmd(space: str, arch: str, as_json: bool, **kw: Any) -> None:
                    f"{row['outputs']:>9,} {row['weights']:>9,} {row['rom']:>10,} "
                    f"{row['flops']:>12,}")
     click.echo(f"total: ROM {c.rom:,} B   RAM {c.ram:,} B   FLOPs {c.flops:,}   "
-               f"entropy {h:.2f}   ({options.describe()})")
+               f"entropy {h:.2f}   counted as {options.describe()}")
     if target is not None:
         click.echo(fit_line(target, c.rom, c.ram, c.flops, options))
 

@@ -98,4 +98,4 @@ def resolve_counting(space: str, *, target_name: str | None, rom: Any, ram: Any,
 
 def fit_line(target: Any, rom: int, ram: int, flops: int, costs: Any, label: str = "fit") -> str:
     """``estimate: ROM 26,224 B + reserve 48 KiB <= 128 KiB, ...: FITS stm32g071 (tflm ...)``."""
-    return f"{label}: {target.verdict(rom, ram, flops)[1]} ({costs.describe()})"
+    return f"{label}: {target.verdict(rom, ram, flops)[1]}, counted as {costs.describe()}"

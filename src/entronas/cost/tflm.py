@@ -53,7 +53,8 @@ def check_tflm_codes(codes: Sequence[str] | set[str], where: str = "the network"
         raise InvalidSpaceError(
             f"{where} needs {', '.join(missing)}, which TensorFlow Lite Micro has no kernel "
             "for, so it cannot be deployed (or counted as deployed); use activation = 'relu' "
-            "(space option), or count with --costs paper / export for LiteRT")
+            "(a space file with [space.options] activation = \"relu\"), or count with "
+            "--costs paper / export for LiteRT")
 
 
 def align16(n: int) -> int:

@@ -47,9 +47,11 @@ def parse_reference(text: str) -> Reference:
 
 
 def _group_key(run: Any) -> str:
+    from ..targets.base import fmt_bytes
+
     t = run.target or {}
-    budgets = ", ".join(f"{k.upper()} {_fmt(t.get(k), k)}" for k in ("rom", "ram", "flops")
-                        if t.get(k) is not None)
+    budgets = ", ".join(f"{k.upper()} {fmt_bytes(t.get(k)) if k != 'flops' else _fmt(t[k], k)}"
+                        for k in ("rom", "ram", "flops") if t.get(k) is not None)
     return f"{run.space} on {t.get('name', '?')} ({budgets})"
 
 

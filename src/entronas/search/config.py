@@ -32,6 +32,8 @@ DEFAULT_JOB = {"space": "mlp-digits", "target": "stm32g071", "rom": "48KiB", "ra
 
 #: config-file keys that describe a batch of runs, not one run
 BATCH_KEYS = ("name", "description", "strategies", "seeds")
+#: keys of the ``train:`` mapping (options of the training evaluator, entronas.train)
+TRAIN_OPTIONS = ("batch_size", "lr", "amp", "deterministic", "max_device_bytes")
 
 
 @dataclass
@@ -139,6 +141,10 @@ class SearchConfig:
         if self.duplicates not in ("reuse", "retrain"):
             raise SearchError(f"duplicates must be 'reuse' or 'retrain', got "
                               f"{self.duplicates!r}")
+        unknown = sorted(set(self.train or {}) - set(TRAIN_OPTIONS))
+        if unknown:
+            raise SearchError(f"unknown train option(s) {unknown}; known: "
+                              f"{', '.join(TRAIN_OPTIONS)}")
         if self.output not in ("network", "last_searched"):
             raise SearchError(f"output must be 'network' or 'last_searched', got "
                               f"{self.output!r}")

@@ -49,6 +49,8 @@ def parse_amount(value: Any, what: str, *, allow_zero: bool = False) -> int:
 def fmt_bytes(n: int | None) -> str:
     if n is None:
         return "-"
+    if n == 0:
+        return "0 B"
     if n % 1024**2 == 0:
         return f"{n // 1024**2} MiB"
     if n % 1024 == 0:
