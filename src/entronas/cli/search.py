@@ -65,7 +65,7 @@ def search_cmd(config_path: str | None, device: str, quiet: bool, measure: bool,
 
     With no arguments: a small real search on the offline digits data (mlp-digits on a
     48 KiB flash / 2,304 B RAM share of an STM32G071, counted as deployed in TensorFlow Lite
-    Micro, entropy sampling, 20 candidates x 30 epochs, about 15 s on 2 CPU cores).
+    Micro, entropy sampling, 20 candidates x 30 epochs, about 10 s on 2 CPU cores).
     """
     from ..search.config import SearchConfig, load_config
     from ..search.evaluators import make_evaluator
