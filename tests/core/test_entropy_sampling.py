@@ -109,3 +109,16 @@ def test_counted_space_entropy_sampler_uses_a_uniform_pool():
     h = entropies(counted.space, np.array([counted.widths_of([i])[0]]))[0]
     assert h == pytest.approx(s.entropy[s.position(i)])
     assert h == pytest.approx(s.entropy_of_arch(counted.widths_of([i])[0]))
+
+
+def test_mathematically_equal_entropies_are_one_value():
+    """Equal sums added in another order differ by ~1e-13; they must share a cluster (the
+    published-benchmark case: sizes [1, 4, 1, 14] instead of [1, 5, 14])."""
+    x = sum(math.log2(w) for w in (24, 40, 56)) * math.log2(10)
+    y = sum(math.log2(w) for w in (56, 24, 40)) * math.log2(10)
+    h = np.array([x + 3.0] + [x] * 4 + [y] + [x - 2.0] * 14)
+    h[1] += 2e-13
+    c = EntropyClusters(100).fit(h)
+    assert sorted(c.sizes_.tolist()) == [1, 5, 14]
+    assert len(set(c.labels_[1:6].tolist())) == 1
+    assert (c.predict(h) == c.labels_).all()

@@ -14,7 +14,7 @@ import click
 from .._core.errors import EntronasError
 
 #: modules that contribute commands, in help order
-COMMAND_MODULES = ("core", "train", "search", "export", "oneshot")
+COMMAND_MODULES = ("core", "train", "search", "export", "oneshot", "bench")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -35,7 +35,8 @@ def _echo(msg: str) -> None:
               help="Search the X^f of this `entronas reduce --out` file (its space, target "
                    "and costs) instead of reducing again.")
 @click.option("--dataset", default=None, help="Data set to train on (default digits).")
-@click.option("--strategy", default=None, help="entropy | random | tpe (default entropy).")
+@click.option("--strategy", default=None,
+              help="entropy | random | tpe | greedy | bo (default entropy).")
 @click.option("--trials", "-k", type=int, default=None,
               help="Trained candidates K in total; a rerun resumes up to K (default 20).")
 @click.option("--epochs", type=int, default=None, help="Training epochs (default 30).")
@@ -53,6 +54,15 @@ def _echo(msg: str) -> None:
                    "without training (default; not a sample), or train it again.")
 @click.option("--n-clusters", type=int, default=None, help="Entropy clusters (default 100).")
 @click.option("--p", type=float, default=None, help="Eq. (7) parameter (default 0.5).")
+@click.option("--cost", type=click.Choice(["macs", "params", "entropy"]), default=None,
+              help="greedy: the cost to take largest first (default macs).")
+@click.option("--model", type=click.Choice(["tpe", "rf", "gp"]), default=None,
+              help="bo: the surrogate (default tpe).")
+@click.option("--n-startup", type=int, default=None,
+              help="bo: entropy-sampled trials before the surrogate takes over (default 10).")
+@click.option("--encoding", type=click.Choice(["categorical", "int"]), default=None,
+              help="TPE: each width a categorical choice (default, as the paper) or an "
+                   "ordered integer.")
 @click.option("--device", default="auto", show_default=True, help="Training device.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-trial progress lines.")
 @click.option("--measure", is_flag=True,

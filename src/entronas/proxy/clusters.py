@@ -7,6 +7,26 @@ import numpy as np
 from .._core.validation import check_number
 
 
+#: entropies closer than this (relative to the largest) are one value: Eq. 6 sums the same
+#: log-widths in another order for many networks, and float sums differ by ~1e-13
+TIE_TOLERANCE = 1e-9
+
+
+def merge_ties(h: np.ndarray, rel_tol: float = TIE_TOLERANCE) -> np.ndarray:
+    """Values equal within ``rel_tol`` (times max |h|) replaced by their group's smallest.
+
+    Why: exact k-means clusters distinct values; two networks with mathematically equal
+    entropies must never land in two clusters because their sums were added in another order.
+    """
+    if h.size == 0:
+        return h
+    uniq, inverse = np.unique(h, return_inverse=True)
+    tol = rel_tol * max(1.0, float(np.abs(uniq).max()))
+    group = np.concatenate([[0], np.cumsum(np.diff(uniq) > tol)])
+    first = uniq[np.concatenate([[0], np.nonzero(np.diff(group))[0] + 1])]
+    return first[group][inverse.reshape(-1)].reshape(h.shape)
+
+
 class EntropyClusters:
     """Cluster entropy values; cluster 0 has the highest mean entropy.
 
@@ -30,8 +50,9 @@ class EntropyClusters:
     def fit(self, entropies: np.ndarray) -> "EntropyClusters":
         from .kmeans import optimal_kmeans_1d
 
-        check_number(self.n_clusters, "n_clusters", "EntropyClusters", lo=1, integer=True)
-        h = np.asarray(entropies, dtype=np.float64)
+        check_number(self.n_clusters, "n_clusters", "the entropy clusters (--n-clusters)",
+                     lo=1, integer=True)
+        h = merge_ties(np.asarray(entropies, dtype=np.float64))
         res = optimal_kmeans_1d(h, int(self.n_clusters))
         k = res.n_clusters
         # k-means labels ascend with the center; we want 0 = highest mean entropy
@@ -46,5 +67,5 @@ class EntropyClusters:
     def predict(self, entropies: np.ndarray) -> np.ndarray:
         from .kmeans import assign_1d
 
-        asc = assign_1d(np.asarray(entropies, dtype=np.float64), self.edges_)
+        asc = assign_1d(merge_ties(np.asarray(entropies, dtype=np.float64)), self.edges_)
         return (self.n_clusters_ - 1 - asc).astype(np.int64)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Collection
+from typing import Any, Callable, Collection, Sequence
 
 import numpy as np
 
@@ -25,15 +25,35 @@ from .._core.errors import CorruptFileError, NotInSpaceError
 from .._core.fileio import atomic_write
 from .._core.registry import Registry
 from .._core.rng import as_generator
+from .._core.validation import check_choice
 from ..proxy.clusters import EntropyClusters
 from ..proxy.entropy import entropies, tree_entropies
 from .entropy import EntropyPolicy
 from .uniform import UniformPolicy
 
+def _greedy(c: "Candidates", cost: str = "macs") -> Any:
+    from .greedy import GreedyPolicy
+
+    check_choice(cost, "cost", "the greedy strategy (--cost)", ("macs", "params", "entropy"))
+    return GreedyPolicy(c.entropy if cost == "entropy" else c.costs()[cost])
+
+
+def _bo(c: "Candidates", model: str = "tpe", n_startup: int = 10, gamma: float = 0.25,
+        p: float = 0.5, seed: int = 0) -> Any:
+    from .surrogate import SurrogatePolicy
+
+    f = c.features()
+    depth_max = f.shape[1] - 4
+    return SurrogatePolicy(f, c.clusters.labels_, model=model, n_startup=n_startup,
+                           gamma=gamma, p=p, choices=f[:, :1 + depth_max], seed=seed)
+
+
 #: pure candidate policies by name: factory(candidates, **params) -> object with suggest()
 POLICIES: Registry[Callable[..., Any]] = Registry("sampling strategy")
 POLICIES.register("entropy", lambda c, p=0.5: EntropyPolicy(c.clusters.labels_, p=p))
 POLICIES.register("uniform", lambda c: UniformPolicy(c.n_candidates))
+POLICIES.register("greedy", _greedy)
+POLICIES.register("bo", _bo)
 
 KIND = "candidates"
 
@@ -44,11 +64,23 @@ class CandidatePolicy:
     def __init__(self, name: str, inner: Any, candidates: "Candidates") -> None:
         self.name, self.inner, self.candidates = name, inner, candidates
 
-    def suggest(self, rng: np.random.Generator | int | None,
-                taken: Collection[int] = ()) -> int | None:
-        """A global index not in ``taken``; None when the candidates are used up."""
+    @property
+    def uses_history(self) -> bool:
+        return bool(getattr(self.inner, "uses_history", False))
+
+    def suggest(self, rng: np.random.Generator | int | None, taken: Collection[int] = (),
+                history: Sequence[tuple[int, float]] | None = None) -> int | None:
+        """A global index not in ``taken``; None when the candidates are used up.
+
+        ``history``: (global index, score) of finished trials, for policies that learn.
+        """
         c = self.candidates
-        k = self.inner.suggest(as_generator(rng), c.positions(taken))
+        if self.uses_history:
+            hist = [(c.position(i), s) for i, s in (history or ())]
+            k = self.inner.suggest(as_generator(rng), c.positions(taken),
+                                   [(pos, s) for pos, s in hist if pos is not None])
+        else:
+            k = self.inner.suggest(as_generator(rng), c.positions(taken))
         return None if k is None else c.index_at(int(k))
 
 
@@ -107,6 +139,22 @@ class Candidates:
 
     def __len__(self) -> int:
         return len(self.feasible)
+
+    def costs(self) -> dict[str, np.ndarray]:
+        """MACs and parameters of every candidate (computed once)."""
+        if not hasattr(self, "_costs"):
+            from .features import candidate_widths, member_costs
+
+            self._costs = member_costs(self.space, candidate_widths(self))
+        return self._costs
+
+    def features(self) -> np.ndarray:
+        """The model-based strategies' feature matrix (computed once, see features.py)."""
+        if not hasattr(self, "_features"):
+            from .features import feature_matrix
+
+            self._features = feature_matrix(self)
+        return self._features
 
     def policy(self, name: str, **params: Any) -> CandidatePolicy:
         """The pure policy ``name`` ("entropy" with ``p``, or "uniform") over these candidates."""

@@ -60,6 +60,10 @@ class SearchConfig:
     dataset: str = "digits"
     strategy: str = "entropy"
     p: float = 0.5
+    encoding: str = "categorical"  # TPE: widths as categorical choices (the paper) or ints
+    cost: str = "macs"             # greedy: macs | params | entropy, largest first
+    model: str = "tpe"             # bo: the surrogate (tpe | rf | gp)
+    n_startup: int = 10            # bo: entropy-sampled trials before the surrogate
     n_clusters: int = 100
     output: str = "network"
     pool: int = 200_000
@@ -145,6 +149,11 @@ class SearchConfig:
         if unknown:
             raise SearchError(f"unknown train option(s) {unknown}; known: "
                               f"{', '.join(TRAIN_OPTIONS)}")
+        from .params import ENCODINGS
+
+        if self.encoding not in ENCODINGS:
+            raise SearchError(f"--encoding must be one of {', '.join(ENCODINGS)}, got "
+                              f"{self.encoding!r}")
         if self.output not in ("network", "last_searched"):
             raise SearchError(f"output must be 'network' or 'last_searched', got "
                               f"{self.output!r}")

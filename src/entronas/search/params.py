@@ -33,11 +33,34 @@ def _int_range(space: Any, depth: int, i: int) -> tuple[int, int, int]:
     return grid[0], grid[-1], step
 
 
-def suggest_arch(trial: Any, space: Any) -> Arch:
-    """Suggest ``depth`` then one ``width_i`` per layer through ``trial``; return the Arch."""
+#: how a model-based sampler (TPE) sees a width: one categorical choice per layer, as the paper
+#: and most NAS benchmarks treat it, or an ordered integer with a step
+ENCODINGS = ("categorical", "int")
+
+
+def width_choices(space: Any, i: int) -> tuple[int, ...]:
+    """Every width layer ``i`` can have, over all depths (one distribution per name)."""
+    values: set[int] = set()
+    for depth in space.depths:
+        if i < depth:
+            values.update(int(w) for w in space.grid(depth, i))
+    return tuple(sorted(values))
+
+
+def suggest_arch(trial: Any, space: Any, encoding: str = "int") -> Arch:
+    """Suggest ``depth`` then one ``width_i`` per layer through ``trial``; return the Arch.
+
+    ``encoding="categorical"`` offers every width a layer can have at any depth as one
+    categorical choice (a combination outside X is not in X^f and pruned like any other);
+    ``"int"`` an integer range with the grid's step.
+    """
     depth = trial.suggest_int(DEPTH, space.depth_min, space.depth_max)
     widths = []
     for i in range(depth):
+        if encoding == "categorical":
+            widths.append(int(trial.suggest_categorical(width_name(i),
+                                                        list(width_choices(space, i)))))
+            continue
         lo, hi, step = _int_range(space, depth, i)
         widths.append(trial.suggest_int(width_name(i), lo, hi, step=step))
     return Arch(space.name, tuple(widths))

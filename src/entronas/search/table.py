@@ -8,11 +8,18 @@ what the wall-time plot (Fig. 5) accumulates, so a table can simulate training t
 An architecture missing from the table is, by default (``missing="error"``), a one-line
 :class:`TableError` that stops the search; with ``missing="skip"`` the trial is recorded as
 PRUNED with ``status="missing"`` and does not count as a sample.
+
+A complete table (``benchmarks/build_table.py``) also holds ``accuracy_s0`` ..
+``accuracy_s{n-1}``, the score of each training seed. With ``noisy=True`` a trial's score is
+one of them, chosen by the trial's seed (what a real search sees), while ``mean_accuracy``
+keeps the mean for judging a strategy. ``.csv.gz`` files are read too.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -36,16 +43,25 @@ def _num(v: str) -> Any:
 class TableEvaluator:
     """``evaluate(arch, seed) -> metrics`` from a CSV table (seed is ignored)."""
 
-    def __init__(self, path: str | os.PathLike, *, missing: str = "error") -> None:
+    def __init__(self, path: str | os.PathLike, *, missing: str = "error",
+                 noisy: bool = False) -> None:
         if missing not in ("error", "skip"):
             raise TableError(f"missing= must be 'error' or 'skip', got {missing!r}")
         self.path = Path(path)
         self.missing = missing
+        self.noisy = noisy
         self.rows = self._read()
+        self.seed_columns = sorted(
+            (k for k in next(iter(self.rows.values())) if k.startswith("accuracy_s")
+             and k[10:].isdigit()), key=lambda k: int(k[10:]))
+        if noisy and not self.seed_columns:
+            raise TableError(f"table {str(self.path)!r} has no accuracy_s0.. columns for a "
+                             "noisy evaluation; build it with benchmarks/build_table.py")
 
     def _read(self) -> dict[tuple[int, ...], dict[str, Any]]:
         try:
-            with open(self.path, newline="") as fh:
+            opener = gzip.open if self.path.suffix == ".gz" else open
+            with opener(self.path, "rt", newline="") as fh:
                 reader = csv.DictReader(fh)
                 fields = reader.fieldnames or []
                 width_cols = sorted((c for c in fields if c.startswith("width_")
@@ -69,6 +85,13 @@ class TableEvaluator:
                         metrics["score"] = float(row[score_col])
                     except (TypeError, ValueError) as exc:
                         raise TableError(f"{self.path}:{n}: bad row ({exc})") from None
+                    if not math.isfinite(metrics["score"]):
+                        raise TableError(f"{self.path}:{n}: the {score_col} of "
+                                         f"{'-'.join(map(str, widths))} is "
+                                         f"{row[score_col]!r}; a score must be a finite number")
+                    if widths in rows and rows[widths]["score"] != metrics["score"]:
+                        raise TableError(f"{self.path}:{n}: {'-'.join(map(str, widths))} "
+                                         "appears twice with different scores; keep one row")
                     rows[widths] = metrics
         except FileNotFoundError:
             raise TableError(f"table file {str(self.path)!r} does not exist") from None
@@ -85,7 +108,11 @@ class TableEvaluator:
                 return None
             raise TableError(f"architecture {arch.key()} is not in table {str(self.path)!r} "
                              f"({len(self.rows)} rows); use --table-missing skip to skip it")
-        return dict(row)
+        out = dict(row)
+        if self.noisy:
+            out["mean_accuracy"] = out["score"]
+            out["score"] = float(row[self.seed_columns[int(seed) % len(self.seed_columns)]])
+        return out
 
     def __len__(self) -> int:
         return len(self.rows)

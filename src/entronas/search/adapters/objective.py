@@ -126,7 +126,8 @@ class Objective:
         trial.set_user_attr("status", "running")
         root = int(trial.user_attrs.get("root", trial.number))
         seed = derive_seed(self.seed, root)
-        arch = suggest_arch(trial, self.record.space)
+        arch = suggest_arch(trial, self.record.space,
+                            self.record.strategy.params.get("encoding", "int"))
         index = self.candidates.index_of(arch)
         desc = describe(self.record, self.candidates, arch)
         attrs = {"widths": list(arch.widths), "index": -1 if index is None else index,

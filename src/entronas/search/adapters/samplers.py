@@ -84,6 +84,16 @@ class _FeasibleSetSampler(optuna.samplers.BaseSampler):
                 out.add(int(idx))
         return out
 
+    def history(self, study: Any) -> list[tuple[int, float]]:
+        """(candidate index, score) of the study's finished trials (what a model learns from)."""
+        done = (_optuna().trial.TrialState.COMPLETE,)
+        out = []
+        for t in study.get_trials(deepcopy=False, states=done):
+            idx = t.system_attrs.get(self.index_key, t.user_attrs.get("index"))
+            if idx is not None and idx >= 0 and t.value is not None:
+                out.append((int(idx), float(t.value)))
+        return out
+
     def rng_for(self, trial_number: int) -> np.random.Generator:
         return np.random.default_rng(derive_seed(self.seed, int(trial_number)))
 
@@ -113,7 +123,8 @@ class _FeasibleSetSampler(optuna.samplers.BaseSampler):
         self._check_study(study)
         if self.index_key in trial.system_attrs or "fixed_params" in trial.system_attrs:
             return  # enqueued / retried trial: its parameters are fixed already
-        index = self._pure.suggest(self.rng_for(trial.number), self.taken(study))
+        history = self.history(study) if self._pure.uses_history else None
+        index = self._pure.suggest(self.rng_for(trial.number), self.taken(study), history)
         set_trial_system_attr(study, trial, self.fp_key, self.key)
         if index is None:
             set_trial_system_attr(study, trial, self.exhausted_key, True)
@@ -178,3 +189,19 @@ class FeasibleRandomSampler(_FeasibleSetSampler):
 
     policy = "uniform"
     prefix = "FeasibleRandomSampler"
+
+
+class GreedySampler(_FeasibleSetSampler):
+    """The most expensive untried member of X^f first (``cost``: macs | params | entropy)."""
+
+    policy = "greedy"
+    prefix = "GreedySampler"
+
+
+class SurrogateSampler(_FeasibleSetSampler):
+    """Model-based search that never leaves X^f: entropy-sampled start, then the untried
+    candidate with the best acquisition of a surrogate fitted on the study's finished trials
+    (read from the storage, so many workers share one model's data)."""
+
+    policy = "bo"
+    prefix = "SurrogateSampler"

@@ -15,7 +15,7 @@ from ..._core.registry import Registry
 from ...sampling.candidates import Candidates
 from ._optuna import optuna
 from .objective import tpe_constraints
-from .samplers import EntropySampler, FeasibleRandomSampler
+from .samplers import EntropySampler, FeasibleRandomSampler, GreedySampler, SurrogateSampler
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,16 @@ def _random(c: Candidates, params: Mapping[str, Any], key: str, seed: int) -> An
     return FeasibleRandomSampler(c, key=key, seed=seed)
 
 
+def _greedy(c: Candidates, params: Mapping[str, Any], key: str, seed: int) -> Any:
+    return GreedySampler(c, key=key, seed=seed, cost=params.get("cost", "macs"))
+
+
+def _bo(c: Candidates, params: Mapping[str, Any], key: str, seed: int) -> Any:
+    return SurrogateSampler(c, key=key, seed=seed, model=params.get("model", "tpe"),
+                            n_startup=int(params.get("n_startup", 10)),
+                            p=params.get("p", 0.5))
+
+
 def _tpe(c: Candidates, params: Mapping[str, Any], key: str, seed: int) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -60,7 +70,11 @@ for _s in (
     Strategy("entropy", _entropy, {"p": 0.5},
              summary="entropy clusters drawn by Eq. 7 (the paper's method)"),
     Strategy("random", _random, summary="uniform over X^f without repetition"),
-    Strategy("tpe", _tpe, feasible_only=False,
+    Strategy("greedy", _greedy, {"cost": "macs"},
+             summary="the most expensive untried member of X^f first (deterministic)"),
+    Strategy("bo", _bo, {"model": "tpe", "n_startup": 10, "p": 0.5},
+             summary="a surrogate over X^f's features, acquisition over every candidate"),
+    Strategy("tpe", _tpe, {"encoding": "categorical"}, feasible_only=False,
              summary="Optuna's TPE over the box; infeasible proposals pruned before training"),
 ):
     STRATEGIES.register(_s.name, _s)

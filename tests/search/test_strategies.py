@@ -1,0 +1,118 @@
+"""The strategies beyond the paper's: greedy and the model-based one that stays in X^f, TPE's
+width encoding, and the strategy benchmark on a generated table."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pytest
+
+from entronas.cli import main
+from entronas.search.adapters import STRATEGIES
+from entronas.search.adapters.samplers import GreedySampler, SurrogateSampler
+
+from .conftest import stand_in
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _widths(study):
+    return [tuple(t.user_attrs["widths"]) for t in study.trials
+            if t.state == optuna.trial.TrialState.COMPLETE]
+
+
+def test_greedy_takes_the_most_macs_first(small_prepared):
+    study = optuna.create_study(direction="maximize",
+                                sampler=small_prepared.sampler(GreedySampler))
+    study.optimize(small_prepared.objective(stand_in), n_trials=15)
+    macs = [t.user_attrs["flops"] for t in study.trials]
+    assert macs == sorted(macs, reverse=True)
+    assert macs[0] == max(small_prepared.describe(small_prepared.space.arch(
+        small_prepared.widths(i)))["flops"] for i in range(len(small_prepared.feasible)))
+
+
+@pytest.mark.parametrize("model", ["tpe", "rf", "gp"])
+def test_bo_proposes_only_untried_members_of_xf_and_is_seeded(small_prepared, model):
+    def run(seed):
+        s = small_prepared.sampler(SurrogateSampler, seed=seed, model=model, n_startup=4)
+        study = optuna.create_study(direction="maximize", sampler=s)
+        study.optimize(small_prepared.objective(stand_in), n_trials=14)
+        return study
+
+    a = run(3)
+    got = _widths(a)
+    assert len(got) == 14 and len(set(got)) == 14                        # 0 repeats
+    assert all(t.user_attrs["status"] == "trained" for t in a.trials)    # 0 infeasible
+    assert all(small_prepared.index_of(small_prepared.space.arch(w)) is not None for w in got)
+    assert got == _widths(run(3))                                         # reproducible
+    assert got != _widths(run(4))
+
+
+def test_bo_workers_share_one_storage_without_repeats(small_prepared):
+    storage = optuna.storages.InMemoryStorage()
+    studies = [optuna.create_study(direction="maximize", storage=storage, study_name="s",
+                                   load_if_exists=True,
+                                   sampler=small_prepared.sampler(SurrogateSampler, seed=w,
+                                                                  n_startup=3))
+               for w in range(2)]
+    for step in range(10):  # two workers taking turns on one study
+        studies[step % 2].optimize(small_prepared.objective(stand_in), n_trials=1)
+    got = _widths(studies[0])
+    assert len(got) == 10 and len(set(got)) == 10
+
+
+@pytest.mark.parametrize("encoding, kind", [("categorical", "CategoricalDistribution"),
+                                            ("int", "IntDistribution")])
+def test_tpe_width_encoding_is_an_explicit_option(small_prepared, encoding, kind):
+    from entronas.runs import Component
+
+    from dataclasses import replace
+
+    record = replace(small_prepared.record, strategy=Component("tpe", {"encoding": encoding}))
+    from entronas.search.adapters.objective import Objective
+
+    sampler = STRATEGIES.get("tpe").make(small_prepared.candidates, {}, "", 0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(Objective(record, small_prepared.candidates, stand_in), n_trials=8)
+    assert type(study.trials[0].distributions["width_0"]).__name__ == kind
+
+
+def test_bench_strategies_on_a_generated_table(tmp_path, small_prepared, capsys):
+    from entronas.search.table import write_table
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(len(small_prepared.feasible)):
+        w = small_prepared.widths(i)
+        base = 0.5 + 0.4 * (1 - 1 / (1 + sum(w) / 200))
+        seeds = [base + rng.normal(0, 0.01) for _ in range(3)]
+        rows.append((w, {"accuracy": float(np.mean(seeds)),
+                         **{f"accuracy_s{s}": seeds[s] for s in range(3)}}))
+    table = write_table(tmp_path / "t.csv", rows)
+    optimum = max(m["accuracy"] for _, m in rows)
+    rc = main(["bench-strategies", str(table), "--space", "mlp-digits", "-t", "stm32g071",
+               "--rom", "24KiB", "--ram", "2KiB", "--rom-reserve", "0", "--ram-reserve", "0",
+               "--costs", "paper", "--reps", "3", "-k", "12", "--out", str(tmp_path / "b"),
+               "--strategies", "entropy,random,greedy,bo:n_startup=3", "--json"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    import json
+
+    data = json.loads(out)
+    assert data["feasible"] == len(small_prepared.feasible)
+    assert data["optimum"] == pytest.approx(optimum)
+    assert {r["strategy"] for r in data["rows"]} == {"entropy", "random", "greedy",
+                                                     "bo:n_startup=3"}
+    assert all(r["regret"] >= -1e-12 for r in data["rows"])
+    assert (tmp_path / "b" / "strategies.png").exists()
+    md = (tmp_path / "b" / "summary.md").read_text()
+    assert "| greedy |" in md and "k = 10" in md
+    curves = (tmp_path / "b" / "curves.csv").read_text().splitlines()
+    assert len(curves) == 1 + 4 * 12
+    # a table that lacks members of X^f is refused in one line
+    write_table(tmp_path / "part.csv", rows[:10])
+    rc = main(["bench-strategies", str(tmp_path / "part.csv"), "--space", "mlp-digits",
+               "-t", "stm32g071", "--rom", "24KiB", "--ram", "2KiB", "--rom-reserve", "0",
+               "--ram-reserve", "0", "--costs", "paper", "--reps", "1", "-k", "2"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "lacks" in err[0]
