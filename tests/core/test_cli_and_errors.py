@@ -35,6 +35,19 @@ def test_listing_commands(capsys):
     assert rc == 0 and "stm32f412" in out and "stm32h743" in out
 
 
+def test_references_lists_published_counts_and_deployed_size(capsys):
+    from entronas.cost import costs, estimate
+    from entronas.space.references import get_reference, list_references
+
+    rc, out, _ = run(capsys, "references", "--dtype", "int8")
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert rc == 0 and sorted(rows) == sorted(list_references())
+    assert rows["mlperf-dscnn"][2:4] == ["22,604", "2,656,768"]  # datasets.md 1.7
+    space, arch = get_reference("micronet-kws-s")
+    dep = estimate(space, arch, costs("tflm", "int8"))
+    assert rows["micronet-kws-s"][4:7] == [f"{dep.rom:,}", f"{dep.ram:,}", arch.key()]
+
+
 def test_space_file_toml_and_yaml(tmp_path, capsys):
     f = tmp_path / "s.toml"
     f.write_text('[space]\nname = "mine"\nbackbone = "mlp"\ndepth = [2, 2]\n'

@@ -156,7 +156,7 @@ def cifar(tmp_path, monkeypatch):
 def toycar_clip(anomaly: bool, seed: int, n: int = 128000, stereo: bool = False) -> np.ndarray:
     rng = np.random.default_rng(seed)
     white = rng.normal(0, 1, n)
-    pink = np.cumsum(white) 
+    pink = np.cumsum(white)
     pink = pink - np.convolve(pink, np.ones(256) / 256, mode="same")
     t = np.arange(n) / SR
     x = 300 * pink / (np.std(pink) + 1e-9) + 800 * np.sin(2 * np.pi * 200 * t) + 400 * np.sin(2 * np.pi * 400 * t)

@@ -63,5 +63,41 @@ def test_bad_input_is_one_line_error(args, message, capsys) -> None:
 @needs_digits
 def test_reference_name_needs_no_arch(capsys) -> None:
     """A reference name trains its architecture (here: the KWS one on mismatched data)."""
-    assert main(["train", "micronet-kws-s", "--epochs", "1", "--no-progress"]) == 2
+    assert main(["train", "micronet-kws-s", "--dataset", "digits", "--epochs", "1",
+                 "--no-progress"]) == 2
     assert "expects (1, 49, 10)" in capsys.readouterr().err
+
+
+def test_dataset_defaults_to_the_one_the_space_is_shaped_for(tmp_path, monkeypatch,
+                                                                capsys) -> None:
+    """No --dataset: a KWS space asks for the KWS data (missing here), not digits."""
+    from entronas.cli.train import dataset_for
+    from entronas.space.presets import get_space
+
+    monkeypatch.setenv("ENTRONAS_DATA", str(tmp_path))
+    assert main(["train", "micronet-kws-s", "--epochs", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "dataset 'kws' is not installed" in err and "entronas download kws" in err
+    assert [dataset_for(get_space(n)) for n in ("mlp-digits", "dscnn-kws", "mobilenet-vww")] \
+        == ["digits", "kws", "vww"]
+
+
+@needs_digits
+def test_interrupted_training_saves_and_exits_130(tmp_path, monkeypatch) -> None:
+    """Ctrl-C mid-training keeps the model trained so far and says so with exit code 130."""
+    import entronas.train.loop as loop
+
+    real, calls = loop._fetch, {"n": 0}
+
+    def fetch_then_stop(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 40:  # a few batches into training
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_fetch", fetch_then_stop)
+    out = tmp_path / "run"
+    assert main(["train", "mlp-digits", "--arch", "64,32", "--epochs", "5", "--no-progress",
+                 "--out", str(out)]) == 130
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["interrupted"] is True and metrics["epochs"] < 5

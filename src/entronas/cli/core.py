@@ -16,7 +16,8 @@ from .options import cost_options, fit_line, parse_widths, reserves, resolve_cou
 
 
 def register(cli: click.Group) -> None:
-    for cmd in (spaces, targets, estimate_cmd, reduce_cmd, sample_cmd, datasets, download):
+    for cmd in (spaces, targets, references, estimate_cmd, reduce_cmd, sample_cmd, datasets,
+                download):
         cli.add_command(cmd)
 
 
@@ -31,6 +32,29 @@ def spaces(pattern: str) -> None:
         s = get_space(name)
         click.echo(f"{name:20} {f'{s.depth_min}..{s.depth_max}':>6} {s.size():>22,}  "
                    f"{DESCRIPTIONS.get(name, '')}")
+
+
+@click.command()
+@click.option("--dtype", type=click.Choice(["float32", "int8"]), default="int8",
+              show_default=True, help="Data type of the deployed (tflm) figures.")
+def references(dtype: str) -> None:
+    """List the named reference architectures: parameters, MACs, and their deployed size."""
+    from ..cost import CostOptions, costs, estimate
+    from ..space.references import REFERENCES, get_reference
+
+    click.echo(f"{'reference':24} {'space':18} {'params':>9} {'MACs':>12} "
+               f"{'.tflite':>10} {'TFLM arena':>11}  widths  (tflm {dtype})")
+    for name in REFERENCES.names():
+        space, arch = get_reference(name)
+        params = estimate(space, arch, CostOptions(bias=True)).weights
+        macs = estimate(space, arch, costs("paper")).flops // 2
+        try:
+            dep = estimate(space, arch, costs("tflm", dtype))
+            rom, ram = f"{dep.rom:,}", f"{dep.ram:,}"
+        except Exception:  # noqa: BLE001 - e.g. an op TFLM lacks
+            rom = ram = "-"
+        click.echo(f"{name:24} {space.name:18} {params:>9,} {macs:>12,} {rom:>10} {ram:>11}  "
+                   f"{arch.key()}")
 
 
 @click.command()

@@ -49,6 +49,21 @@ def save_run(out: Path, space: ChainSpace, result: Any, dataset: str,
                                    "resources": resources})
 
 
+#: the data set a space's input is shaped for (channels-first input shape -> name)
+_DATASET_BY_SHAPE = {(64,): "digits", (1, 8, 8): "digits", (1, 49, 10): "kws",
+                     (3, 32, 32): "cifar10", (3, 96, 96): "vww", (640,): "toyadmos"}
+
+
+def dataset_for(space: ChainSpace) -> str:
+    """The data set whose samples have the space's input shape; one line when there is none."""
+    name = _DATASET_BY_SHAPE.get(tuple(space.input_shape))
+    if name is None:
+        raise InvalidParameterError(
+            f"space {space.name!r} takes inputs of shape {list(space.input_shape)}, which no "
+            "built-in data set has; pass --dataset NAME (see `entronas datasets`)")
+    return name
+
+
 def _fmt_metric(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
@@ -60,8 +75,9 @@ def register(group: click.Group) -> None:
     @click.argument("space_name", metavar="SPACE")
     @click.option("--arch", "arch", default=None,
                   help="Layer widths, e.g. 84,112,84,84,84,196 (omit for a reference name).")
-    @click.option("--dataset", default="digits", show_default=True,
-                  help="Data set name (see entronas.data).")
+    @click.option("--dataset", default=None,
+                  help="Data set name (see `entronas datasets`; default: the one the space's "
+                       "input is shaped for).")
     @click.option("--data-root", type=click.Path(file_okay=False), default=None,
                   help="Data set folder (default $ENTRONAS_DATA or ~/.cache/entronas).")
     @click.option("--download", is_flag=True, help="Download the data set if missing.")
@@ -76,7 +92,7 @@ def register(group: click.Group) -> None:
     @click.option("--out", type=click.Path(file_okay=False), default=None,
                   help="Save model.pt, arch.json and metrics.json here.")
     @click.option("--progress/--no-progress", default=True, show_default=True)
-    def train_cmd(space_name: str, arch: str | None, dataset: str, data_root: str | None,
+    def train_cmd(space_name: str, arch: str | None, dataset: str | None, data_root: str | None,
                   download: bool, epochs: int | None, batch_size: int | None, lr: float,
                   seed: int, device: str, amp: bool, out: str | None, progress: bool) -> None:
         """Train SPACE's architecture --arch on --dataset; print metrics and resources.
@@ -96,7 +112,7 @@ def register(group: click.Group) -> None:
         from ..data import get_dataset
         from ..train import train
 
-        ds = get_dataset(dataset, root=data_root, download=download)
+        ds = get_dataset(dataset or dataset_for(space), root=data_root, download=download)
         result = train(space, candidate, ds, epochs=epochs, batch_size=batch_size, lr=lr,
                        seed=seed, device=device, amp=amp, progress=progress)
         costs = estimate(space, candidate, cost_convention("paper"))
@@ -123,5 +139,7 @@ def register(group: click.Group) -> None:
             click.echo(f"deployed  {d}: .tflite {c.rom:,} B, TFLM arena {c.ram:,} B "
                        "(estimate, tflm convention)")
         if out is not None:
-            save_run(Path(out), space, result, ds.name, resources)
-            click.echo(f"saved     {out}/model.pt, arch.json, metrics.json")
+            files = save_run(Path(out), space, result, ds.name, resources)
+            click.echo(f"saved     {', '.join(str(f) for f in files)}")
+        if result.interrupted:
+            raise click.exceptions.Exit(130)

@@ -22,7 +22,7 @@ Surrogates (picked by measurement on complete tables, ``entronas bench-strategie
 from __future__ import annotations
 
 import math
-from typing import Any, Collection, Sequence
+from typing import Collection, Sequence
 
 import numpy as np
 
