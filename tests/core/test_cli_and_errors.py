@@ -59,6 +59,13 @@ def test_space_file_toml_and_yaml(tmp_path, capsys):
     y.write_text("space:\n  preset: dscnn-kws\n  depth: [6, 6]\n")
     rc, out, _ = run(capsys, "reduce", str(y), "-t", "paper-small")
     assert rc == 0 and "4,160" in out
+    named = tmp_path / "named.toml"  # a preset under a name of its own
+    named.write_text('[space]\npreset = "mlp-digits"\nname = "mlp-mine"\ndepth = [1, 2]\n')
+    from entronas.space.config import load_space_file
+
+    assert load_space_file(named)[0].name == "mlp-mine"
+    rc, out, _ = run(capsys, "reduce", str(named), "--rom", "1MiB", "--ram", "1MiB")
+    assert rc == 0 and "mlp-mine" in out
 
 
 @pytest.mark.parametrize("argv, needle", [

@@ -77,9 +77,10 @@ def dscnn_digits(**overrides: Any) -> ChainSpace:
                       options={"first_kernel": (3, 3)}), overrides)
 
 
-def get_space(name: str, **overrides: Any) -> ChainSpace:
-    """A registered space by name, with optional field/option overrides."""
-    return SPACES.get(name)(**overrides)
+def get_space(preset: str, /, **overrides: Any) -> ChainSpace:
+    """A registered space by name, with optional field/option overrides (``name=`` renames it:
+    a space file with ``preset`` and ``name`` is a preset under a name of its own)."""
+    return SPACES.get(preset)(**overrides)
 
 
 def list_spaces(pattern: str = "*") -> list[str]:
