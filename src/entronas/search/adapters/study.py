@@ -46,14 +46,18 @@ def load_study(storage: Any, name: str, url: str) -> Any | None:
 
 def check_record(study: Any, record: RunRecord) -> None:
     """Refuse a study made with other settings, naming every one that differs."""
-    stored = study.user_attrs.get(RECORD_ATTR)
+    attrs = study.user_attrs  # one read: another worker may be writing them right now
+    stored = attrs.get(RECORD_ATTR)
     if stored is None:
-        if FINGERPRINT_ATTR in study.user_attrs or any(
-                "worker" in t.user_attrs for t in study.get_trials(deepcopy=False)):
+        foreign = FINGERPRINT_ATTR in attrs or any(
+            "worker" in t.user_attrs for t in study.get_trials(deepcopy=False))
+        stored = study.user_attrs.get(RECORD_ATTR)  # written meanwhile by the study's creator?
+        if stored is None and foreign:
             raise StudyMismatchError(
                 f"study {study.study_name!r} was made by another entronas version or tool (it "
                 "has no run record); use another --study or --run-dir")
-        return
+        if stored is None:
+            return
     diff = RunRecord.from_dict(stored, f"study {study.study_name!r}").differences(record)
     if diff:
         raise StudyMismatchError(
