@@ -101,3 +101,58 @@ def test_two_binding_budgets_on_a_huge_set_give_one_clear_error(monkeypatch):
                         functools.partial(red.enumerate_depth, max_cells=100))
     with pytest.raises(NotCountableError, match="too large to list"):
         reduce_space(space, target, enumerate_limit=1000)
+
+
+def _mlp_count_mod(depth: int, widths: list[int], n_in: int, n_out: int, max_weights: int,
+                   prime: int) -> int:
+    """Independent count, modulo ``prime``, of MLPs with ``depth`` hidden layers whose weights
+    (n_in*w1 + w1*w2 + ... + wL*n_out) stay within ``max_weights``: a DP over the weight sum
+    written from the formula alone (not from the reduction's tables), exact in int64 because
+    every value stays below the prime."""
+    g = 16  # every product of multiples of 8 with 64 or 10 is a multiple of 16
+    cap = max_weights // g
+    f = np.zeros((len(widths), cap + 1), np.int64)
+    for i, w in enumerate(widths):
+        if n_in * w // g <= cap:
+            f[i, n_in * w // g] = 1
+    for _ in range(depth - 1):
+        nxt = np.zeros_like(f)
+        for a, wa in enumerate(widths):
+            for b, wb in enumerate(widths):
+                c = wa * wb // g
+                if c <= cap:
+                    nxt[b, c:] = (nxt[b, c:] + f[a, :cap + 1 - c]) % prime
+        f = nxt
+    total = 0
+    for b, wb in enumerate(widths):
+        room = cap - wb * n_out // g
+        if room >= 0:
+            total = (total + int(f[b, :room + 1].sum() % prime)) % prime
+    return total
+
+
+def test_counts_above_2_to_the_63_are_exact_not_wrapped():
+    """16 hidden layers of 16 widths: a 2^64 box, a binding ROM budget. The exact count (Python
+    integers beyond int64) agrees with an independent count modulo two large primes, and
+    members above index 2^63 unrank, rank back and are sampled uniformly."""
+    from entronas.cost import costs
+
+    widths = list(range(8, 129, 8))
+    space = get_space("mlp-digits", depth_min=16, depth_max=16, widths=tuple(widths))
+    target = Target("t", rom=4 * 150_000, ram=2 ** 40)
+    counted, _ = reduce_space(space, target, costs("paper"), method="count")
+    n = counted.size
+    assert 2 ** 63 < n < 16 ** 16
+    for prime in (2 ** 61 - 1, 2 ** 31 - 1):
+        assert n % prime == _mlp_count_mod(16, widths, 64, 10, 150_000, prime)
+    with pytest.raises(OverflowError, match="use .size"):
+        len(counted)
+    for i in (0, 2 ** 63 + 12345, n - 1):
+        arch = counted[i]
+        assert counted.index_of(arch) == i
+        w = arch.widths
+        assert 64 * w[0] + sum(a * b for a, b in zip(w, w[1:])) + 10 * w[-1] <= 150_000
+    draws = counted.sample(2000, seed=0)
+    assert all(0 <= int(d) < n for d in draws)
+    assert np.mean([int(d) > n // 2 for d in draws]) == pytest.approx(0.5, abs=0.05)
+    assert len(set(counted.sample(50, seed=1, replace=False))) == 50

@@ -185,8 +185,8 @@ def sample_cmd(tree_file: str, pool: int, count: int, strategy: str, seed: int, 
     cands = Candidates.load(tree_file, n_clusters=clusters, output=output, pool=pool,
                             seed=seed)
     tree = cands.feasible
-    if not replace and count > len(tree):
-        raise InvalidParameterError(f"-n {count} exceeds |X^f| = {len(tree)}; use --replace")
+    if not replace and count > tree.size:
+        raise InvalidParameterError(f"-n {count} exceeds |X^f| = {tree.size:,}; use --replace")
     policy = cands.policy(strategy, **({"p": p} if strategy == "entropy" else {}))
     rng = np.random.default_rng(seed)
     taken: set[int] = set()

@@ -69,6 +69,17 @@ class Axis:
         return self.units - room
 
 
+#: counts stay in int64 while the box bounds them below this; above it, Python integers
+#: (numpy object arrays: exact at any size, slower) so a count never wraps silently
+INT64_SAFE = 2 ** 62
+
+
+def count_dtype(t: DepthTables, depth: int | None = None) -> Any:
+    """int64 when no count of the first ``depth`` layers can reach 2^62, else ``object``."""
+    box = math.prod(len(o) for o in t.out[:t.depth if depth is None else depth])
+    return np.int64 if box < INT64_SAFE else object
+
+
 def _gcd(values: Sequence[np.ndarray]) -> int:
     g = 0
     for v in values:
@@ -223,7 +234,8 @@ def _forward(rules: _Rules, axis: Axis, caps: tuple, depths: list[int],
     masks = rules.masks(*caps)
     ok0 = rules.transition(0, masks)[0]
     cost0 = axis.layer(t, 0)[0]
-    F = np.zeros((len(t.out[0]), R + 1), dtype=np.int64)
+    dtype = count_dtype(t, max(depths))
+    F = np.zeros((len(t.out[0]), R + 1), dtype=dtype)
     for b in np.nonzero(ok0 & (cost0 <= R))[0]:
         F[b, cost0[b]] = 1
     totals = {}
@@ -231,7 +243,7 @@ def _forward(rules: _Rules, axis: Axis, caps: tuple, depths: list[int],
         if k > 0:
             ok = rules.transition(k, masks)
             cost = axis.layer(t, k)
-            G = np.zeros((len(t.out[k]), R + 1), dtype=np.int64)
+            G = np.zeros((len(t.out[k]), R + 1), dtype=dtype)
             for a, b in zip(*np.nonzero(ok & (cost <= R))):
                 c = int(cost[a, b])
                 G[b, c:] += F[a, :R + 1 - c]
@@ -273,14 +285,15 @@ class DepthCounter:
         masks = self.rules.masks(even_cap, odd_cap)
         L = t.depth
         S: list[np.ndarray] = [None] * L  # type: ignore[list-item]
-        last = np.zeros((len(t.out[L - 1]), R + 1), dtype=np.int64)
+        dtype = count_dtype(t)
+        last = np.zeros((len(t.out[L - 1]), R + 1), dtype=dtype)
         fits = self.rules.tail_ok(t)
         for b, c in enumerate(self.axis.tail(t)):
             if masks[L - 1][b] and c <= R and fits[b]:
                 last[b, c:] = 1
         S[L - 1] = last
         for k in range(L - 2, -1, -1):
-            cur = np.zeros((len(t.out[k]), R + 1), dtype=np.int64)
+            cur = np.zeros((len(t.out[k]), R + 1), dtype=dtype)
             ok = self.rules.transition(k + 1, masks)
             cost = self._cost(k + 1)
             for a, b in zip(*np.nonzero(ok & (cost <= R))):
@@ -306,9 +319,11 @@ class DepthCounter:
 
     def unrank(self, idx: np.ndarray) -> np.ndarray:
         """Grid positions (N x L) of in-depth indices (vectorised per partition)."""
-        idx = np.asarray(idx, dtype=np.int64)
+        big = self.count >= INT64_SAFE
+        idx = np.asarray(idx, dtype=object if big else np.int64)
         out = np.empty((len(idx), self.t.depth), dtype=np.int64)
-        bounds = np.cumsum([0] + [p.count for p in self.partitions])
+        bounds = np.cumsum(np.array([0] + [p.count for p in self.partitions],
+                                    dtype=object if big else np.int64))
         which = np.searchsorted(bounds, idx, side="right") - 1
         for j, p in enumerate(self.partitions):
             sel = np.nonzero(which == j)[0]
@@ -327,7 +342,7 @@ class DepthCounter:
         rows = np.arange(n)
         for k in range(self.t.depth):
             cum = np.cumsum(self._child_counts(k, prev, rem, in_b, *tabs), axis=1)
-            b = (cum <= r[:, None]).sum(axis=1)
+            b = (cum <= r[:, None]).sum(axis=1).astype(np.int64)
             r = r - np.where(b > 0, cum[rows, np.maximum(b - 1, 0)], 0)
             pos[:, k] = b
             rem = rem - self._cost(k)[prev if k else np.zeros(n, np.int64), b]
@@ -407,7 +422,7 @@ class CountedSpace(FeasibleSet):
         return self.counters[depth].rank(pos)
 
     def widths_of(self, indices: Sequence[int] | np.ndarray) -> list[tuple[int, ...]]:
-        idx = np.asarray(indices, dtype=np.int64)
+        idx = self._index_array(indices)
         out = [self._memo.get(int(i), ()) for i in idx]
         todo = [k for k, w in enumerate(out) if not w]
         if todo:

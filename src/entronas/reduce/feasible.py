@@ -6,6 +6,8 @@ the order (lexicographic for trees). Subclasses provide per-depth rank/unrank on
 
 from __future__ import annotations
 
+import itertools
+import sys
 from typing import Any, Sequence
 
 import numpy as np
@@ -24,8 +26,10 @@ class FeasibleSet:
         self._depth_list = [d for d in sorted(sizes) if sizes[d] > 0]
         self._depths = np.array(self._depth_list, dtype=np.int64)
         self._sizes = {d: int(sizes[d]) for d in self._depth_list}
-        counts = [self._sizes[d] for d in self._depth_list]
-        self._offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        offsets = [0, *itertools.accumulate(self._sizes[d] for d in self._depth_list)]
+        #: exact at any size: Python integers once X^f reaches 2^62 members
+        self.big = offsets[-1] >= 2 ** 62
+        self._offsets = np.array(offsets, dtype=object if self.big else np.int64)
         self.grids = {d: [np.asarray(space.grid(d, i), dtype=np.int64) for i in range(d)]
                       for d in self._depth_list}
 
@@ -39,8 +43,19 @@ class FeasibleSet:
         raise NotImplementedError
 
     # -- shared ------------------------------------------------------------------------------
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
+        """|X^f|, exact (a Python integer at any size)."""
         return int(self._offsets[-1])
+
+    def __len__(self) -> int:
+        if self.size > sys.maxsize:
+            raise OverflowError(f"X^f has {self.size:,} members, more than len() can return; "
+                                "use .size")
+        return self.size
+
+    def _index_array(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
+        return np.asarray(indices, dtype=object if self.big else np.int64)
 
     @property
     def depths(self) -> list[int]:
@@ -54,9 +69,9 @@ class FeasibleSet:
 
     def widths_of(self, indices: Sequence[int] | np.ndarray) -> list[tuple[int, ...]]:
         """Width tuples of many global indices (vectorised per depth)."""
-        idx = np.asarray(indices, dtype=np.int64)
-        if len(idx) and (idx.min() < 0 or idx.max() >= len(self)):
-            raise IndexError(f"index out of range for a feasible set of {len(self)}")
+        idx = self._index_array(indices)
+        if len(idx) and (idx.min() < 0 or idx.max() >= self.size):
+            raise IndexError(f"index out of range for a feasible set of {self.size:,}")
         which = np.searchsorted(self._offsets, idx, side="right") - 1
         out: list[tuple[int, ...]] = [()] * len(idx)
         for k, depth in enumerate(self._depth_list):
@@ -96,7 +111,9 @@ class FeasibleSet:
                replace: bool = True) -> np.ndarray:
         """``n`` uniform global indices of X^f, with or without replacement."""
         rng = as_generator(seed)
-        total = len(self)
+        total = self.size
+        if self.big:  # uniform Python integers below total (exact, any size)
+            return _sample_big(rng, total, n, replace)
         if replace:
             return rng.integers(0, total, size=n, dtype=np.int64)
         if n > total:
@@ -107,3 +124,34 @@ class FeasibleSet:
         while len(out) < n:
             out.update(int(v) for v in rng.integers(0, total, size=n - len(out)))
         return rng.permutation(np.fromiter(out, dtype=np.int64))
+
+
+def _randbelow(rng: np.random.Generator, total: int, n: int) -> list[int]:
+    """``n`` uniform integers in [0, total) of any size: random bits, rejection above total."""
+    bits = total.bit_length()
+    words = (bits + 31) // 32
+    out: list[int] = []
+    while len(out) < n:
+        need = n - len(out)
+        draw = rng.integers(0, 2 ** 32, size=(2 * need + 8, words), dtype=np.uint64)
+        for row in draw:
+            v = 0
+            for w in row:
+                v = (v << 32) | int(w)
+            v >>= words * 32 - bits
+            if v < total:
+                out.append(v)
+                if len(out) == n:
+                    break
+    return out
+
+
+def _sample_big(rng: np.random.Generator, total: int, n: int, replace: bool) -> np.ndarray:
+    if replace:
+        return np.array(_randbelow(rng, total, n), dtype=object)
+    if n > total:
+        raise ValueError(f"cannot draw {n} distinct members from {total}")
+    out: dict[int, None] = {}
+    while len(out) < n:
+        out.update(dict.fromkeys(_randbelow(rng, total, n - len(out))))
+    return np.array(list(out), dtype=object)

@@ -19,7 +19,7 @@ def feasible_to_bytes(feasible: Any) -> bytes:
     if isinstance(feasible, FeasibleTree):
         return feasible.to_bytes()
     header = dict(feasible.meta)
-    header.update(kind="counted", space=feasible.space.to_dict(), size=str(len(feasible)))
+    header.update(kind="counted", space=feasible.space.to_dict(), size=str(feasible.size))
     return write_container(header, [])
 
 
@@ -52,7 +52,7 @@ def feasible_from_bytes(data: bytes, source: str) -> Any:
                                "re-run `entronas reduce`") from None
     counted, _ = reduce_space(space, target, options, method="count")
     if counted.meta["fingerprint"] != header.get("fingerprint") or \
-            str(len(counted)) != header.get("size"):
+            str(counted.size) != header.get("size"):
         raise CorruptFileError(f"{source} was written by another entronas version (fingerprint "
                                "or size differs); re-run `entronas reduce`")
     return counted

@@ -116,8 +116,8 @@ class Candidates:
         if exact:
             indices, h = None, tree_entropies(feasible, output=output)
         else:
-            n = min(pool, len(feasible))
-            indices = np.unique(feasible.sample(n, seed, replace=n < len(feasible)))
+            n = min(pool, feasible.size)
+            indices = np.unique(feasible.sample(n, seed, replace=n < feasible.size))
             h = _pool_entropies(feasible, indices, output)
         clusters = EntropyClusters(n_clusters).fit(h)
         return cls(feasible, h, clusters, indices,
@@ -139,6 +139,11 @@ class Candidates:
 
     def __len__(self) -> int:
         return len(self.feasible)
+
+    @property
+    def size(self) -> int:
+        """|X^f| (exact at any size; ``len`` stops at 2^63)."""
+        return self.feasible.size
 
     def costs(self) -> dict[str, np.ndarray]:
         """MACs and parameters of every candidate (computed once)."""
