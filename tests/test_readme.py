@@ -49,6 +49,7 @@ def test_every_readme_command_runs(tmp_path, monkeypatch, capsys):
     import shutil
 
     shutil.copytree(README.parent / "experiments", tmp_path / "experiments")  # as in the repo
+    shutil.copytree(README.parent / "benchmarks" / "tables", tmp_path / "benchmarks" / "tables")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ENTRONAS_DATA", str(tmp_path / "no-data"))
     text = README.read_text()

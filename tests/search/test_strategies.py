@@ -31,7 +31,38 @@ def test_greedy_takes_the_most_macs_first(small_prepared):
         small_prepared.widths(i)))["flops"] for i in range(len(small_prepared.feasible)))
 
 
-@pytest.mark.parametrize("model", ["tpe", "rf", "gp"])
+def test_bo_starts_greedy_then_learns_from_scores(small_prepared):
+    """Default bo: trial 0 is greedy's first pick; then the linear surrogate follows the
+    scores, here an objective that prefers the *smallest* networks (the opposite of greedy)."""
+    c = small_prepared.candidates
+    macs = c.costs()["macs"]
+
+    def small_is_good(arch, seed):
+        return {"score": -float(sum(arch.widths)), "train_seconds": 0.0}
+
+    study = optuna.create_study(direction="maximize",
+                                sampler=small_prepared.sampler(SurrogateSampler, seed=0))
+    study.optimize(small_prepared.objective(small_is_good), n_trials=8)
+    got = _widths(study)
+    assert got[0] == c.widths(c.index_at(int(np.argmax(macs))))
+    sums = sorted(sum(c.widths(c.index_at(i))) for i in range(c.n_candidates))
+    assert min(sum(w) for w in got) <= sums[len(sums) // 20]  # within the best 5 %
+    entropy_start = small_prepared.sampler(SurrogateSampler, seed=0, start="entropy")
+    study = optuna.create_study(direction="maximize", sampler=entropy_start)
+    study.optimize(small_prepared.objective(small_is_good), n_trials=1)
+    assert _widths(study)[0] != got[0]
+
+
+def test_bo_settings_are_checked_before_any_work():
+    from entronas.search.config import SearchConfig
+    from entronas.search.errors import SearchError
+
+    for bad in ({"model": "svm"}, {"startup": "largest"}):
+        with pytest.raises(SearchError, match=next(iter(bad))):
+            SearchConfig.from_dict({"strategy": "bo", **bad}).resolve()
+
+
+@pytest.mark.parametrize("model", ["lin", "tpe", "rf", "gp"])
 def test_bo_proposes_only_untried_members_of_xf_and_is_seeded(small_prepared, model):
     def run(seed):
         s = small_prepared.sampler(SurrogateSampler, seed=seed, model=model, n_startup=4)
@@ -93,7 +124,7 @@ def test_bench_strategies_on_a_generated_table(tmp_path, small_prepared, capsys)
     rc = main(["bench-strategies", str(table), "--space", "mlp-digits", "-t", "stm32g071",
                "--rom", "24KiB", "--ram", "2KiB", "--rom-reserve", "0", "--ram-reserve", "0",
                "--costs", "paper", "--reps", "3", "-k", "12", "--out", str(tmp_path / "b"),
-               "--strategies", "entropy,random,greedy,bo:n_startup=3", "--json"])
+               "--strategies", "entropy,random,greedy,bo:n_startup=3,model=tpe", "--json"])
     out = capsys.readouterr().out
     assert rc == 0
     import json
@@ -102,7 +133,7 @@ def test_bench_strategies_on_a_generated_table(tmp_path, small_prepared, capsys)
     assert data["feasible"] == len(small_prepared.feasible)
     assert data["optimum"] == pytest.approx(optimum)
     assert {r["strategy"] for r in data["rows"]} == {"entropy", "random", "greedy",
-                                                     "bo:n_startup=3"}
+                                                     "bo:n_startup=3,model=tpe"}
     assert all(r["regret"] >= -1e-12 for r in data["rows"])
     assert (tmp_path / "b" / "strategies.png").exists()
     md = (tmp_path / "b" / "summary.md").read_text()

@@ -22,7 +22,7 @@ def register(cli: click.Group) -> None:
 @target_options("The budget the strategies search under (a subset of the table's).")
 @cost_options
 @click.option("--strategies", default="entropy,random,tpe,greedy,bo", show_default=True,
-              help="Comma-separated; parameters after a colon, e.g. bo:model=rf.")
+              help="Comma-separated; parameters after a colon, e.g. bo:model=rf,n_startup=5.")
 @click.option("--reps", type=int, default=100, show_default=True,
               help="Repetitions (seeds) per strategy.")
 @click.option("-k", "k", type=int, default=100, show_default=True, help="Samples per run.")
@@ -38,7 +38,7 @@ def bench_cmd(table: str, space: str, strategies: str, reps: int, k: int, jobs: 
     summary.md and strategies.png to OUT."""
     from .._core.validation import check_number
     from ..report.strategies import plot_strategies
-    from ..search.bench import bench_strategies
+    from ..search.bench import bench_strategies, split_strategies
     from ..search.config import SearchConfig
 
     for name, value, lo in (("reps", reps, 1), ("k", k, 1), ("jobs", jobs, 1)):
@@ -50,7 +50,7 @@ def bench_cmd(table: str, space: str, strategies: str, reps: int, k: int, jobs: 
                 "evaluator": f"table:{table}", "n_clusters": n_clusters, **res_kw}
     record = SearchConfig.from_dict({k_: v for k_, v in settings.items()
                                      if v is not None}).resolve()
-    names = [s.strip() for s in strategies.split(",") if s.strip()]
+    names = split_strategies(strategies)
     result = bench_strategies(record, table, names, reps=reps, k=k, jobs=jobs,
                               progress=lambda m: click.echo(m, err=True))
     out_dir = Path(out)

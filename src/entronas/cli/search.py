@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from ..sampling.surrogate import DEFAULT_MODEL, DEFAULT_N_STARTUP, DEFAULT_START, MODELS, STARTS
 from ..targets.base import fmt_size
 from .options import cost_options, fit_line, target_options
 
@@ -56,10 +57,14 @@ def _echo(msg: str) -> None:
 @click.option("--p", type=float, default=None, help="Eq. (7) parameter (default 0.5).")
 @click.option("--cost", type=click.Choice(["macs", "params", "entropy"]), default=None,
               help="greedy: the cost to take largest first (default macs).")
-@click.option("--model", type=click.Choice(["tpe", "rf", "gp"]), default=None,
-              help="bo: the surrogate (default tpe).")
+@click.option("--model", type=click.Choice(list(MODELS)), default=None,
+              help=f"bo: the surrogate (default {DEFAULT_MODEL}).")
 @click.option("--n-startup", type=int, default=None,
-              help="bo: entropy-sampled trials before the surrogate takes over (default 10).")
+              help="bo: start-up trials before the surrogate takes over (default "
+                   f"{DEFAULT_N_STARTUP}).")
+@click.option("--startup", type=click.Choice(list(STARTS)), default=None,
+              help="bo: how start-up trials are drawn: greedy (the most MACs first, then "
+                   f"entropy sampling) or entropy (default {DEFAULT_START}).")
 @click.option("--encoding", type=click.Choice(["categorical", "int"]), default=None,
               help="TPE: each width a categorical choice (default, as the paper) or an "
                    "ordered integer.")

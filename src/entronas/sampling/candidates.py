@@ -38,14 +38,19 @@ def _greedy(c: "Candidates", cost: str = "macs") -> Any:
     return GreedyPolicy(c.entropy if cost == "entropy" else c.costs()[cost])
 
 
-def _bo(c: "Candidates", model: str = "tpe", n_startup: int = 10, gamma: float = 0.25,
-        p: float = 0.5, seed: int = 0) -> Any:
-    from .surrogate import SurrogatePolicy
+def _bo(c: "Candidates", model: str | None = None, n_startup: int | None = None,
+        start: str | None = None, gamma: float = 0.25, p: float = 0.5, seed: int = 0) -> Any:
+    from .features import SUMMARY_COLUMNS
+    from .surrogate import DEFAULT_MODEL, DEFAULT_N_STARTUP, DEFAULT_START, SurrogatePolicy
 
     f = c.features()
     depth_max = f.shape[1] - 4
-    return SurrogatePolicy(f, c.clusters.labels_, model=model, n_startup=n_startup,
-                           gamma=gamma, p=p, choices=f[:, :1 + depth_max], seed=seed)
+    return SurrogatePolicy(
+        f, c.clusters.labels_, model=DEFAULT_MODEL if model is None else model,
+        n_startup=DEFAULT_N_STARTUP if n_startup is None else n_startup,
+        start=DEFAULT_START if start is None else start, gamma=gamma, p=p,
+        choices=f[:, :1 + depth_max], summary=f[:, SUMMARY_COLUMNS],
+        macs=c.costs()["macs"], seed=seed)
 
 
 #: pure candidate policies by name: factory(candidates, **params) -> object with suggest()

@@ -50,6 +50,11 @@ def member_costs(space: Any, widths: list[tuple[int, ...]]) -> dict[str, np.ndar
     return {"macs": macs, "params": params}
 
 
+#: columns of :func:`feature_matrix` that summarise a network whatever its depth: depth,
+#: entropy, log2 MACs, log2 parameters (the linear surrogate's inputs)
+SUMMARY_COLUMNS = [0, -3, -2, -1]
+
+
 def feature_matrix(candidates: Any) -> np.ndarray:
     """(N, F): depth, log2 of every layer's width (0 beyond the depth), entropy, log2 MACs,
     log2 parameters."""

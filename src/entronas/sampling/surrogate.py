@@ -2,13 +2,20 @@
 evaluated over every candidate, the best untried candidate next.
 
 Why: TPE learns from scores but samples the unconstrained box (infeasible proposals, repeats);
-entropy sampling knows X^f but never learns. This policy does both: it starts from entropy
-sampling (``n_startup`` draws), then fits a surrogate on the observed (candidate, score)
-pairs and scores *all* candidates (or the counted set's pool) with an acquisition, so it can
-only ever propose an untried member of X^f.
+entropy sampling and greedy know X^f but never learn. This policy does both: it starts from
+``n_startup`` draws (by default one: the member of X^f with the most MACs, greedy's first
+pick), then fits a surrogate on the observed (candidate, score) pairs and scores *all*
+candidates (or the counted set's pool) with an acquisition, so it can only ever propose an
+untried member of X^f.
 
-Surrogates (picked by measurement on complete tables, ``entronas bench-strategies``):
+Surrogates (picked by measurement on complete tables, ``benchmarks/bench_strategies.py``):
 
+* ``"lin"`` (default): Bayesian linear regression (scikit-learn's ``BayesianRidge``) on four
+  standardised summary features (depth, Eq. 6 entropy, log2 MACs, log2 parameters), and on
+  every feature (each layer's log width too) from 10 trials on; expected improvement over the
+  best posterior mean of the tried candidates (plug-in EI: the noisy best score would chase
+  lucky seeds). Four coefficients are learnable from a handful of trials, which is the regime
+  a search of 10-100 trained networks lives in.
 * ``"tpe"``: factorised Parzen densities over the candidates' discrete choices (depth and each
   layer's width), l(x) of the best ``gamma`` fraction of trials against g(x) of the rest, with
   add-one smoothing over the values the candidates take; acquisition log l(x) - log g(x)
@@ -30,7 +37,21 @@ from .._core.rng import as_generator
 from .._core.validation import check_choice, check_number
 from .entropy import EntropyPolicy
 
-MODELS = ("tpe", "rf", "gp")
+MODELS = ("lin", "tpe", "rf", "gp")
+#: how the start-up draws are made: "greedy" = the most MACs first, then entropy sampling;
+#: "entropy" = entropy sampling (Eq. 7) only
+STARTS = ("greedy", "entropy")
+#: the defaults, picked on the complete mlp_digits table (``benchmarks/bench_strategies.py
+#: --select --only mlp_digits.csv``, 100 runs per cell): lin with one greedy start-up trial had
+#: the best sum over the 6 (budget, k) cells, ahead of lin with 3 entropy draws, tpe densities
+#: (the earlier default) and the random forest; the README's "Which strategy?" has the table
+DEFAULT_MODEL = "lin"
+DEFAULT_N_STARTUP = 1
+DEFAULT_START = "greedy"
+#: lin: four summary features while trials are few, every feature (per-layer log widths too)
+#: from this many trials on (measured: at k = 40 higher on all 6 cells of mlp_digits and
+#: dscnn_digits than summary features throughout, by 0.0001-0.0012)
+LIN_ALL_FEATURES_AFTER = 10
 
 
 class SurrogatePolicy:
@@ -38,19 +59,27 @@ class SurrogatePolicy:
 
     uses_history = True
 
-    def __init__(self, features: np.ndarray, labels: np.ndarray, *, model: str = "tpe",
-                 n_startup: int = 10, gamma: float = 0.25, p: float = 0.5,
-                 choices: np.ndarray | None = None, seed: int = 0) -> None:
+    def __init__(self, features: np.ndarray, labels: np.ndarray, *, model: str = DEFAULT_MODEL,
+                 n_startup: int = DEFAULT_N_STARTUP, start: str = DEFAULT_START,
+                 gamma: float = 0.25, p: float = 0.5, choices: np.ndarray | None = None,
+                 summary: np.ndarray | None = None, macs: np.ndarray | None = None,
+                 seed: int = 0) -> None:
         self.model = check_choice(model, "model", "the bo strategy (--model)", MODELS)
+        self.start = check_choice(start, "start", "the bo strategy", STARTS)
         self.n_startup = check_number(n_startup, "n_startup", "the bo strategy", lo=1,
                                       integer=True)
         self.gamma = check_number(gamma, "gamma", "the bo strategy", lo=0, hi=1,
                                   closed="neither")
         self.features = np.asarray(features, np.float64)
         self.choices = self.features if choices is None else np.asarray(choices)
+        self.summary = self.features if summary is None else np.asarray(summary, np.float64)
         self.n = len(self.features)
+        self.macs = None if macs is None else np.asarray(macs, np.float64)
+        if self.start == "greedy" and self.macs is None:
+            raise ValueError("the bo strategy's greedy start needs the candidates' MACs (macs=)")
         self.seed = int(seed)
         self._startup = EntropyPolicy(labels, p=p)
+        self._x_std: dict[str, np.ndarray] = {}
 
     def suggest(self, rng: np.random.Generator | int | None, taken: Collection[int] = (),
                 history: Sequence[tuple[int, float]] | None = None) -> int | None:
@@ -61,6 +90,8 @@ class SurrogatePolicy:
             return None
         hist = [(int(i), float(s)) for i, s in (history or ()) if math.isfinite(s)]
         if len(hist) < self.n_startup:
+            if self.start == "greedy" and not hist:
+                return self._most_macs(taken_set)
             return self._startup.suggest(rng, taken_set)
         idx = np.array([i for i, _ in hist], np.int64)
         y = np.array([s for _, s in hist])
@@ -70,7 +101,28 @@ class SurrogatePolicy:
         best = np.flatnonzero(score == score.max())
         return int(best[rng.integers(len(best))]) if len(best) > 1 else int(best[0])
 
+    def _most_macs(self, taken: Collection[int]) -> int:
+        macs = self.macs.copy()
+        if taken:
+            macs[np.fromiter(taken, np.int64)] = -np.inf
+        return int(np.argmax(macs))
+
     # ------------------------------------------------------------------ surrogates
+    def _lin(self, idx: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Bayesian linear regression on the standardised summary features (every feature
+        once there are ``LIN_ALL_FEATURES_AFTER`` trials); plug-in EI."""
+        from .._core.imports import require
+
+        linear = require("sklearn.linear_model", "search", "the bo strategy's linear model")
+        which = "all" if len(y) >= LIN_ALL_FEATURES_AFTER else "summary"
+        if which not in self._x_std:
+            x = self.features if which == "all" else self.summary
+            self._x_std[which] = (x - x.mean(0)) / (x.std(0) + 1e-9)
+        x = self._x_std[which]
+        model = linear.BayesianRidge().fit(x[idx], y)
+        mean, std = model.predict(x, return_std=True)
+        return _expected_improvement(mean, std, float(mean[idx].max()))
+
     def _tpe(self, idx: np.ndarray, y: np.ndarray) -> np.ndarray:
         """log l(x) - log g(x), factorised over the discrete choices."""
         n_good = max(1, int(math.ceil(self.gamma * len(y))))

@@ -133,6 +133,20 @@ def incumbent_curve(noisy: Sequence[float], true: Sequence[float], k: int) -> np
     return np.array(out[:k])
 
 
+def split_strategies(text: str) -> list[str]:
+    """``"entropy,bo:model=rf,n_startup=5,tpe"`` -> ["entropy", "bo:model=rf,n_startup=5",
+    "tpe"]: an item with ``=`` but no ``:`` is one more parameter of the strategy before it."""
+    specs: list[str] = []
+    for item in (s.strip() for s in text.split(",")):
+        if not item:
+            continue
+        if "=" in item and ":" not in item and specs and ":" in specs[-1]:
+            specs[-1] += "," + item
+        else:
+            specs.append(item)
+    return specs
+
+
 def parse_strategy(spec: str) -> tuple[str, dict[str, Any]]:
     """``"bo:model=rf,n_startup=5"`` -> ("bo", {"model": "rf", "n_startup": 5})."""
     name, _, rest = spec.partition(":")

@@ -19,6 +19,7 @@ from .._core.errors import InvalidParameterError
 from .._core.fileio import read_mapping
 from .._core.validation import check_number
 from ..cost.conventions import resolve_costs
+from ..sampling.surrogate import DEFAULT_MODEL, DEFAULT_N_STARTUP, DEFAULT_START
 from ..runs.record import CandidateSettings, Component, RunRecord, TrainSettings
 from ..space.config import resolve_space
 from ..targets.resolve import resolve_target
@@ -62,8 +63,9 @@ class SearchConfig:
     p: float = 0.5
     encoding: str = "categorical"  # TPE: widths as categorical choices (the paper) or ints
     cost: str = "macs"             # greedy: macs | params | entropy, largest first
-    model: str = "tpe"             # bo: the surrogate (tpe | rf | gp)
-    n_startup: int = 10            # bo: entropy-sampled trials before the surrogate
+    model: str = DEFAULT_MODEL     # bo: the surrogate (lin | tpe | rf | gp)
+    n_startup: int = DEFAULT_N_STARTUP  # bo: start-up trials before the surrogate
+    startup: str = DEFAULT_START   # bo: greedy (most MACs first) | entropy start-up draws
     n_clusters: int = 100
     output: str = "network"
     pool: int = 200_000
@@ -154,6 +156,13 @@ class SearchConfig:
         if self.encoding not in ENCODINGS:
             raise SearchError(f"--encoding must be one of {', '.join(ENCODINGS)}, got "
                               f"{self.encoding!r}")
+        from ..sampling.surrogate import MODELS, STARTS
+
+        for name, value, allowed in (("model", self.model, MODELS),
+                                     ("startup", self.startup, STARTS)):
+            if value not in allowed:
+                raise SearchError(f"--{name} must be one of {', '.join(allowed)}, got "
+                                  f"{value!r}")
         if self.output not in ("network", "last_searched"):
             raise SearchError(f"output must be 'network' or 'last_searched', got "
                               f"{self.output!r}")

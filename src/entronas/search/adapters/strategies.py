@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping
 
 from ..._core.registry import Registry
 from ...sampling.candidates import Candidates
+from ...sampling.surrogate import DEFAULT_MODEL, DEFAULT_N_STARTUP, DEFAULT_START
 from ._optuna import optuna
 from .objective import tpe_constraints
 from .samplers import EntropySampler, FeasibleRandomSampler, GreedySampler, SurrogateSampler
@@ -52,8 +53,9 @@ def _greedy(c: Candidates, params: Mapping[str, Any], key: str, seed: int) -> An
 
 
 def _bo(c: Candidates, params: Mapping[str, Any], key: str, seed: int) -> Any:
-    return SurrogateSampler(c, key=key, seed=seed, model=params.get("model", "tpe"),
-                            n_startup=int(params.get("n_startup", 10)),
+    return SurrogateSampler(c, key=key, seed=seed, model=params.get("model", DEFAULT_MODEL),
+                            n_startup=int(params.get("n_startup", DEFAULT_N_STARTUP)),
+                            start=params.get("startup", DEFAULT_START),
                             p=params.get("p", 0.5))
 
 
@@ -72,7 +74,8 @@ for _s in (
     Strategy("random", _random, summary="uniform over X^f without repetition"),
     Strategy("greedy", _greedy, {"cost": "macs"},
              summary="the most expensive untried member of X^f first (deterministic)"),
-    Strategy("bo", _bo, {"model": "tpe", "n_startup": 10, "p": 0.5},
+    Strategy("bo", _bo, {"model": DEFAULT_MODEL, "n_startup": DEFAULT_N_STARTUP,
+                         "startup": DEFAULT_START, "p": 0.5},
              summary="a surrogate over X^f's features, acquisition over every candidate"),
     Strategy("tpe", _tpe, {"encoding": "categorical"}, feasible_only=False,
              summary="Optuna's TPE over the box; infeasible proposals pruned before training"),
