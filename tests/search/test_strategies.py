@@ -147,3 +147,42 @@ def test_bench_strategies_on_a_generated_table(tmp_path, small_prepared, capsys)
                "--ram-reserve", "0", "--costs", "paper", "--reps", "1", "-k", "2"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "lacks" in err[0]
+
+
+def test_int_encoding_on_an_uneven_grid_is_refused_before_any_work(tmp_path, capsys):
+    """16, 32, 64, 128 is no lo..hi/step range: one line naming the grid and the fix."""
+    space = tmp_path / "deep.toml"
+    space.write_text('[space]\npreset = "mlp-digits"\nname = "mlp-geo"\ndepth = [1, 2]\n'
+                     'widths = [16, 32, 64, 128]\n')
+    rc = main(["search", "--space", str(space), "--rom", "1MiB", "--ram", "1MiB",
+               "--strategy", "tpe", "--encoding", "int", "-k", "2", "--run-dir",
+               str(tmp_path / "run"), "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1
+    assert "[16, 32, 64, 128]" in err[0] and "--encoding categorical" in err[0]
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("strategy", ["entropy", "greedy", "bo", "tpe"])
+def test_every_strategy_searches_a_space_with_an_uneven_grid(tmp_path, capsys, strategy):
+    """Geometric widths (16, 32, 64, 128): the feasible-set samplers hand out values through
+    categorical distributions (an int range with a step cannot hold them)."""
+    space = tmp_path / "geo.toml"
+    space.write_text('[space]\npreset = "mlp-digits"\nname = "mlp-geo"\ndepth = [1, 2]\n'
+                     'widths = [16, 32, 64, 128]\n')
+    from entronas.reduce import reduce_space
+    from entronas.search.config import SearchConfig
+    from entronas.search.table import write_table
+
+    rec = SearchConfig.from_dict({"space": str(space), "rom": "1MiB", "ram": "1MiB"}).resolve()
+    tree, _ = reduce_space(rec.space, rec.target, rec.costs)
+    write_table(tmp_path / "t.csv", [(a.widths, {"accuracy": sum(a.widths) / 1e3})
+                                     for a in tree])
+    rc = main(["search", "--space", str(space), "--rom", "1MiB", "--ram", "1MiB",
+               "--strategy", strategy, "-k", "4", "--evaluator", f"table:{tmp_path / 't.csv'}",
+               "--run-dir", str(tmp_path / "run"), "-q", "--json"])
+    out = capsys.readouterr()
+    import json
+
+    assert rc == 0, out.err[-600:]
+    assert json.loads(out.out)["completed"] == 4

@@ -176,6 +176,10 @@ class SearchConfig:
             target = resolve_target(target_name, file_target, **budgets)
             costs = resolve_costs(self.costs, target=target, dtype=self.dtype, bias=self.bias,
                                   ram_model=self.ram_model)
+        if strategy.name == "tpe":
+            from .params import check_encoding
+
+            check_encoding(space, self.encoding)
         return RunRecord(
             space=space, target=target, costs=costs,
             strategy=Component(strategy.name, strategy.params(self)),

@@ -38,6 +38,36 @@ def _int_range(space: Any, depth: int, i: int) -> tuple[int, int, int]:
 ENCODINGS = ("categorical", "int")
 
 
+def check_encoding(space: Any, encoding: str) -> None:
+    """Refuse ``encoding="int"`` on a space whose width grids are not evenly spaced (an
+    ordered integer with a step cannot express 16, 32, 64, 128) before any work starts."""
+    if encoding != "int":
+        return
+    for depth in space.depths:
+        for i in range(depth):
+            try:
+                _int_range(space, depth, i)
+            except InvalidParameterError:
+                grid = [int(w) for w in space.grid(depth, i)]
+                raise InvalidParameterError(
+                    f"--encoding int needs evenly spaced width grids, and space "
+                    f"{space.name!r} has {grid} at layer {i}; use --encoding categorical"
+                ) from None
+
+
+def trial_encoding(space: Any, params: Mapping[str, Any]) -> str:
+    """How a strategy's trials name their widths: its own ``encoding`` (TPE), else ordered
+    integers where the grids allow it (what studies have always stored) and categorical
+    choices where they do not (a feasible-set sampler only hands out values)."""
+    if "encoding" in params:
+        return str(params["encoding"])
+    try:
+        check_encoding(space, "int")
+    except InvalidParameterError:
+        return "categorical"
+    return "int"
+
+
 def width_choices(space: Any, i: int) -> tuple[int, ...]:
     """Every width layer ``i`` can have, over all depths (one distribution per name)."""
     values: set[int] = set()

@@ -41,7 +41,7 @@ from ..._core.rng import derive_seed
 from ...cost.model import estimate
 from ...runs.record import RunRecord
 from ...sampling.candidates import Candidates
-from ..params import suggest_arch
+from ..params import suggest_arch, trial_encoding
 from ._optuna import optuna
 
 Evaluate = Callable[[Arch, int], "Mapping[str, Any] | None"]
@@ -113,6 +113,7 @@ class Objective:
         self.seed = int(record.seed)
         self.trial_dir = trial_dir
         self.save_artifacts = save_artifacts
+        self._encoding = trial_encoding(record.space, record.strategy.params)
 
     def _trained_before(self, trial: Any, index: int) -> Any:
         """The earliest COMPLETE trial of the study with the same candidate, or None."""
@@ -126,8 +127,7 @@ class Objective:
         trial.set_user_attr("status", "running")
         root = int(trial.user_attrs.get("root", trial.number))
         seed = derive_seed(self.seed, root)
-        arch = suggest_arch(trial, self.record.space,
-                            self.record.strategy.params.get("encoding", "int"))
+        arch = suggest_arch(trial, self.record.space, self._encoding)
         index = self.candidates.index_of(arch)
         desc = describe(self.record, self.candidates, arch)
         attrs = {"widths": list(arch.widths), "index": -1 if index is None else index,

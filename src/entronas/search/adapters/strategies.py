@@ -60,6 +60,9 @@ def _bo(c: Candidates, params: Mapping[str, Any], key: str, seed: int) -> Any:
 
 
 def _tpe(c: Candidates, params: Mapping[str, Any], key: str, seed: int) -> Any:
+    from ..params import check_encoding
+
+    check_encoding(c.space, params.get("encoding", "categorical"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
