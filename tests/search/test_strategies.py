@@ -186,3 +186,13 @@ def test_every_strategy_searches_a_space_with_an_uneven_grid(tmp_path, capsys, s
 
     assert rc == 0, out.err[-600:]
     assert json.loads(out.out)["completed"] == 4
+
+
+@pytest.mark.parametrize("argv, needle", [(["--p", "1.5"], "--p 0.5"),
+                                          (["--strategy", "bo", "--n-startup", "0"],
+                                           "--n-startup N")])
+def test_strategy_settings_are_checked_before_the_reduction(tmp_path, capsys, argv, needle):
+    rc = main(["search", *argv, "-k", "2", "-q", "--run-dir", str(tmp_path / "run")])
+    out = capsys.readouterr()
+    assert rc == 2 and needle in out.err and "reduced" not in out.err + out.out
+    assert len(out.err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()

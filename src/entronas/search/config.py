@@ -141,6 +141,10 @@ class SearchConfig:
         check_number(self.n_clusters, "n_clusters", "entronas search", lo=1, integer=True,
                      fix="Use --n-clusters K with K >= 1.")
         check_number(self.pool, "pool", "entronas search", lo=1, integer=True)
+        check_number(self.p, "p", "entronas search", lo=0, hi=1, closed="right",
+                     fix="Use e.g. --p 0.5 as in the paper.")
+        check_number(self.n_startup, "n_startup", "entronas search", lo=1, integer=True,
+                     fix="Use --n-startup N with N >= 1.")
         if self.max_proposals is not None:
             check_number(self.max_proposals, "max_proposals", "entronas search", lo=1,
                          integer=True)
