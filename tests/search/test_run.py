@@ -398,3 +398,22 @@ def test_unwritable_output_is_one_line_before_training(tmp_path, capsys):
     out = capsys.readouterr()
     assert rc == 2 and len(out.err.strip().splitlines()) == 1 and "Not a directory" in out.err
     assert "accuracy" not in out.out  # refused before any training
+
+
+def test_resume_removes_the_temp_files_killed_writes_left(tmp_path):
+    """A ``.NAME.*.part`` older than an hour is a dead writer's; a fresh one may be another
+    worker's write in progress and stays."""
+    run_search(_cfg(tmp_path), stand_in, progress=False, log=lambda m: None)
+    run = tmp_path / "run"
+    stale = [run / ".run.json.abc.part", run / "trials" / "0" / ".model.pt.xyz.part"]
+    fresh = run / "best" / ".arch.json.new.part"
+    for f in (*stale, fresh):
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"half")
+    old = time.time() - 2 * 3600
+    for f in stale:
+        os.utime(f, (old, old))
+    keep = (run / "run.json").read_bytes()
+    run_search(_cfg(tmp_path), stand_in, progress=False, log=lambda m: None)
+    assert not any(f.exists() for f in stale) and fresh.exists()
+    assert (run / "run.json").read_bytes() == keep

@@ -246,6 +246,24 @@ class RunDir:
     def remove_cache(self) -> None:
         shutil.rmtree(self.path / "cache", ignore_errors=True)
 
+    def remove_stale_partials(self, older_than_s: float = 3600.0) -> list[Path]:
+        """Delete the temp files (``.NAME.*.part``) that killed atomic writes left behind.
+
+        Only files older than ``older_than_s``: another worker may be writing one right now,
+        and an atomic write never takes an hour. Returns the paths removed."""
+        if not self.path.is_dir():
+            return []
+        removed = []
+        now = time.time()
+        for part in self.path.rglob(".*.part"):
+            try:
+                if part.is_file() and now - part.stat().st_mtime > older_than_s:
+                    part.unlink()
+                    removed.append(part)
+            except OSError:
+                continue  # gone meanwhile, or not ours to delete: leave it
+        return removed
+
 
 def write_trial_files(trial_dir: str | os.PathLike, *, weights: Any = None,
                       extra: dict[str, Any] | None = None) -> None:

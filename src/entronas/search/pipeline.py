@@ -118,6 +118,7 @@ def open_run(record: RunRecord, run_dir: str | Path, log: Callable[[str], None])
             "in another --run-dir (its trials/ and best/ belong to the lost study)")
     if study is not None:
         check_record(study, record)
+        rd.remove_stale_partials()  # this run's own leftovers, once its settings are checked
     return OpenRun(record, rd, url, stored, storage, study, info)
 
 
