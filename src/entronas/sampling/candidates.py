@@ -29,6 +29,7 @@ from .._core.validation import check_choice
 from ..proxy.clusters import EntropyClusters
 from ..proxy.entropy import entropies, tree_entropies
 from .entropy import EntropyPolicy
+from .surrogate import DEFAULT_MODEL, DEFAULT_N_STARTUP, DEFAULT_START
 from .uniform import UniformPolicy
 
 def _greedy(c: "Candidates", cost: str = "macs") -> Any:
@@ -38,19 +39,28 @@ def _greedy(c: "Candidates", cost: str = "macs") -> Any:
     return GreedyPolicy(c.entropy if cost == "entropy" else c.costs()[cost])
 
 
-def _bo(c: "Candidates", model: str | None = None, n_startup: int | None = None,
-        start: str | None = None, gamma: float = 0.25, p: float = 0.5, seed: int = 0) -> Any:
-    from .features import SUMMARY_COLUMNS
-    from .surrogate import DEFAULT_MODEL, DEFAULT_N_STARTUP, DEFAULT_START, SurrogatePolicy
+def _bo(c: "Candidates", model: str = DEFAULT_MODEL, n_startup: int = DEFAULT_N_STARTUP,
+        start: str = DEFAULT_START, gamma: float = 0.25, p: float = 0.5, seed: int = 0) -> Any:
+    from .features import CHOICE_COLUMNS, SUMMARY_COLUMNS
+    from .surrogate import SurrogatePolicy
 
     f = c.features()
-    depth_max = f.shape[1] - 4
-    return SurrogatePolicy(
-        f, c.clusters.labels_, model=DEFAULT_MODEL if model is None else model,
-        n_startup=DEFAULT_N_STARTUP if n_startup is None else n_startup,
-        start=DEFAULT_START if start is None else start, gamma=gamma, p=p,
-        choices=f[:, :1 + depth_max], summary=f[:, SUMMARY_COLUMNS],
-        macs=c.costs()["macs"], seed=seed)
+    return SurrogatePolicy(f, c.clusters.labels_, model=model, n_startup=n_startup,
+                           start=start, gamma=gamma, p=p, choices=f[:, CHOICE_COLUMNS],
+                           summary=f[:, SUMMARY_COLUMNS], macs=c.costs()["macs"], seed=seed)
+
+
+def _read_file(path: str | os.PathLike) -> tuple[bytes, dict[str, Any], list[np.ndarray]]:
+    """(bytes, header, arrays) of a candidates or feasible-set file; one line if missing."""
+    from ..reduce.tree import read_container
+
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise CorruptFileError(f"file {str(path)!r} does not exist; create it with "
+                               "`entronas reduce SPACE --target T --out FILE`") from None
+    header, arrays = read_container(data, str(path))
+    return data, header, arrays
 
 
 #: pure candidate policies by name: factory(candidates, **params) -> object with suggest()
@@ -145,11 +155,6 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.feasible)
 
-    @property
-    def size(self) -> int:
-        """|X^f| (exact at any size; ``len`` stops at 2^63)."""
-        return self.feasible.size
-
     def costs(self) -> dict[str, np.ndarray]:
         """MACs and parameters of every candidate (computed once)."""
         if not hasattr(self, "_costs"):
@@ -225,14 +230,8 @@ class Candidates:
     def definition(path: str | os.PathLike) -> tuple[Any, Any, Any]:
         """(space, target, cost options) of a candidates or feasible-set file."""
         from ..reduce.storage import feasible_definition
-        from ..reduce.tree import read_container
 
-        try:
-            data = Path(path).read_bytes()
-        except FileNotFoundError:
-            raise CorruptFileError(f"file {str(path)!r} does not exist; create it with "
-                                   "`entronas reduce SPACE --target T --out FILE`") from None
-        header, arrays = read_container(data, str(path))
+        data, header, arrays = _read_file(path)
         if header.get("kind") == KIND:
             data = arrays[0].astype(np.uint8).tobytes()
         return feasible_definition(data, str(path))
@@ -242,14 +241,8 @@ class Candidates:
         """Candidates from a candidates file, or built (``build`` settings) from a feasible-set
         file written by ``entronas reduce --out``."""
         from ..reduce.storage import feasible_from_bytes, load_feasible
-        from ..reduce.tree import read_container
 
-        try:
-            data = Path(path).read_bytes()
-        except FileNotFoundError:
-            raise CorruptFileError(f"file {str(path)!r} does not exist; create it with "
-                                   "`entronas reduce SPACE --target T --out FILE`") from None
-        header, arrays = read_container(data, str(path))
+        _, header, arrays = _read_file(path)
         if header.get("kind") != KIND:
             return cls.build(load_feasible(path), **build)
         try:
