@@ -102,6 +102,7 @@ def test_bad_input_one_line_exit_2(capsys, argv, needle):
     ("[space]\nwidthz = 3\n", "unknown key"),
     ("[space\n", "not valid TOML"),
     ("[space]\npreset = 'dscnn-kws'\nwidths = { lo = 0, step = 1, count = 2 }\n", "lo must be"),
+    ("[space]\npreset = 'mlp-digits'\nname = 5\n", "name must be a non-empty string"),
 ])
 def test_malformed_space_files(tmp_path, capsys, content, needle):
     f = tmp_path / "bad.toml"

@@ -76,6 +76,9 @@ class ChainSpace:
 
     # ------------------------------------------------------------------ validation
     def _validate(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise InvalidSpaceError(f"space name must be a non-empty string, got "
+                                    f"{self.name!r}; write e.g. name = \"my-space\"")
         where = f"space {self.name!r}"
         if not (isinstance(self.depth_min, int) and isinstance(self.depth_max, int)):
             raise InvalidSpaceError(f"{where}: depth bounds must be ints")
