@@ -80,7 +80,6 @@ def main(argv: list[str] | None = None) -> dict[str, list[str]] | list[str]:
                     help="Compare bo's surrogates and start sizes on every cell instead.")
     ap.add_argument("--only", action="append", default=None, metavar="TABLE",
                     help="Run only the cells of this table (repeatable).")
-    ap.add_argument("--no-readme", action="store_true", help="Print the rows only.")
     args = ap.parse_args(argv)
     cells_todo = [c for c in CELLS if args.only is None or c[0] in args.only]
     if args.select:
@@ -126,8 +125,8 @@ def main(argv: list[str] | None = None) -> dict[str, list[str]] | list[str]:
                     f"strategy and cell, k <= {args.k}; {machine()}; "
                     f"{time.perf_counter() - t0:.0f} s* | | | | | | | | | | | |")
         print(rows[-1], flush=True)
-        if not args.no_readme:  # each table's rows as soon as they are measured
-            write_rows(f"strategies-{table.removesuffix('.csv')}", rows)
+        # each table's rows as soon as they are measured (ENTRONAS_BENCH_NO_README=1: not)
+        write_rows(f"strategies-{table.removesuffix('.csv')}", rows)
     return blocks
 
 
