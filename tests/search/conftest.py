@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,3 +138,15 @@ def slow_cli(tmp_path):
         return [sys.executable, str(script)]
 
     return make
+
+
+def postgres_url() -> str:
+    """A PostgreSQL server for the distributed tests (``.ci/postgres`` starts one and sets
+    ENTRONAS_TEST_POSTGRES); skipped, with the reason printed, where there is none."""
+    url = os.environ.get("ENTRONAS_TEST_POSTGRES")
+    if not url:
+        pytest.skip("no PostgreSQL server: ENTRONAS_TEST_POSTGRES is not set (.ci/run starts "
+                    "one with .ci/postgres)")
+    pytest.importorskip("psycopg", reason="the PostgreSQL driver: pip install "
+                        "'entronas[postgres]'")
+    return url

@@ -1,4 +1,5 @@
-"""Search runs end to end: resume, errors, tabular evaluation, crash recovery, two workers."""
+"""Search runs end to end: resume, errors, tabular evaluation, crash recovery (several workers:
+test_workers.py)."""
 
 from __future__ import annotations
 
@@ -212,37 +213,6 @@ def test_kill_9_and_rerun_resumes(tmp_path, small_prepared, slow_cli):
     assert len(retry) == 1 and retry[0].state == "COMPLETE" and retry[0].widths == killed.widths
     assert after.duplicates == 0
     assert not [t for t in after.trials if t.state == "RUNNING"]
-
-
-@pytest.mark.parametrize("storage", ["journal", "sqlite"])
-def test_two_workers_one_study(tmp_path, small_prepared, slow_cli, storage):
-    table = write_full_table(tmp_path / "t.csv", small_prepared)
-    url = (f"sqlite:///{tmp_path / 'study.db'}" if storage == "sqlite"
-           else f"journal:{tmp_path / 'shared.journal'}")
-    cmd = slow_cli(0.05) + ["search", *CLI_SMALL, "--evaluator", f"table:{table}",
-                            "--trials", "24",
-                            "--storage", url, "--study", "shared", "--run-dir",
-                            str(tmp_path / "run"), "-q"]
-    procs = [subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(2)]
-    outs = [p.communicate(timeout=120) for p in procs]
-    assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outs]
-    run = load_run(tmp_path / "run")
-    c = run.counts()
-    workers = {t.user_attrs["worker"] for t in optuna.load_study(
-        study_name="shared", storage=_open(url)).trials}
-    assert len(workers) == 2                               # both processes trained trials
-    assert c["trained"] >= 24 and c["failed"] == 0          # no trial lost
-    assert not [t for t in run.trials if t.state in ("RUNNING", "WAITING")]
-    assert c["trained"] == len(run.trials)
-    assert c["duplicates"] <= 3                            # counted, and rare
-    print(f"{storage}: {c}")
-
-
-def _open(url):
-    from entronas.search.adapters.storage import open_storage
-
-    return open_storage(url)
 
 
 def test_default_search_end_to_end(tmp_path, capsys):

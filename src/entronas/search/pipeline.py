@@ -21,6 +21,7 @@ from ..runs.record import RunRecord
 from ..runs.rundir import RunDir, RunDirError, RunInfo
 from ..sampling.candidates import Candidates
 from .adapters import STATE, STRATEGIES, make_sampler, optuna
+from .adapters.claims import running_claims
 from .adapters.objective import Evaluate, Objective, SaveArtifacts
 from .adapters.progress import Progress
 from .adapters.storage import open_storage, recover_interrupted
@@ -206,7 +207,7 @@ def run_search(cfg: SearchConfig | RunRecord, evaluate: Evaluate | None = None, 
                                        int(sum(record.space.size(d)
                                                for d in record.space.depths)), ""))
     with run.run_dir.lock("recover"):
-        recover_interrupted(study, candidates, log=log)
+        recover_interrupted(study, candidates, limit=record.trials, log=log)
     done = _n_complete(study)
     log(f"study {record.study!r}: {done}/{record.trials} trained, strategy "
         f"{record.strategy.describe()}, |X^f| = {len(candidates.feasible):,} under "
@@ -226,12 +227,19 @@ def _optimize(study: Any, record: RunRecord, candidates: Candidates, evaluate: E
     import warnings
 
     objective = Objective(record, candidates, evaluate, trial_dir=run.run_dir.trial,
-                          save_artifacts=save_artifacts)
+                          save_artifacts=save_artifacts, limit=record.trials)
     max_proposals = record.max_proposals or (50 * record.trials + 100)
     started = [0]
 
+    def recover() -> None:
+        with run.run_dir.lock("recover"):
+            recover_interrupted(study, candidates, limit=record.trials, log=log)
+
     def stop_when_done(study: Any, trial: Any) -> None:
         started[0] += 1
+        recover()  # a killed worker's trial is retried by the workers still running
+        if trial.user_attrs.get("status") == "surplus":
+            _stand_by(study, record.trials, recover)
         if _n_complete(study) >= record.trials:
             study.stop()
         elif started[0] >= max_proposals:
@@ -247,6 +255,18 @@ def _optimize(study: Any, record: RunRecord, candidates: Candidates, evaluate: E
         warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
         study.optimize(objective, n_trials=None, callbacks=callbacks, catch=(),
                        gc_after_trial=False, show_progress_bar=False)
+
+
+def _stand_by(study: Any, limit: int, recover: Callable[[], None],
+              poll: float = 0.5) -> None:
+    """K trials are trained or training: wait until they are done (then the study stops), or
+    until one of them is retried or fails (then this worker takes its place)."""
+    while _n_complete(study) < limit:
+        recover()
+        if study.get_trials(deepcopy=False, states=(STATE.WAITING,)) or \
+                running_claims(study) == 0:
+            return
+        time.sleep(poll)
 
 
 def _finish(study: Any, run: OpenRun, candidates: Candidates, t_start: float) -> SearchResult:

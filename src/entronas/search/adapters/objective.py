@@ -10,11 +10,15 @@ Protocol (the same for entropy, random and TPE):
   budget excess as constraint values (``TPESampler(constraints_func=...)`` then learns to avoid
   it). Only trained candidates (state COMPLETE) count as samples k; infeasible proposals are
   counted separately in reports;
-* an architecture that was already trained in the study (TPE re-proposes good ones; two
-  workers can race) is not trained again when ``duplicates="reuse"`` (the default): the trial
-  is PRUNED with ``status="duplicate"`` after reporting the earlier score as its intermediate
-  value, so TPE still learns from it, and it is not a sample. ``duplicates="retrain"`` trains
-  it again with a new seed (then it is a sample, counted as a duplicate in reports);
+* every feasible candidate is claimed in the storage before training
+  (:mod:`.claims`): an architecture that another trial trained or is training (TPE re-proposes
+  good ones; two workers can pick one candidate) is not trained again when
+  ``duplicates="reuse"`` (the default): the trial is PRUNED with ``status="duplicate"``, after
+  reporting the earlier score as its intermediate value when there is one, so TPE still learns
+  from it, and it is not a sample. ``duplicates="retrain"`` trains it again with a new seed
+  (then it is a sample, counted as a duplicate in reports). With ``limit`` K, a trial that
+  finds K trials trained or training below it is PRUNED with ``status="surplus"``, so N workers
+  stop at K in total;
 * an evaluator may return ``None`` for an architecture it has no result for (a tabular evaluator
   in ``missing="skip"`` mode): PRUNED with ``status="missing"``, not a sample;
 * an evaluator exception marks the trial FAIL with ``status="error"`` and stops the worker (the
@@ -29,10 +33,7 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
-import socket
 import time
-import uuid
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -43,21 +44,11 @@ from ...runs.record import RunRecord
 from ...sampling.candidates import Candidates
 from ..params import suggest_arch, trial_encoding
 from ._optuna import optuna
+from .claims import claim_candidate
+from .workers import ACTIVE, worker_id
 
 Evaluate = Callable[[Arch, int], "Mapping[str, Any] | None"]
 SaveArtifacts = Callable[[Path, Mapping[str, Any]], None]
-
-#: process identity recorded on every trial (host:pid:token) to find trials of dead processes
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def worker_id() -> str:
-    global WORKER_ID
-    host, pid, _ = WORKER_ID.split(":")
-    if int(pid) != os.getpid():  # forked child: new identity
-        WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    return WORKER_ID
-
 
 def score_of(metrics: Mapping[str, Any]) -> float:
     for key in ("score", "accuracy", "auc"):
@@ -96,16 +87,13 @@ def tpe_constraints(trial: Any) -> list[float]:
     return list(trial.user_attrs.get("constraints", [0.0, 0.0, 0.0]))
 
 
-def _complete() -> tuple:
-    return (optuna.trial.TrialState.COMPLETE,)
-
-
 class Objective:
     """Callable objective ``objective(trial) -> score`` (maximised)."""
 
     def __init__(self, record: RunRecord, candidates: Candidates, evaluate: Evaluate, *,
                  trial_dir: Callable[[int], Path] | None = None,
-                 save_artifacts: SaveArtifacts | None = None) -> None:
+                 save_artifacts: SaveArtifacts | None = None,
+                 limit: int | None = None) -> None:
         self.record = record
         self.candidates = candidates
         self.duplicates = record.duplicates
@@ -113,16 +101,17 @@ class Objective:
         self.seed = int(record.seed)
         self.trial_dir = trial_dir
         self.save_artifacts = save_artifacts
+        self.limit = limit  # at most this many trained in the study (all workers)
         self._encoding = trial_encoding(record.space, record.strategy.params)
 
-    def _trained_before(self, trial: Any, index: int) -> Any:
-        """The earliest COMPLETE trial of the study with the same candidate, or None."""
-        for t in trial.study.get_trials(deepcopy=False, states=_complete()):
-            if t.user_attrs.get("index") == index and t.number != trial.number:
-                return t
-        return None
-
     def __call__(self, trial: Any) -> float:
+        ACTIVE.add(trial._trial_id)
+        try:
+            return self._run(trial)
+        finally:
+            ACTIVE.discard(trial._trial_id)
+
+    def _run(self, trial: Any) -> float:
         trial.set_user_attr("worker", worker_id())
         trial.set_user_attr("status", "running")
         root = int(trial.user_attrs.get("root", trial.number))
@@ -139,13 +128,19 @@ class Objective:
         if index is None:
             trial.set_user_attr("status", "infeasible")
             raise optuna.TrialPruned(f"{arch.key()} is not in X^f")
-        if self.duplicates == "reuse":
-            earlier = self._trained_before(trial, index)
-            if earlier is not None:
-                trial.set_user_attr("status", "duplicate")
-                trial.set_user_attr("duplicate_of", earlier.number)
-                trial.report(float(earlier.value), 0)
-                raise optuna.TrialPruned(f"{arch.key()} was trained in trial #{earlier.number}")
+        claim = claim_candidate(trial, index, limit=self.limit,
+                                exclusive=self.duplicates == "reuse")
+        if claim.outcome == "surplus":
+            trial.set_user_attr("status", "surplus")
+            raise optuna.TrialPruned(f"{self.limit} candidates are trained or training")
+        if claim.outcome in ("trained", "taken"):
+            other = claim.other
+            trial.set_user_attr("status", "duplicate")
+            trial.set_user_attr("duplicate_of", other.number)
+            if claim.outcome == "trained":
+                trial.report(float(other.value), 0)
+                raise optuna.TrialPruned(f"{arch.key()} was trained in trial #{other.number}")
+            raise optuna.TrialPruned(f"{arch.key()} is being trained in trial #{other.number}")
         t0 = time.perf_counter()
         try:
             metrics = self.evaluate(arch, seed)

@@ -7,8 +7,8 @@ candidates already taken, is read from the storage, so any number of workers on 
 cooperate. Each trial's candidate is drawn with a generator derived from ``(seed, trial.number)``:
 sequential runs are reproducible and parallel workers never share a stream.
 
-Two workers may pick the same candidate at the same moment (as with Optuna's GridSampler); such
-duplicates are rare, allowed, and counted by :func:`entronas.search.results.load_run`.
+Two workers may pick the same candidate at the same moment (as with Optuna's GridSampler); the
+objective's claim (:mod:`.claims`) then lets exactly one of them train it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ...sampling.candidates import Candidates
 from ..errors import StudyMismatchError
 from ..params import arch_from_params, value_for
 from ._optuna import optuna
+from .workers import ACTIVE, worker_id
 
 #: states whose candidate counts as taken (a FAIL stays taken: its retry is an enqueued trial)
 TAKEN_STATES = ("COMPLETE", "RUNNING", "PRUNED", "FAIL")
@@ -35,8 +36,15 @@ def _optuna() -> Any:
 
 
 def set_trial_system_attr(study: Any, trial: Any, key: str, value: Any) -> None:
-    """The one private Optuna storage call of entronas (as GridSampler does)."""
+    """The private Optuna storage calls of entronas live here (GridSampler makes the same)."""
     study._storage.set_trial_system_attr(trial._trial_id, key, value)
+
+
+def tag_worker(study: Any, trial: Any) -> None:
+    """Write this process's id on a new trial first of all, so a trial whose process dies while
+    its candidate is being chosen is recognised (and retried) at once."""
+    ACTIVE.add(trial._trial_id)  # the objective removes it when the trial ends
+    study._storage.set_trial_user_attr(trial._trial_id, "worker", worker_id())
 
 
 class _FeasibleSetSampler(optuna.samplers.BaseSampler):
@@ -69,8 +77,8 @@ class _FeasibleSetSampler(optuna.samplers.BaseSampler):
         states = tuple(getattr(_optuna().trial.TrialState, s) for s in TAKEN_STATES)
         out: set[int] = set()
         for t in study.get_trials(deepcopy=False, states=states):
-            if t.number == exclude_number:
-                continue
+            if t.number == exclude_number or t.user_attrs.get("status") == "surplus":
+                continue  # a surplus trial gave its candidate back untrained
             idx = t.system_attrs.get(self.index_key)
             if idx is None:
                 idx = t.user_attrs.get("index")
@@ -120,6 +128,7 @@ class _FeasibleSetSampler(optuna.samplers.BaseSampler):
         return {}
 
     def before_trial(self, study: Any, trial: Any) -> None:
+        tag_worker(study, trial)
         self._check_study(study)
         if self.index_key in trial.system_attrs or "fixed_params" in trial.system_attrs:
             return  # enqueued / retried trial: its parameters are fixed already

@@ -1,16 +1,17 @@
 """Opening Optuna storages, and recovering trials that a dead process left RUNNING.
 
-Trials left RUNNING by a dead process on this host (its pid is gone), or interrupted by Ctrl-C,
-are marked FAIL and re-enqueued with the same parameters and training seed. With an RDB storage
-URL (PostgreSQL/MySQL) workers on other hosts are covered by Optuna's heartbeat instead. A
-journal file whose last record is partial is repaired before anything is appended.
+One recovery path for every storage: a trial left RUNNING by a dead process on this host (its
+pid is gone), interrupted by Ctrl-C, or marked FAIL by an RDB storage's heartbeat (a worker on
+another host, 120 s without a beat) is re-enqueued once, with the same candidate and training
+seed, by :func:`recover_interrupted`; every worker calls it before its first trial and after
+each one, so the survivors of a killed worker retry its trial. A journal file whose last record
+is partial is repaired before anything is appended.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import time
 import warnings
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any, Callable
 from ..errors import SearchError
 from ..params import params_of
 from ._optuna import STATE, optuna
-from .objective import worker_id
+from .workers import is_stale
 
 
 def repair_journal(path: Path, log: Callable[[str], None] | None = None) -> int:
@@ -77,9 +78,9 @@ def open_storage(url: str, *, heartbeat: bool = True,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if heartbeat and not url.startswith("sqlite"):
-                kw = dict(heartbeat_interval=30, grace_period=120,
-                          heartbeat_stale_trial_callback=optuna.storages.
-                          RetryHeartbeatStaleTrialCallback(max_retry=3))
+                # the heartbeat only marks a dead worker's trial FAIL; it is retried by
+                # recover_interrupted (same candidate and seed, once), not by Optuna's callback
+                kw = dict(heartbeat_interval=30, grace_period=120)
             if url.startswith("sqlite"):
                 kw["engine_kwargs"] = {"connect_args": {"timeout": 60}}
             for attempt in range(8):  # workers starting together race to create the schema
@@ -101,52 +102,41 @@ def open_storage(url: str, *, heartbeat: bool = True,
         raise SearchError(f"cannot open storage {url!r}: {msg}") from None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _is_stale(trial: Any, now: float, orphan_after: float) -> bool:
-    """A RUNNING trial whose process is gone (same host), or that never got a worker id."""
-    worker = trial.user_attrs.get("worker")
-    if worker is None:
-        start = trial.datetime_start.timestamp() if trial.datetime_start else now
-        return now - start > orphan_after
-    host, pid, token = worker.split(":")
-    if host != socket.gethostname():
-        return False  # another machine: RDB heartbeats cover it
-    if worker == worker_id():
-        return False
-    return int(pid) == os.getpid() or not _pid_alive(int(pid))
+#: (study, trial) given up on, reported once per process (recovery runs after every trial)
+_GAVE_UP: set[tuple[str, int]] = set()
 
 
 def recover_interrupted(study: Any, candidates: Any = None, *, max_retries: int = 3,
-                        orphan_after: float = 600.0,
+                        orphan_after: float | None = None, limit: int | None = None,
                         log: Callable[[str], None] | None = None) -> list[int]:
-    """Mark stale RUNNING trials FAIL and re-enqueue interrupted ones; returns their numbers."""
+    """Mark stale RUNNING trials FAIL and re-enqueue interrupted ones; returns their numbers.
+
+    With ``limit`` K: once K trials are trained nothing is re-enqueued (a retry would only wait
+    for ever); a later run with a larger K retries them."""
     trials = study.get_trials(deepcopy=False)
     retried = {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
     now = time.time()
     storage = study._storage if hasattr(study, "_storage") else None
     todo = []
     for t in trials:
-        if t.state == STATE.RUNNING and _is_stale(t, now, orphan_after):
-            with contextlib.suppress(Exception):
-                storage.set_trial_user_attr(t._trial_id, "status", "interrupted")
+        # interrupted while it was training (or choosing): worth a retry; a trial that had
+        # lost its claim, was surplus, or was infeasible holds nothing to redo
+        redo = (t.user_attrs.get("status") in (None, "running", "interrupted")
+                and t.user_attrs.get("claim") not in ("lost", "surplus"))
+        if t.state == STATE.RUNNING and is_stale(t, now, orphan_after):
+            if redo:
+                with contextlib.suppress(Exception):
+                    storage.set_trial_user_attr(t._trial_id, "status", "interrupted")
             try:
                 ok = storage.set_trial_state_values(t._trial_id, STATE.FAIL)
             except Exception:  # finished meanwhile
                 ok = False
-            if ok:
+            if ok and redo:
                 todo.append(t)
-        elif (t.state == STATE.FAIL and t.number not in retried
-              and t.user_attrs.get("status") in (None, "running", "interrupted")):
+        elif t.state == STATE.FAIL and t.number not in retried and redo:
             todo.append(t)
+    if limit is not None and sum(1 for t in trials if t.state == STATE.COMPLETE) >= limit:
+        return []
     out = []
     for t in todo:
         params = dict(t.params)
@@ -158,8 +148,9 @@ def recover_interrupted(study: Any, candidates: Any = None, *, max_retries: int 
         root = int(t.user_attrs.get("root", t.number))
         chain = int(t.user_attrs.get("retries", 0)) + 1
         if chain > max_retries:
-            if log:
+            if log and (study.study_name, t.number) not in _GAVE_UP:
                 log(f"trial #{t.number} was interrupted {chain} times; not retrying it again")
+            _GAVE_UP.add((study.study_name, t.number))
             continue
         attrs = {"retry_of": t.number, "root": root, "retries": chain}
         if params is None:

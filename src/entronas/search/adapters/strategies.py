@@ -16,7 +16,8 @@ from ...sampling.candidates import Candidates
 from ...sampling.surrogate import DEFAULT_MODEL, DEFAULT_N_STARTUP, DEFAULT_START
 from ._optuna import optuna
 from .objective import tpe_constraints
-from .samplers import EntropySampler, FeasibleRandomSampler, GreedySampler, SurrogateSampler
+from .samplers import (EntropySampler, FeasibleRandomSampler, GreedySampler, SurrogateSampler,
+                       tag_worker)
 
 
 @dataclass(frozen=True)
@@ -59,14 +60,23 @@ def _bo(c: Candidates, params: Mapping[str, Any], key: str, seed: int) -> Any:
                             p=params.get("p", 0.5))
 
 
+class WorkerTaggedTPESampler(optuna.samplers.TPESampler):
+    """Optuna's TPE, tagging each new trial with its worker first (as the X^f samplers do), so
+    crash recovery knows a trial whose process died before the objective wrote anything."""
+
+    def before_trial(self, study: Any, trial: Any) -> None:
+        tag_worker(study, trial)
+        super().before_trial(study, trial)
+
+
 def _tpe(c: Candidates, params: Mapping[str, Any], key: str, seed: int) -> Any:
     from ..params import check_encoding
 
     check_encoding(c.space, params.get("encoding", "categorical"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
-                                          constraints_func=tpe_constraints)
+        return WorkerTaggedTPESampler(seed=seed, multivariate=True, group=True,
+                                      constraints_func=tpe_constraints)
 
 
 #: strategies by name (``entronas search --strategy``)
