@@ -101,8 +101,29 @@ def test_bad_input_one_line_exit_2(capsys, argv, needle):
      "did you mean 'mlp'"),
     ("[space]\nwidthz = 3\n", "unknown key"),
     ("[space\n", "not valid TOML"),
-    ("[space]\npreset = 'dscnn-kws'\nwidths = { lo = 0, step = 1, count = 2 }\n", "lo must be"),
+    ("[space]\npreset = 'dscnn-kws'\nwidths = { lo = 0, step = 1, count = 2 }\n",
+     "widths.lo has 0"),
     ("[space]\npreset = 'mlp-digits'\nname = 5\n", "name must be a non-empty string"),
+    # numbers that are not whole: refused, never cast (1e20 once overflowed in reduce/tables.py)
+    ("[space]\npreset = 'mlp-digits'\nwidths = [16, 1e20]\n", "widths has 1e+20"),
+    ("[space]\npreset = 'mlp-digits'\nwidths = [16, inf]\n", "widths has inf"),
+    ("[space]\npreset = 'mlp-digits'\nwidths = [16, nan]\n", "widths has nan"),
+    ("[space]\npreset = 'mlp-digits'\nwidths = [16.5, 32]\n", "widths has 16.5"),
+    ("[space]\npreset = 'mlp-digits'\ninput_shape = [64.0]\n", "input_shape has 64.0"),
+    ("[space]\npreset = 'mlp-digits'\nwidths = 16\n", "non-empty list"),
+    # options: one check of name and shape for every backbone
+    ("[space]\npreset = 'dscnn-digits'\n[space.options]\nfirst_stride = [2, 1]\n",
+     "option first_stride is (2, 1); it must be a positive int"),
+    ("[space]\npreset = 'dscnn-digits'\n[space.options]\nfirst_kernel = [10, 4, 3]\n",
+     "option first_kernel is (10, 4, 3); it must be two positive ints"),
+    ("[space]\npreset = 'dscnn-digits'\n[space.options]\nfirst_kernal = [3, 3]\n",
+     "has no option 'first_kernal'"),
+    ("[space]\npreset = 'mlp-digits'\noptions = [1, 2]\n", "options must be a table"),
+    # oversized work: refused before it starts, naming the size
+    ("[space]\npreset = 'mlp-digits'\ndepth = [1, 1000]\n", "needs 127,888,000 layer costs"),
+    ("[space]\npreset = 'mlp-digits'\ndepth = [1, 5000]\n", "depth has 5000"),
+    ("[space]\npreset = 'mlp-digits'\nwidths = { lo = 8, step = 8, count = 1000000000 }\n",
+     "widths.count has 1000000000"),
 ])
 def test_malformed_space_files(tmp_path, capsys, content, needle):
     f = tmp_path / "bad.toml"
@@ -131,6 +152,39 @@ def test_corrupt_and_foreign_tree_files(tmp_path, capsys):
     assert rc == 2 and "checksum" in err
     rc, _, err = run(capsys, "sample", str(tmp_path / "missing.tree"))
     assert rc == 2 and "does not exist" in err
+
+
+def test_a_zlib_bomb_tree_file_is_refused_without_inflating_it(tmp_path, capsys):
+    import hashlib
+    import json
+    import resource
+    import struct
+    import zlib
+
+    from entronas.reduce.tree import MAGIC, VERSION
+
+    head = json.dumps({"arrays": [["<u1", 16]], "kind": "tree"}).encode()
+    co = zlib.compressobj(9)
+    payload = co.compress(struct.pack("<I", len(head)) + head)
+    zeros = bytes(1 << 20)
+    payload += b"".join(co.compress(zeros) for _ in range(1024)) + co.flush()  # 1 MiB -> 1 GiB
+    bomb = tmp_path / "bomb.tree"
+    bomb.write_bytes(MAGIC + struct.pack("<HQ", VERSION, len(payload)) + payload
+                     + hashlib.sha256(payload).digest())
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rc, _, err = run(capsys, "sample", str(bomb))
+    assert rc == 2 and "holds more than its header declares" in err
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 200, f"peak memory grew by {grown_mb:.0f} MB"
+
+
+def test_a_search_with_a_bad_space_writes_nothing(tmp_path, capsys):
+    f = tmp_path / "deep.toml"
+    f.write_text("[space]\npreset = 'mlp-digits'\ndepth = [1, 1000]\n")
+    rc, _, err = run(capsys, "search", "--space", str(f), "-q", "--run-dir",
+                     str(tmp_path / "run"))
+    assert rc == 2 and "layer costs" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
 
 
 def test_counted_space_saves_its_definition_and_samples(tmp_path, capsys):

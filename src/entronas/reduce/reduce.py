@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._core.errors import InfeasibleSpaceError
+from .._core.errors import InfeasibleSpaceError, InvalidSpaceError
 from ..cost.model import estimate
 from ..cost.options import CostOptions
 from ..cost.ram import fixed_ram
@@ -112,6 +112,34 @@ def lower_bound_ok(cheap: dict[str, int] | None, target: Target) -> bool:
 
 #: feasible sets larger than this are counted (DP) instead of listed
 ENUMERATE_LIMIT = 20_000_000
+#: a space whose cost tables need more (previous width, width) layer pairs than this is refused
+#: before any work: at ~90 us a pair (tflm, measured on the 2-core dev machine) this is ~3 min
+MAX_LAYER_PAIRS = 2_000_000
+
+
+def layer_pairs(space: ChainSpace) -> int:
+    """How many layers the cost tables cost (one per previous width x width, every depth):
+    the reduction's work before any enumeration, known without building anything."""
+    total = 0
+    for d in space.depths:
+        prev = 1
+        for i in range(d):
+            n = len(space.grid(d, i))
+            total += prev * n
+            prev = n
+    return total
+
+
+def check_work(space: ChainSpace, limit: int = MAX_LAYER_PAIRS) -> None:
+    """Refuse an oversized reduction in one line before it starts."""
+    work = layer_pairs(space)
+    if work > limit:
+        widest = max(len(space.grid(d, i)) for d in space.depths for i in range(d))
+        raise InvalidSpaceError(
+            f"space {space.name!r} needs {work:,} layer costs to reduce (depth up to "
+            f"{space.depth_max}, up to {widest} widths a layer), over the limit of {limit:,} "
+            "(about 3 minutes); narrow the depth range or the width grids, or pass "
+            "max_layer_pairs= to reduce_space")
 
 
 def reduce_space(
@@ -122,6 +150,7 @@ def reduce_space(
     method: str = "auto",
     enumerate_limit: int = ENUMERATE_LIMIT,
     progress: Callable[[str], None] | None = None,
+    max_layer_pairs: int = MAX_LAYER_PAIRS,
 ) -> tuple[Any, ReductionReport]:
     """Reduce ``space`` to the networks that fit ``target`` under ``options`` (default: the
     target's convention, :attr:`Target.costs`).
@@ -140,6 +169,7 @@ def reduce_space(
     from .._core.validation import check_choice
 
     check_choice(method, "method", "reduce_space", ("auto", "enumerate", "count"))
+    check_work(space, max_layer_pairs)
     if options is None:  # the target's own convention (paper targets: paper; else tflm)
         from ..cost.conventions import resolve_costs
 

@@ -316,19 +316,42 @@ def read_container(data: bytes, source: str) -> tuple[dict[str, Any], list[np.nd
         raise CorruptFileError(f"{bad} (checksum mismatch: truncated or corrupted); "
                                "re-run `entronas reduce`")
     try:
-        raw = zlib.decompress(payload)
-        (hlen,) = struct.unpack("<I", raw[:4])
-        header = json.loads(raw[4:4 + hlen])
+        inflate = zlib.decompressobj()
+        (hlen,) = struct.unpack("<I", _inflate(inflate, payload, 4))
+        if hlen > _MAX_RATIO * n:
+            raise ValueError(f"header length {hlen:,} B cannot come from {n:,} B")
+        header = json.loads(_inflate(inflate, b"", hlen))
         header["_version"] = version
-        pos, arrays = 4 + hlen, []
-        for dtype, length in header.pop("arrays"):
-            size = np.dtype(dtype).itemsize * length
+        index = header.pop("arrays")
+        sizes = [np.dtype(dtype).itemsize * int(length) for dtype, length in index]
+        if sum(sizes) > _MAX_RATIO * n:  # deflate cannot expand more than this
+            raise ValueError(f"its header declares {sum(sizes):,} B of arrays in a "
+                             f"{n:,} B payload")
+        raw = _inflate(inflate, b"", sum(sizes))
+        if inflate.decompress(inflate.unconsumed_tail, 1) or not inflate.eof:
+            raise ValueError("the payload holds more than its header declares")
+        pos, arrays = 0, []
+        for (dtype, _), size in zip(index, sizes):
             a = np.frombuffer(raw[pos:pos + size], dtype=dtype)
             arrays.append(a.astype(np.float64) if a.dtype.kind == "f" else a.astype(np.int64))
             pos += size
     except (ValueError, KeyError, TypeError, struct.error, zlib.error) as exc:
         raise CorruptFileError(f"{bad} ({exc}); re-run `entronas reduce`") from exc
     return header, arrays
+
+
+#: deflate's largest expansion (1032:1), rounded up: a payload cannot inflate to more than this
+_MAX_RATIO = 1100
+
+
+def _inflate(inflate: Any, data: bytes, size: int) -> bytes:
+    """Exactly ``size`` more bytes of the stream (never more: a zlib bomb stops here)."""
+    out = inflate.decompress(data or inflate.unconsumed_tail, size) if size else b""
+    while len(out) < size and inflate.unconsumed_tail:
+        out += inflate.decompress(inflate.unconsumed_tail, size - len(out))
+    if len(out) < size:
+        raise ValueError(f"the payload ends {size - len(out):,} B short")
+    return out
 
 
 def _small_dtype(a: np.ndarray) -> str:

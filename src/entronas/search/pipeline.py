@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..reduce import fingerprint, reduce_space
+from ..reduce.reduce import check_work
 from ..runs.record import RunRecord
 from ..runs.rundir import RunDir, RunDirError, RunInfo
 from ..sampling.candidates import Candidates
@@ -192,6 +193,7 @@ def run_search(cfg: SearchConfig | RunRecord, evaluate: Evaluate | None = None, 
 
         evaluate, save_artifacts = make_evaluator(record, **dict(runtime or {}))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    check_work(record.space)  # an oversized space is refused before its run dir exists
     run = open_run(record, run_dir, log)
     candidates, key = prepare_candidates(run, log)
     strategy = STRATEGIES.get(record.strategy.name)

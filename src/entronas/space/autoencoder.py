@@ -25,6 +25,7 @@ def encoder_layers(depth: int) -> int:
 class Autoencoder(Backbone):
     name = "autoencoder"
     kinds = ("dense",)
+    option_kinds = {"bottleneck": "int", "batchnorm": "bool"}
 
     def validate(self, space: ChainSpace) -> None:
         if space.depth_min < 3:

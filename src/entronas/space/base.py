@@ -108,6 +108,7 @@ class ChainSpace:
             raise InvalidSpaceError(f"{where}: input_shape {self.input_shape} must be positive")
         if self.num_classes < 0:
             raise InvalidSpaceError(f"{where}: num_classes must be >= 0")
+        self.backbone_impl.check_options(self)
         self.backbone_impl.validate(self)
 
     # ------------------------------------------------------------------ structure
@@ -269,6 +270,32 @@ def _tail(space: ChainSpace, depth: int, c_last: int) -> tuple[Layer, ...]:
     return space.backbone_impl.tail(space, depth, c_last)
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+#: what each option kind accepts, and how the error says it
+_OPTION_KINDS = {
+    "int": (lambda v: _is_int(v) and v >= 1, "a positive int, e.g. 3"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "pair": (lambda v: isinstance(v, (tuple, list)) and len(v) == 2
+             and all(_is_int(x) and x >= 1 for x in v), "two positive ints, e.g. [10, 4]"),
+    "ints": (lambda v: isinstance(v, (tuple, list)) and all(_is_int(x) and x >= 1 for x in v),
+             "a list of positive ints, e.g. [2, 4]"),
+}
+
+
+def check_option(value: Any, kind: Any, where: str) -> None:
+    """``kind``: a name of :data:`_OPTION_KINDS`, or a tuple of allowed values."""
+    if isinstance(kind, tuple):
+        if value not in kind:
+            raise InvalidSpaceError(f"{where} is {value!r}; use one of {list(kind)}")
+        return
+    ok, want = _OPTION_KINDS[kind]
+    if not ok(value):
+        raise InvalidSpaceError(f"{where} is {value!r}; it must be {want}")
+
+
 class Backbone:
     """How a family of chain networks is built. Subclasses implement :meth:`layer`.
 
@@ -279,9 +306,21 @@ class Backbone:
     name = ""
     #: layer kinds this backbone emits (documentation + code-size tables)
     kinds: tuple[str, ...] = ()
+    #: the options this backbone reads: name -> kind (see :func:`check_option`)
+    option_kinds: dict[str, Any] = {}
+
+    def check_options(self, space: ChainSpace) -> None:
+        """One check of every option's name and shape, for presets and space files alike."""
+        where = f"space {space.name!r}"
+        for key, value in space.options:
+            if key not in self.option_kinds:
+                raise InvalidSpaceError(
+                    f"{where}: backbone {self.name!r} has no option {key!r}; its options: "
+                    f"{sorted(self.option_kinds) or 'none'}")
+            check_option(value, self.option_kinds[key], f"{where}: option {key}")
 
     def validate(self, space: ChainSpace) -> None:
-        """Raise InvalidSpaceError for unsupported options (called on construction)."""
+        """Raise InvalidSpaceError for unsupported option combinations (after check_options)."""
 
     def grid(self, space: ChainSpace, depth: int, i: int) -> tuple[int, ...]:
         if space.layer_widths is not None:

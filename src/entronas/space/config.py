@@ -42,6 +42,42 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return read_mapping(path, label="space file", error=InvalidSpaceError)
 
 
+#: the largest width / input extent a space may name (TFLite tensor dimensions are int32)
+MAX_EXTENT = 2**31 - 1
+#: the deepest network a space may describe (deeper is a typo or an oversized job)
+MAX_DEPTH = 1024
+#: the most widths one layer's grid may list (a bigger grid is a typo or an oversized job)
+MAX_GRID = 4096
+
+
+def _int(value: Any, where: str, key: str, *, lo: int = 1, hi: int = MAX_EXTENT) -> int:
+    """A whole number from a space file; floats (64.0, 1e20, inf, nan) are refused, not cast."""
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise InvalidSpaceError(f"{where}: {key} has {value!r}; it takes whole numbers in "
+                                f"{lo}..{hi:,} (no decimal point)")
+    return value
+
+
+def _ints(values: Any, where: str, key: str) -> tuple[int, ...]:
+    if isinstance(values, dict):
+        missing = {"lo", "step", "count"} - set(values)
+        if missing or set(values) - {"lo", "step", "count"}:
+            raise InvalidSpaceError(f"{where}: {key} as a table needs exactly lo, step and "
+                                    f"count, got {sorted(values)}")
+        count = _int(values["count"], where, f"{key}.count", hi=MAX_GRID)
+        step = _int(values["step"], where, f"{key}.step")
+        lo = _int(values["lo"], where, f"{key}.lo")
+        _int(lo + step * (count - 1), where, f"{key} (largest)")
+        return width_grid(lo, step, count)
+    if not isinstance(values, (list, tuple)) or not values:
+        raise InvalidSpaceError(f"{where}: {key} must be a non-empty list of whole numbers "
+                                f"(or {{ lo, step, count }}), got {values!r}")
+    if len(values) > MAX_GRID:
+        raise InvalidSpaceError(f"{where}: {key} lists {len(values):,} values; at most "
+                                f"{MAX_GRID:,}")
+    return tuple(_int(v, where, key) for v in values)
+
+
 def space_from_dict(data: dict[str, Any], where: str = "space") -> ChainSpace:
     """Build a ChainSpace from a config mapping (preset + overrides, or a full definition)."""
     unknown = set(data) - SPACE_KEYS
@@ -52,26 +88,35 @@ def space_from_dict(data: dict[str, Any], where: str = "space") -> ChainSpace:
     try:
         if "depth" in data:
             depth = data["depth"]
-            lo, hi = (depth, depth) if isinstance(depth, int) else depth
-            overrides.update(depth_min=int(lo), depth_max=int(hi))
+            lo, hi = (depth, depth) if not isinstance(depth, (list, tuple)) else \
+                (tuple(depth) * 2)[:2] if len(depth) == 1 else depth
+            if isinstance(depth, (list, tuple)) and len(depth) != 2:
+                raise InvalidSpaceError(f"{where}: depth {depth!r} must be N or [min, max]")
+            overrides.update(depth_min=_int(lo, where, "depth", hi=MAX_DEPTH),
+                             depth_max=_int(hi, where, "depth", hi=MAX_DEPTH))
         if "widths" in data:
-            w = data["widths"]
-            overrides["widths"] = (width_grid(w["lo"], w["step"], w["count"])
-                                   if isinstance(w, dict) else tuple(int(v) for v in w))
+            overrides["widths"] = _ints(data["widths"], where, "widths")
         if data.get("layer_widths") is not None:
-            overrides["layer_widths"] = tuple(
-                width_grid(g["lo"], g["step"], g["count"]) if isinstance(g, dict)
-                else tuple(int(v) for v in g) for g in data["layer_widths"])
+            if not isinstance(data["layer_widths"], (list, tuple)):
+                raise InvalidSpaceError(f"{where}: layer_widths must be a list of grids, one "
+                                        "per layer")
+            overrides["layer_widths"] = tuple(_ints(g, where, f"layer_widths[{i}]")
+                                              for i, g in enumerate(data["layer_widths"]))
         for key in ("name", "backbone", "monotone"):
             if key in data:
                 overrides[key] = data[key]
         if "input_shape" in data:
-            overrides["input_shape"] = tuple(int(v) for v in data["input_shape"])
+            overrides["input_shape"] = _ints(data["input_shape"], where, "input_shape")
         if "num_classes" in data:
-            overrides["num_classes"] = int(data["num_classes"])
+            overrides["num_classes"] = _int(data["num_classes"], where, "num_classes", lo=0)
         if "options" in data:
+            if not isinstance(data["options"], dict):
+                raise InvalidSpaceError(f"{where}: options must be a table of name = value, "
+                                        f"got {data['options']!r}")
             overrides["options"] = {k: tuple(v) if isinstance(v, list) else v
-                                    for k, v in dict(data["options"]).items()}
+                                    for k, v in data["options"].items()}
+    except EntronasError:
+        raise
     except (TypeError, ValueError, KeyError) as exc:
         raise InvalidSpaceError(f"{where}: malformed value ({exc}); see `entronas spaces` and "
                                 "the README for the file format") from None

@@ -19,6 +19,8 @@ from .layers import Layer, conv2d
 class ConvMixer(Backbone):
     name = "convmixer"
     kinds = ("patch", "convmixer", "head")
+    option_kinds = {"activation": ("gelu", "relu"), "patch": "int", "bias": "bool",
+                    "kernel": "int"}
 
     def validate(self, space: ChainSpace) -> None:
         if len(space.input_shape) != 3:

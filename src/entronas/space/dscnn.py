@@ -19,6 +19,8 @@ from .layers import Layer, conv2d
 class DSCNN(Backbone):
     name = "dscnn"
     kinds = ("conv", "dsconv", "head")
+    option_kinds = {"first_kernel": "pair", "first_stride": "int", "stride_layers": "ints",
+                    "dw_kernel": "int"}
 
     def validate(self, space: ChainSpace) -> None:
         if len(space.input_shape) != 3:

@@ -17,6 +17,7 @@ class MLP(Backbone):
 
     name = "mlp"
     kinds = ("dense", "head")
+    option_kinds = {"bias": "bool", "batchnorm": "bool"}
 
     def validate(self, space: ChainSpace) -> None:
         if len(space.input_shape) not in (1, 3):

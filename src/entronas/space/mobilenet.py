@@ -25,6 +25,7 @@ from .layers import Layer, conv2d, same_padding
 class MobileNet(Backbone):
     name = "mobilenet"
     kinds = ("conv", "dsconv", "head")
+    option_kinds = {"stem_kernel": "int", "stem_stride": "int", "stride_layers": "ints"}
 
     def validate(self, space: ChainSpace) -> None:
         if len(space.input_shape) != 3:
