@@ -33,6 +33,9 @@ from .._core.fileio import atomic_write, atomic_write_json
 from .archrecord import ArchRecord
 from .record import RunRecord
 
+#: the shared ``.workers.lock`` handles this process holds (see RunDir.sole_worker)
+_WORKER_LOCKS: list[Any] = []
+
 FORMAT = "entronas-run"
 VERSION = 1
 JOURNAL = "study.journal"
@@ -122,6 +125,34 @@ class RunDir:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def sole_worker(self) -> Iterator[bool]:
+        """True inside the block when no other process on this host works in this run dir
+        (``.workers.lock``, exclusive for the block); afterwards this process holds it shared
+        until it ends, so later workers see it.
+
+        Why: a trial killed between its creation and its worker tag carries no pid; when no
+        other worker is alive here, such a trial is known dead at once instead of after a
+        timeout.
+        """
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            yield False
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path / ".workers.lock", "a")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            alone = True
+        except OSError:
+            alone = False
+        try:
+            yield alone
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_SH)  # from exclusive, or waits for the sole worker
+            _WORKER_LOCKS.append(fh)       # held (open) for the life of the process
 
     # ------------------------------------------------------------------ storage
     def storage_for(self, url: str | None) -> str:

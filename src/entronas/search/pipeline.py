@@ -208,8 +208,10 @@ def run_search(cfg: SearchConfig | RunRecord, evaluate: Evaluate | None = None, 
                                        len(candidates.feasible),
                                        int(sum(record.space.size(d)
                                                for d in record.space.depths)), ""))
-    with run.run_dir.lock("recover"):
-        recover_interrupted(study, candidates, limit=record.trials, log=log)
+    local = record.storage is None  # the run dir's own journal: its workers all lock here
+    with run.run_dir.lock("recover"), run.run_dir.sole_worker() as alone:
+        recover_interrupted(study, candidates, limit=record.trials, log=log,
+                            orphan_after=0.0 if alone and local else None)
     done = _n_complete(study)
     log(f"study {record.study!r}: {done}/{record.trials} trained, strategy "
         f"{record.strategy.describe()}, |X^f| = {len(candidates.feasible):,} under "

@@ -13,8 +13,9 @@ import uuid
 from typing import Any
 
 #: a RUNNING trial with no worker (killed between its creation and its sampler's first write,
-#: a window of milliseconds) is taken for dead after this long
-ORPHAN_AFTER_S = 120.0
+#: a window of milliseconds) is taken for dead after this long; at once when a search starts
+#: as the only worker of a local storage (RunDir.sole_worker)
+ORPHAN_AFTER_S = 30.0
 
 _WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 #: trial ids this process is running now; a RUNNING trial with this process's id that is not
