@@ -232,3 +232,7 @@ def test_datasets_lists_what_is_installed(tmp_path, monkeypatch, capsys):
     lines = {line.split()[0]: line for line in out.splitlines()[1:]}
     assert rc == 0 and "installed" in lines["kws"] and "missing" in lines["cifar10"]
     assert "bundled" in lines["digits"]
+    rc, out, _ = run(capsys, "datasets", "--json")
+    rows = {r["name"]: r for r in json.loads(out)["datasets"]}
+    assert rows["kws"]["status"] == "installed" and rows["digits"]["status"] == "bundled"
+    assert rows["cifar10"]["download_command"] == "entronas download cifar10"

@@ -73,6 +73,10 @@ def test_float32_and_int8_exports_go_to_their_own_folders(tmp_path, capsys) -> N
     i8 = list((tmp_path / "export" / "int8").glob("*.tflite"))
     assert len(f32) == len(i8) == 1 and f32[0].read_bytes() != i8[0].read_bytes()
     assert "no target to check against" in capsys.readouterr().out
+    assert main(["export", str(arch), "--format", "tflite", "--no-bisect", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)     # the whole stdout is one JSON document
+    assert rep["measured"]["flatbuffer"] == f32[0].stat().st_size
+    assert rep["files"] and rep["estimate"]["rom_tflm"] > 0
 
 
 @needs_tflm

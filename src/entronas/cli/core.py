@@ -212,20 +212,29 @@ def sample_cmd(tree_file: str, pool: int, count: int, strategy: str, seed: int, 
 
 
 @click.command()
-def datasets() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def datasets(as_json: bool) -> None:
     """List the datasets, their size, licence and whether they are here."""
     from ..data import dataset_info, default_root, is_installed, list_datasets
 
     root = default_root()
-    click.echo(f"data root: {root}  (set ENTRONAS_DATA to change)")
+    rows = []
     for name in list_datasets():
         info = dataset_info(name)
         size = info.get("bytes") or 0
-        size_text = f"{size / 1e6:,.0f} MB" if size else "bundled"
-        here = "bundled" if not size else (
-            "installed" if is_installed(name) else
-            f"missing: {info.get('download_command', f'entronas download {name}')}")
-        click.echo(f"{name:10} {size_text:>10}  {here:32}  {info.get('licence', '')}")
+        status = "bundled" if not size else ("installed" if is_installed(name) else "missing")
+        rows.append({"name": name, "bytes": size, "status": status,
+                     "download_command": None if status != "missing" else
+                     info.get("download_command", f"entronas download {name}"),
+                     "licence": info.get("licence", "")})
+    if as_json:
+        click.echo(json.dumps({"root": str(root), "datasets": rows}, indent=2))
+        return
+    click.echo(f"data root: {root}  (set ENTRONAS_DATA to change)")
+    for r in rows:
+        size_text = f"{r['bytes'] / 1e6:,.0f} MB" if r["bytes"] else "bundled"
+        here = r["status"] if r["status"] != "missing" else f"missing: {r['download_command']}"
+        click.echo(f"{r['name']:10} {size_text:>10}  {here:32}  {r['licence']}")
 
 
 @click.command()

@@ -34,10 +34,12 @@ def register(cli: click.Group) -> None:
               help="Calibrate int8 on its training data and compare int8 with float32 "
                    "accuracy on its test split (default: the data set recorded with the run "
                    "or arch file).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the memory report (estimate, measured, files) as JSON.")
 @target_options("Default: the target recorded with the run or arch file.")
 def export_cmd(source: str, fmt: str, out: str | None, dtype: str | None, calibration: int,
                seed: int, no_bisect: bool, per_channel_fc: bool, runtime: str,
-               dataset: str | None, **kw: Any) -> None:
+               dataset: str | None, as_json: bool, **kw: Any) -> None:
     """Export ARCH_FILE (JSON: space, widths[, state_dict]) or RUN_DIR (its best network)."""
     from ..export.api import export, load_record
     from ..targets.resolve import resolve_target
@@ -52,11 +54,13 @@ def export_cmd(source: str, fmt: str, out: str | None, dtype: str | None, calibr
     rep = export(source, fmt, out, calibration=calibration, dataset=dataset, seed=seed,
                  bisect=not no_bisect, per_channel_fc=per_channel_fc, dtype=dtype,
                  target=target, runtime=runtime)
-    if "text" in rep:
-        click.echo(rep["text"], nl=False)
-    for f in rep.get("files", []):
-        click.echo(f"wrote {f}")
+    if not as_json:
+        if "text" in rep:
+            click.echo(rep["text"], nl=False)
+        for f in rep.get("files", []):
+            click.echo(f"wrote {f}")
     name = dataset or rec.dataset
+    acc = None
     if name and fmt in ("tflite-int8", "c", "tflite") and rep.get("dtype") == "int8" \
             and runtime == "tflm":
         from ..export.accuracy import accuracy_int8_vs_float
@@ -68,4 +72,12 @@ def export_cmd(source: str, fmt: str, out: str | None, dtype: str | None, calibr
                                      x_calib=data["x_train"][:128],
                                      per_channel_fc=per_channel_fc)
         shown = ", ".join(f"{k} {v:.4f}" for k, v in acc.items() if isinstance(v, float))
-        click.echo(f"{name} test split (<= 2000 samples, TFLM): {shown}")
+        if not as_json:
+            click.echo(f"{name} test split (<= 2000 samples, TFLM): {shown}")
+    if as_json:
+        import json
+
+        out_rep = {k: v for k, v in rep.items() if k != "text" and not k.startswith("_")}
+        if acc is not None:
+            out_rep["accuracy"] = {"dataset": name, "samples": "<= 2000", **acc}
+        click.echo(json.dumps(out_rep, indent=2, default=str))
