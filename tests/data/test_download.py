@@ -63,6 +63,17 @@ def test_truncated_download_is_rejected(tmp_path):
     assert list((tmp_path / "dl").iterdir()) == []
 
 
+def test_a_right_hash_decides_over_a_stale_size(tmp_path):
+    arc = _tiny_tar(tmp_path)
+    res = Resource(arc.resolve().as_uri(), arc.stat().st_size + 7, sha256=sha256(arc))
+    out = fetch(res, tmp_path / "dl", progress=False)  # the table's size is off, not the file
+    assert sha256(out) == sha256(arc)
+    assert fetch(res, tmp_path / "dl", progress=False) == out  # kept, not deleted, on re-check
+    no_hash = Resource(arc.resolve().as_uri(), arc.stat().st_size + 7)
+    with pytest.raises(DatasetError, match="truncated"):   # without a hash the size decides
+        fetch(no_hash, tmp_path / "dl2", progress=False)
+
+
 def test_stale_part_file_is_restarted(tmp_path):
     arc = _tiny_tar(tmp_path)
     dl = tmp_path / "dl"

@@ -95,27 +95,29 @@ def _hashes(path: Path) -> tuple[str, str]:
 
 
 def _verify(path: Path, res: Resource) -> None:
-    """Raise DatasetError (one line) unless size and hashes match the table."""
+    """Raise DatasetError (one line) unless the file is the one in the table.
+
+    A known hash decides: a right hash with another size than the table's keeps the file (the
+    table's size was stale). The size decides only where no hash is known.
+    """
     size = path.stat().st_size
-    if res.bytes is not None and size != res.bytes:
-        what = "truncated" if size < res.bytes else "too large"
-        raise DatasetError(
-            f"download of {res.name} is {what}: {size} bytes, expected {res.bytes}; "
-            "it was removed, retry the download"
-        )
+    wrong_size = res.bytes is not None and size != res.bytes
+    what = "truncated" if wrong_size and size < (res.bytes or 0) else "too large"
     if res.sha256 is None and res.md5 is None:
+        if wrong_size:
+            raise DatasetError(
+                f"download of {res.name} is {what}: {size} bytes, expected {res.bytes}; "
+                "it was removed, retry the download")
         return
     sha, md5 = _hashes(path)
-    if res.sha256 is not None and sha != res.sha256.lower():
-        raise DatasetError(
-            f"checksum mismatch for {res.name}: sha256 {sha}, expected {res.sha256}; "
-            "it was removed, retry the download"
-        )
-    if res.md5 is not None and md5 != res.md5.lower():
-        raise DatasetError(
-            f"checksum mismatch for {res.name}: md5 {md5}, expected {res.md5}; "
-            "it was removed, retry the download"
-        )
+    bad = [f"{name} {got}, expected {want}" for name, got, want in
+           (("sha256", sha, res.sha256), ("md5", md5, res.md5))
+           if want is not None and got != want.lower()]
+    if not bad:
+        return
+    size_note = f" ({what}: {size} bytes, expected {res.bytes})" if wrong_size else ""
+    raise DatasetError(f"checksum mismatch for {res.name}{size_note}: {bad[0]}; it was "
+                       "removed, retry the download")
 
 
 class _Progress:
