@@ -183,7 +183,7 @@ def sample_cmd(tree_file: str, pool: int, count: int, strategy: str, seed: int, 
     if count < 1:
         raise InvalidParameterError(f"-n must be >= 1, got {count}")
     cands = Candidates.load(tree_file, n_clusters=clusters, output=output, pool=pool,
-                            seed=seed)
+                            seed=seed, log=lambda m: click.echo(m, err=True))
     tree = cands.feasible
     if not replace and count > tree.size:
         raise InvalidParameterError(f"-n {count} exceeds |X^f| = {tree.size:,}; use --replace")

@@ -125,13 +125,18 @@ class Candidates:
     # ------------------------------------------------------------------ building
     @classmethod
     def build(cls, feasible: Any, *, n_clusters: int = 100, output: str = "network",
-              pool: int = 200_000, seed: int = 0) -> "Candidates":
-        """Entropies and exact k-means clusters of ``feasible`` (a pool of it when counted)."""
+              pool: int = 200_000, seed: int = 0,
+              log: Callable[[str], None] | None = None) -> "Candidates":
+        """Entropies and exact k-means clusters of ``feasible`` (a pool of it when counted;
+        ``log`` hears one line first, as that takes seconds)."""
         exact = hasattr(feasible, "depth_array")
         if exact:
             indices, h = None, tree_entropies(feasible, output=output)
         else:
             n = min(pool, feasible.size)
+            if log:
+                log(f"X^f has {feasible.size:,} networks (counted, not listed): clustering the "
+                    f"entropies of a uniform pool of {n:,} of them ...")
             indices = np.unique(feasible.sample(n, seed, replace=n < feasible.size))
             h = _pool_entropies(feasible, indices, output)
         clusters = EntropyClusters(n_clusters).fit(h)
@@ -237,14 +242,15 @@ class Candidates:
         return feasible_definition(data, str(path))
 
     @classmethod
-    def load(cls, path: str | os.PathLike, **build: Any) -> "Candidates":
+    def load(cls, path: str | os.PathLike, log: Callable[[str], None] | None = None,
+             **build: Any) -> "Candidates":
         """Candidates from a candidates file, or built (``build`` settings) from a feasible-set
         file written by ``entronas reduce --out``."""
         from ..reduce.storage import feasible_from_bytes, load_feasible
 
         _, header, arrays = _read_file(path)
         if header.get("kind") != KIND:
-            return cls.build(load_feasible(path), **build)
+            return cls.build(load_feasible(path), log=log, **build)
         try:
             feasible = feasible_from_bytes(arrays[0].astype(np.uint8).tobytes(), str(path))
             c = EntropyClusters(int(header["settings"]["n_clusters"]))

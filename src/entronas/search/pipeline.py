@@ -142,7 +142,7 @@ def prepare_candidates(run: OpenRun, log: Callable[[str], None]) -> tuple[Candid
         c = record.candidates
         build = dict(n_clusters=c.n_clusters, output=c.output, pool=c.pool, seed=0)
         if record.candidates_file:  # what `entronas reduce --out` made, not recomputed
-            cands = Candidates.load(record.candidates_file, **build)
+            cands = Candidates.load(record.candidates_file, log=log, **build)
             if cands.feasible.meta.get("fingerprint") != key.split("-")[0] or \
                     cands.settings.get("n_clusters") != c.n_clusters or \
                     cands.settings.get("output") != c.output:
@@ -158,7 +158,7 @@ def prepare_candidates(run: OpenRun, log: Callable[[str], None]) -> tuple[Candid
             log(f"reduced {record.space.name}: {report.feasible:,} of {report.size:,} networks "
                 f"fit {record.target.describe()} under {record.costs.describe()}{note} "
                 f"({report.seconds:.1f} s)")
-            cands = Candidates.build(feasible, **build)
+            cands = Candidates.build(feasible, log=log, **build)
         path.parent.mkdir(parents=True, exist_ok=True)
         cands.save(path)
     return cands, key
