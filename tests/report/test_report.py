@@ -79,6 +79,36 @@ def test_best_after_k_is_monotone(runs):
         assert ys == curve and all(a < b for a, b in zip(xs, xs[1:]))
 
 
+def test_mean_curves_never_go_down_when_a_run_ends_early():
+    import numpy as np
+
+    from entronas.report.build import _band, _time_band
+
+    short, long = [0.9, 0.95], [0.5, 0.6, 0.7, 0.8]   # the short run used up its X^f
+    k, mean, lo, hi = _band([short, long])
+    assert list(k) == [1, 2, 3, 4] and np.all(np.diff(mean) >= 0)
+    assert mean[-1] == (0.95 + 0.8) / 2 and lo[-1] == 0.8 and hi[-1] == 0.95
+    _, mean_t, _, _ = _time_band([([1.0, 2.0], short), ([1.0, 2.0, 3.0, 4.0], long)])
+    finite = mean_t[np.isfinite(mean_t)]
+    assert np.all(np.diff(finite) >= -1e-12)
+
+
+def test_plots_name_the_metric_and_split(runs):
+    from types import SimpleNamespace as NS
+
+    from entronas.report.build import score_label
+
+    def run(metrics, score):
+        return NS(trained=[NS(metrics=metrics, score=score)])
+
+    assert score_label([run({"accuracy": 0.8, "val_accuracy": 0.9}, 0.9)]) == \
+        "best validation accuracy so far"
+    assert score_label([run({"accuracy": 0.8}, 0.8)]) == "best accuracy so far"
+    assert score_label([run({"auc": 0.7}, 0.7)]) == "best AUC (test split) so far"
+    assert "validation accuracy" in score_label([run({"accuracy": 0.8, "val_accuracy": 0.9}, 0.9),
+                                                 run({"auc": 0.7}, 0.7)])
+
+
 def test_report_cli_and_export(runs, capsys):
     tmp, dirs = runs
     rc = main(["report", *map(str, dirs), "--out", str(tmp / "cli"), "--reference",

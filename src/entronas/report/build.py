@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -127,19 +128,27 @@ def _deployment(run: Any) -> dict[str, Any]:
 
 
 def _band(curves: list[list[float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """k axis, mean, min, max over the runs that reached k (k up to the longest run)."""
+    """k axis, mean, min, max over the runs (k up to the longest run).
+
+    A run that ended before k (its X^f was used up) keeps its final best there, so the mean of
+    best-so-far curves never goes down just because a run left the average.
+    """
     n = max(len(c) for c in curves)
     k = np.arange(1, n + 1)
-    mean, lo, hi = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
-    for i in range(n):
-        vals = [c[i] for c in curves if len(c) > i and math.isfinite(c[i])]
-        if vals:
-            mean[i], lo[i], hi[i] = np.mean(vals), np.min(vals), np.max(vals)
-    return k, mean, lo, hi
+    vals = np.full((len(curves), n), np.nan)
+    for r, c in enumerate(curves):
+        if c:
+            vals[r, :len(c)] = c
+            vals[r, len(c):] = c[-1]
+    vals[~np.isfinite(vals)] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return k, np.nanmean(vals, 0), np.nanmin(vals, 0), np.nanmax(vals, 0)
 
 
 def _time_band(pairs: list[tuple[list[float], list[float]]]
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Time grid, mean, min, max of best-so-far over the runs (a finished run keeps its best)."""
     tmax = max(xs[-1] for xs, _ in pairs if xs)
     grid = np.linspace(0, tmax, 200)
     vals = np.full((len(pairs), len(grid)), np.nan)
@@ -147,14 +156,35 @@ def _time_band(pairs: list[tuple[list[float], list[float]]]
         if not xs:
             continue
         idx = np.searchsorted(np.asarray(xs), grid, side="right") - 1
-        ok = (idx >= 0) & (grid <= xs[-1])
+        ok = idx >= 0
         vals[r, ok] = np.asarray(ys)[idx[ok]]
-    with np.errstate(all="ignore"):
-        import warnings
+    vals[~np.isfinite(vals)] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return grid, np.nanmean(vals, 0), np.nanmin(vals, 0), np.nanmax(vals, 0)
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return grid, np.nanmean(vals, 0), np.nanmin(vals, 0), np.nanmax(vals, 0)
+
+#: what a trial's score is, by the metric it equals
+_METRIC_NAMES = {"val_accuracy": "validation accuracy", "accuracy": "accuracy",
+                 "auc": "AUC (test split)"}
+
+
+def score_label(runs: Sequence[Any]) -> str:
+    """The y label of best-so-far plots: the metric and split the runs' scores are."""
+    names = set()
+    for r in runs:
+        for t in r.trained:
+            m = t.metrics
+            key = next((k for k in _METRIC_NAMES if isinstance(m.get(k), (int, float))
+                        and t.score is not None and math.isclose(m[k], t.score)), None)
+            name = _METRIC_NAMES.get(key, "score")
+            if key == "accuracy" and "val_accuracy" in m:
+                name = "test accuracy"
+            names.add(name)
+            break
+    if len(names) == 1:
+        return f"best {names.pop()} so far"
+    return "best score so far (" + ", ".join(sorted(names)) + ")" if names else "best score"
 
 
 def _plot(groups: dict[str, list[Any]], out: Path, kind: str, title: str | None,
@@ -164,6 +194,7 @@ def _plot(groups: dict[str, list[Any]], out: Path, kind: str, title: str | None,
     mpl = require("matplotlib", "search", "report plots")
     mpl.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     n = len(groups)
     fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 3.8), squeeze=False)
@@ -174,25 +205,35 @@ def _plot(groups: dict[str, list[Any]], out: Path, kind: str, title: str | None,
                 by_strategy.setdefault(r.strategy, []).append(r)
         for strat, rs in sorted(by_strategy.items()):
             color = COLORS.get(strat)
-            label = f"{LABELS.get(strat, strat)} ({len(rs)} run{'s' if len(rs) > 1 else ''})"
+            label = LABELS.get(strat, strat)
+            label += f" (mean of {len(rs)} runs; band: min to max)" if len(rs) > 1 else \
+                " (1 run)"
             if kind == "samples":
                 x, mean, lo, hi = _band([r.best_after_k() for r in rs])
                 ax.step(x, mean, where="post", color=color, label=label)
             else:
                 x, mean, lo, hi = _time_band([r.best_over_time() for r in rs])
                 ax.plot(x, mean, color=color, label=label)
-            ax.fill_between(x, lo, hi, color=color, alpha=0.2,
-                            step="post" if kind == "samples" else None)
+            if len(rs) > 1:
+                ax.fill_between(x, lo, hi, color=color, alpha=0.2,
+                                step="post" if kind == "samples" else None)
         space = runs[0].space if runs else group.split(" ")[0]
-        for d in darts if kind == "time" else ():
-            if d.get("space") == space and d.get("history"):
-                xs = [0.0] + [h["seconds"] for h in d["history"]]
-                ys = [np.nan] + [h["accuracy"] for h in d["history"]]
-                ax.plot(xs, ys, color="tab:red", marker=".",
-                        label=f"DARTS supernet over X (seed {d.get('seed', '?')})")
+        shown = [d for d in (darts if kind == "time" else ())
+                 if d.get("space") == space and d.get("history")]
+        if shown:  # another metric (the supernet's test accuracy): its own axis
+            twin = ax.twinx()
+            for d in shown:
+                xs = [h["seconds"] for h in d["history"]]
+                ys = [h["accuracy"] for h in d["history"]]
+                twin.plot(xs, ys, color="tab:red", marker=".", ls=":",
+                          label=f"DARTS supernet over X (seed {d.get('seed', '?')}), right axis")
+            twin.set_ylabel("DARTS supernet test accuracy", color="tab:red")
+            twin.legend(fontsize=8, loc="upper left")
         ax.set_title(group, fontsize=9)
         ax.set_xlabel("trained samples k" if kind == "samples" else "training time [s]")
-        ax.set_ylabel("best score")
+        if kind == "samples":
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(score_label(runs))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
     if title:
