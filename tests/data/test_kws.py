@@ -119,3 +119,43 @@ def test_augmentation_deterministic_and_train_only(speech_commands):
     np.testing.assert_array_equal(np.asarray(a.x_test), np.asarray(base.x_test))
     assert len({a.info["cache_key"], c.info["cache_key"], base.info["cache_key"], lit.info["cache_key"]}) == 4
     assert np.isfinite(np.asarray(lit.x_train)).all()
+
+
+def test_hello_edge_order_is_ml_zoos(speech_commands):
+    """The split order of ML-zoo's ``_prepare_datasets``: one loop over validation, testing,
+    training (silence, shuffled unknowns, then the split shuffled) on random.seed(59185)."""
+    import random
+    from pathlib import Path
+
+    from entronas.data.kws import hello_edge_index, which_set
+
+    root = Path(speech_commands["train"])
+    wanted = {"yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"}
+    data = {s: [] for s in ("validation", "testing", "training")}
+    unknown = {s: [] for s in data}
+    for p in sorted(root.glob("*/*.wav")):          # the reference's sorted glob
+        if p.parent.name == "_background_noise_":
+            continue
+        (data if p.parent.name in wanted else unknown)[which_set(p.name)].append(("file", p.name))
+    rnd = random.Random(59185)
+    for s in data:
+        n = len(data[s])
+        data[s] += [("zeros",)] * math.ceil(n * 10 / 100)
+        rnd.shuffle(unknown[s])
+        data[s] += unknown[s][: math.ceil(n * 10 / 100)]
+        rnd.shuffle(data[s])
+    ours = hello_edge_index(root)
+    for split, key in (("train", "training"), ("val", "validation"), ("test", "testing")):
+        got = [("zeros",) if src[0] == "zeros" else ("file", src[1].name) for src, _ in ours[split]]
+        assert got == data[key], split
+
+
+def test_hello_edge_silence_gets_noise_like_any_clip():
+    from entronas.data.kws import NOISE_P, NOISE_VOL, augment_hello_edge
+
+    rng = np.random.default_rng(0)
+    noise = [rng.uniform(-1, 1, 48_000).astype(np.float32)]
+    x = augment_hello_edge(np.zeros((4000, 16_000), np.float32), noise, np.random.default_rng(1))
+    loud = np.abs(x).max(axis=1)
+    assert loud.max() <= NOISE_VOL + 1e-6                     # U(0, 0.1), not U(0, 1)
+    assert abs((loud > 0).mean() - NOISE_P) < 0.03            # with p = 0.8, not always

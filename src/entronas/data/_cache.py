@@ -23,7 +23,7 @@ import numpy as np
 
 __all__ = ["CODE_VERSION", "config_key", "FeatureCache", "MemoryWriter"]
 
-CODE_VERSION = "1"
+CODE_VERSION = "2"  # 2: KWS hello-edge order and silence noise follow ML-zoo
 
 
 def config_key(name: str, options: dict, fingerprint: Any = None) -> str:

@@ -147,7 +147,11 @@ def mlperf_index(train_root: Path, test_root: Path | None) -> dict[str, list[Ite
 
 
 def hello_edge_index(train_root: Path) -> dict[str, list[Item]]:
-    """ML-zoo / TF speech_commands ``prepare_data_index`` (spec §1.3 B), on sorted files."""
+    """Arm ML-zoo ``AudioProcessor._prepare_datasets`` (spec §1.3 B), on sorted files: per
+    split (validation, testing, training, in that order) the silence items, then the shuffled
+    unknowns, then the split itself is shuffled, in one loop on one ``random.Random(59185)``
+    stream (TF's speech_commands shuffles the splits in a second loop, which orders them
+    differently)."""
     rnd = random.Random(HELLO_EDGE_SEED)
     wanted = {w: CLASSES_HELLO_EDGE.index(w) for w in WORDS_HELLO_EDGE}
     sets = ("validation", "testing", "training")
@@ -164,7 +168,6 @@ def hello_edge_index(train_root: Path) -> dict[str, list[Item]]:
         data[s] += [(("zeros",), 0)] * int(math.ceil(n * 10 / 100))
         rnd.shuffle(unknown[s])
         data[s] += unknown[s][: int(math.ceil(n * 10 / 100))]
-    for s in sets:
         rnd.shuffle(data[s])
     return {"train": data["training"], "val": data["validation"], "test": data["testing"]}
 
@@ -209,17 +212,18 @@ def scale_waveforms(x: np.ndarray, how: str) -> np.ndarray:
 def _noise_segment(noise: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if len(noise) <= CLIP:
         return np.pad(noise, (0, CLIP - len(noise)))
-    off = int(rng.integers(0, len(noise) - CLIP + 1))
+    off = int(rng.integers(0, len(noise) - CLIP))  # [0, len - CLIP), as tf.random.uniform
     return noise[off : off + CLIP]
 
 
-def augment_hello_edge(
-    x: np.ndarray, labels: np.ndarray, noises: list[np.ndarray], rng: np.random.Generator,
-    silence_label: int | None,
-) -> np.ndarray:
-    """Per-clip random time shift (zero fill) and background noise, clipped to [-1, 1]."""
+def augment_hello_edge(x: np.ndarray, noises: list[np.ndarray],
+                       rng: np.random.Generator) -> np.ndarray:
+    """Per-clip random time shift in [-SHIFT, SHIFT) (zero fill) and, with probability
+    NOISE_P, background noise at a volume U(0, NOISE_VOL), clipped to [-1, 1]: ML-zoo's
+    ``_process_path``. Silence clips (zeros) get noise by the same rule as every other clip
+    (TF's speech_commands gives silence U(0, 1) always; ML-zoo, which this follows, does not)."""
     b = len(x)
-    shift = rng.integers(-SHIFT, SHIFT + 1, size=b)
+    shift = rng.integers(-SHIFT, SHIFT, size=b)
     idx = np.arange(CLIP)[None, :] - shift[:, None]
     valid = (idx >= 0) & (idx < CLIP)
     x = np.where(valid, np.take_along_axis(x, np.clip(idx, 0, CLIP - 1), axis=1), 0.0).astype(np.float32)
@@ -227,10 +231,6 @@ def augment_hello_edge(
         which = rng.integers(0, len(noises), size=b)
         use = rng.random(b) < NOISE_P
         vol = rng.uniform(0.0, NOISE_VOL, size=b)
-        if silence_label is not None:
-            sil = labels == silence_label
-            vol[sil] = rng.uniform(0.0, 1.0, size=int(sil.sum()))
-            use |= sil
         for i in np.flatnonzero(use):
             x[i] += np.float32(vol[i]) * _noise_segment(noises[which[i]], rng)
     return np.clip(x, -1.0, 1.0)
@@ -273,7 +273,6 @@ class KWS(DatasetSpec):
             scale = "peak" if opts["split"] == "mlperf" else "int16"
         loader = _Loader()
         noises = [loader.bg(p).astype(np.float32) / np.float32(32768.0) for p in _bg_files(train_root)]
-        silence_label = classes.index("_silence_") if opts["split"] == "hello-edge" else None
         aug, copies = opts["augment"], int(opts["augment_copies"]) if opts["augment"] != "none" else 1
         ss = np.random.SeedSequence(int(opts["seed"]))
         total = sum(len(v) for v in splits.values()) + (copies - 1) * len(splits["train"])
@@ -295,7 +294,7 @@ class KWS(DatasetSpec):
                     chunk = items[s : s + _CHUNK]
                     x = scale_waveforms(loader.clips(chunk), scale)
                     if split == "train" and aug == "hello_edge":
-                        x = augment_hello_edge(x, labels[s : s + _CHUNK], noises, rng, silence_label)
+                        x = augment_hello_edge(x, noises, rng)
                     elif literal is not None:
                         x = np.clip(x + literal, -1.0, 1.0)
                     x_out[r * n + s : r * n + s + len(chunk), 0] = mfcc_mlperf(x)
