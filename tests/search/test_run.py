@@ -351,10 +351,11 @@ def test_other_settings_in_the_same_run_dir_are_refused(tmp_path, capsys):
     assert main(["search", "--trials", "2", *run]) == 0
     capsys.readouterr()
     before = {p.name: p.read_bytes() for p in (tmp_path / "r").rglob("*") if p.is_file()}
-    for extra in (["--strategy", "random"], ["--rom", "64KiB"]):
+    for extra, named in ((["--strategy", "random"], "strategy"), (["--rom", "64KiB"], "rom")):
         rc = main(["search", "--trials", "2", *run, *extra])
         err = capsys.readouterr().err.strip().splitlines()
-        assert rc == 2 and len(err) == 1 and "holds study" in err[0], err
+        assert rc == 2 and len(err) == 1 and "other settings" in err[0], err
+        assert named in err[0].split("other settings")[1], err   # the setting is named
     after = {p.name: p.read_bytes() for p in (tmp_path / "r").rglob("*") if p.is_file()}
     assert after == before
 

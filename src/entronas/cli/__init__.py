@@ -45,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
+    except click.UsageError as exc:  # one line, naming the command's --help, not a usage block
+        cmd = exc.ctx.command_path if exc.ctx is not None else "entronas"
+        click.echo(f"error: {exc.format_message()}; see `{cmd} --help`", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

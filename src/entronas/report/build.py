@@ -235,7 +235,8 @@ def _plot(groups: dict[str, list[Any]], out: Path, kind: str, title: str | None,
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(score_label(runs))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        if ax.get_legend_handles_labels()[0]:  # a DARTS-only panel has its legend on the twin
+            ax.legend(fontsize=8, loc="lower right")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

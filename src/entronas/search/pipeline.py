@@ -91,15 +91,15 @@ def open_run(record: RunRecord, run_dir: str | Path, log: Callable[[str], None])
     rd = RunDir(run_dir)
     info = rd.read_info() if rd.exists() else None
     if info is not None:
-        if info.study != record.study:
-            raise StudyMismatchError(
-                f"run dir {str(rd.path)!r} holds study {info.study!r}; these settings make "
-                f"study {record.study!r}: use the original settings, or another --run-dir")
-        diff = info.record.differences(record)
+        diff = info.record.differences(record)  # named first: they are why a study differs
         if diff:
             raise StudyMismatchError(
                 f"run dir {str(rd.path)!r} was made with other settings: {'; '.join(diff)}; "
                 "rerun with the original settings, or use another --run-dir")
+        if info.study != record.study:
+            raise StudyMismatchError(
+                f"run dir {str(rd.path)!r} holds study {info.study!r}; these settings make "
+                f"study {record.study!r}: use the original settings, or another --run-dir")
         if record.storage is not None and rd.storage_url(rd.storage_for(record.storage)) != \
                 rd.storage_url(info.storage):
             raise StudyMismatchError(
