@@ -122,3 +122,41 @@ def test_mathematically_equal_entropies_are_one_value():
     assert sorted(c.sizes_.tolist()) == [1, 5, 14]
     assert len(set(c.labels_[1:6].tolist())) == 1
     assert (c.predict(h) == c.labels_).all()
+
+
+def _reference_suggest(labels, p, rng, taken):
+    """The policy's draw written out plainly: every count recomputed from ``taken``."""
+    labels = np.asarray(labels)
+    n_clusters = int(labels.max()) + 1
+    used = np.bincount(labels[list(taken)], minlength=n_clusters) if taken else 0
+    probs = geometric_probabilities(n_clusters, p, np.bincount(labels, minlength=n_clusters)
+                                    - used > 0)
+    if probs.sum() == 0:
+        return None
+    c = int(rng.choice(n_clusters, p=probs))
+    members = np.argsort(labels, kind="stable")[np.sort(labels, kind="stable") == c]
+    for _ in range(64):
+        i = int(members[rng.integers(len(members))])
+        if i not in taken:
+            return i
+    free = members[~np.isin(members, list(taken))]
+    return int(free[rng.integers(len(free))])
+
+
+def test_incremental_counts_draw_exactly_what_recounting_draws():
+    """The taken set is counted incrementally (10,000 draws on a 200,000 pool: 43 s -> 0.3 s);
+    the draws must be the very ones a full recount gives, also when the taken set shrinks."""
+    labels = np.random.default_rng(3).integers(0, 6, 400) ** 2 % 7  # uneven cluster sizes
+    labels = np.unique(labels, return_inverse=True)[1]
+    pol = EntropyPolicy(labels, p=0.5)
+    rng_a, rng_b, taken, expected = np.random.default_rng(1), np.random.default_rng(1), set(), []
+    for _ in range(len(labels)):
+        i = _reference_suggest(labels, 0.5, rng_a, taken)
+        assert pol.suggest(rng_b, taken) == i
+        taken.add(i)
+        expected.append(i)
+    assert pol.suggest(rng_b, taken) is None
+    assert EntropyPolicy(labels, p=0.5).draws(np.random.default_rng(1), 500) == expected
+    smaller = set(expected[:10])                         # another study: starts over
+    assert pol.suggest(np.random.default_rng(9), smaller) == \
+        _reference_suggest(labels, 0.5, np.random.default_rng(9), smaller)

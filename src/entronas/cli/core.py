@@ -189,15 +189,18 @@ def sample_cmd(tree_file: str, pool: int, count: int, strategy: str, seed: int, 
         raise InvalidParameterError(f"-n {count} exceeds |X^f| = {tree.size:,}; use --replace")
     policy = cands.policy(strategy, **({"p": p} if strategy == "entropy" else {}))
     rng = np.random.default_rng(seed)
-    taken: set[int] = set()
     options = CostOptions.from_dict(tree.meta.get("options", {}))
     if not as_json:
         click.echo(f"# {options.describe()}")
         click.echo(f"{'index':>9} {'cluster':>7} {'entropy':>9} {'ROM':>10} {'RAM':>9} "
                    f"{'FLOPs':>13}  widths")
-    for _ in range(count):
-        i = policy.suggest(rng, () if replace else taken)
-        taken.add(i)
+    picks = None if replace else policy.draws(rng, count)
+    if picks is not None and len(picks) < count:
+        raise InvalidParameterError(
+            f"-n {count} exceeds the {len(picks):,} candidates (a pool of the counted X^f); "
+            f"raise --pool or use --replace")
+    for n in range(count):
+        i = policy.suggest(rng, ()) if picks is None else picks[n]
         widths = tree.widths_of([i])[0]
         c = estimate(tree.space, widths, options)
         h = cands.entropy_of_arch(widths)

@@ -98,6 +98,23 @@ class CandidatePolicy:
             k = self.inner.suggest(as_generator(rng), c.positions(taken))
         return None if k is None else c.index_at(int(k))
 
+    def draws(self, rng: np.random.Generator | int | None, k: int) -> list[int]:
+        """``k`` distinct global indices, as ``k`` calls of :meth:`suggest` with a growing
+        taken set would give them, without recounting the taken set each time (policies
+        that do not learn; a policy without ``draws`` is asked one by one)."""
+        c = self.candidates
+        if self.uses_history or not hasattr(self.inner, "draws"):
+            taken: set[int] = set()
+            out = []
+            for _ in range(k):
+                i = self.suggest(rng, taken)
+                if i is None:
+                    break
+                taken.add(i)
+                out.append(i)
+            return out
+        return [c.index_at(int(p)) for p in self.inner.draws(as_generator(rng), k)]
+
 
 @dataclass
 class Candidates:
@@ -121,6 +138,8 @@ class Candidates:
     def __post_init__(self) -> None:
         if self.indices is not None:
             self._pos = {int(g): k for k, g in enumerate(self.indices)}
+        self._taken_seen: set[int] = set()   # what positions() has mapped so far
+        self._taken_pos: set[int] = set()
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -187,9 +206,17 @@ class Candidates:
         return int(index) if self._pos is None else self._pos.get(int(index))
 
     def positions(self, taken: Collection[int]) -> Collection[int]:
+        """Pool positions of the global indices ``taken`` (incremental: a study's taken set
+        only grows, so only its new members are looked up)."""
         if self._pos is None:
             return taken
-        return {self._pos[g] for g in taken if g in self._pos}
+        t = taken if isinstance(taken, (set, frozenset)) else set(taken)
+        if not self._taken_seen <= t:
+            self._taken_seen, self._taken_pos = set(), set()
+        new = t - self._taken_seen
+        self._taken_pos |= {self._pos[g] for g in new if g in self._pos}
+        self._taken_seen |= new
+        return set(self._taken_pos)
 
     def widths(self, index: int) -> tuple[int, ...]:
         return tuple(int(w) for w in self.feasible.widths_of([int(index)])[0])

@@ -50,31 +50,66 @@ class EntropyPolicy:
         self.sizes = np.bincount(labels, minlength=self.n_clusters)
         self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
         self.labels = labels
+        # what has been taken, kept up to date incrementally (a study's taken set only grows):
+        # per-cluster counts and a mask instead of recounting |taken| on every draw
+        self._seen: set[int] = set()
+        self._mask = np.zeros(self.n, dtype=bool)
+        self._used = np.zeros(self.n_clusters, dtype=np.int64)
+
+    def _sync(self, taken: Collection[int]) -> Collection[int]:
+        t = taken if isinstance(taken, (set, frozenset)) else set(taken)
+        if not self._seen <= t:  # not a superset of what we saw: start over
+            self._seen, self._mask[:], self._used[:] = set(), False, 0
+        new = t - self._seen
+        if new:
+            idx = np.fromiter(new, dtype=np.int64, count=len(new))
+            self._mask[idx] = True
+            self._used += np.bincount(self.labels[idx], minlength=self.n_clusters)
+            self._seen |= new
+        return t
 
     def probabilities(self, taken: Collection[int] = ()) -> np.ndarray:
         """P(c) over clusters given the candidates already taken."""
-        return geometric_probabilities(self.n_clusters, self.p, self._remaining(taken) > 0)
+        self._sync(taken)
+        return self._probabilities()
 
-    def _remaining(self, taken: Collection[int]) -> np.ndarray:
-        used = np.bincount(self.labels[np.fromiter(taken, dtype=np.int64)],
-                           minlength=self.n_clusters) if len(taken) else 0
-        return self.sizes - used
+    def _probabilities(self) -> np.ndarray:
+        return geometric_probabilities(self.n_clusters, self.p, self.sizes - self._used > 0)
 
     def suggest(self, rng: np.random.Generator | int | None,
                 taken: Collection[int] = ()) -> int | None:
         """One candidate not in ``taken`` (None when every candidate is taken)."""
+        return self._draw(as_generator(rng), self._sync(taken))
+
+    def draws(self, rng: np.random.Generator | int | None, k: int) -> list[int]:
+        """``k`` distinct candidates (fewer when they run out): the sequence ``k`` calls of
+        :meth:`suggest` with a growing taken set give, at O(cluster) each instead of
+        O(|taken|), since the taken set is known here."""
         rng = as_generator(rng)
-        probs = self.probabilities(taken)
+        self._seen, self._mask[:], self._used[:] = set(), False, 0
+        out: list[int] = []
+        for _ in range(k):
+            i = self._draw(rng, self._seen)
+            if i is None:
+                break
+            self._seen.add(i)
+            self._mask[i] = True
+            self._used[self.labels[i]] += 1
+            out.append(i)
+        return out
+
+    def _draw(self, rng: np.random.Generator, taken_set: Collection[int]) -> int | None:
+        """Eq. 7's cluster, then a free member of it; the counts are in sync with taken_set."""
+        probs = self._probabilities()
         if probs.sum() == 0:
             return None
         c = int(rng.choice(self.n_clusters, p=probs))
         members = self.order[self.starts[c]:self.starts[c] + self.sizes[c]]
-        taken_set = taken if isinstance(taken, (set, frozenset)) else set(taken)
         for _ in range(64):
             i = int(members[rng.integers(len(members))])
             if i not in taken_set:
                 return i
-        free = members[~np.isin(members, np.fromiter(taken_set, dtype=np.int64))]
+        free = members[~self._mask[members]]
         return int(free[rng.integers(len(free))])
 
     def sample(self, k: int, seed: int | None = None, *, replace: bool = False) -> np.ndarray:
@@ -87,10 +122,4 @@ class EntropyPolicy:
             return self.order[pick]
         if k > self.n:
             raise ValueError(f"cannot draw {k} distinct candidates from {self.n}")
-        taken: set[int] = set()
-        out = []
-        for _ in range(k):
-            i = self.suggest(rng, taken)
-            taken.add(i)  # type: ignore[arg-type]
-            out.append(i)
-        return np.array(out, dtype=np.int64)
+        return np.array(self.draws(rng, k), dtype=np.int64)
