@@ -98,6 +98,16 @@ def main() -> None:
     t_smp, _ = best_of(lambda: counted.widths_of(counted.sample(1000, seed=0)), repeat=1)
     rows.append(f"| 1,000 uniform ConvMixer X^f samples (exact unrank, cold tables) | - | "
                 f"{t_smp:.2f} s | - |")
+    from entronas.sampling import Candidates
+
+    t_pool, cands = best_of(lambda: Candidates.build(counted), repeat=1)
+    rows.append(f"| entropy clusters of the counted ConvMixer X^f (uniform pool of "
+                f"{cands.n_candidates:,}, 100 clusters): time to the first entropy sample | - | "
+                f"{t_pool:.2f} s | issue target <= 1 s |")
+    policy = cands.policy("entropy", p=0.5)
+    t_draw, _ = best_of(lambda: policy.draws(np.random.default_rng(0), 10_000))
+    rows.append(f"| 10,000 entropy draws without repetition from that pool | - | "
+                f"{t_draw:.2f} s | issue target <= 1 s |")
     # the deployed convention: exact under TFLM's planner (lower bound, window bound, replay)
     import entronas.reduce.enumerate as enum
 
