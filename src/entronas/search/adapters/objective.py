@@ -22,7 +22,7 @@ Protocol (the same for entropy, random and TPE):
 * an evaluator may return ``None`` for an architecture it has no result for (a tabular evaluator
   in ``missing="skip"`` mode): PRUNED with ``status="missing"``, not a sample;
 * an evaluator exception marks the trial FAIL with ``status="error"`` and stops the worker (the
-  CLI prints one line); a trial whose process died has ``status="running"`` and is retried.
+  CLI prints one line); a trial whose process died has no status yet and is retried.
 
 User attributes of every trial: ``widths``, ``index`` (global index in X^f, -1 if infeasible),
 ``rom``, ``ram``, ``flops``, ``weights``, ``entropy``, ``cluster``, ``seed``, ``status``,
@@ -105,15 +105,18 @@ class Objective:
         self._encoding = trial_encoding(record.space, record.strategy.params)
 
     def __call__(self, trial: Any) -> float:
+        tagged = trial._trial_id in ACTIVE  # the sampler wrote the worker already
         ACTIVE.add(trial._trial_id)
         try:
-            return self._run(trial)
+            return self._run(trial, tagged)
         finally:
             ACTIVE.discard(trial._trial_id)
 
-    def _run(self, trial: Any) -> float:
-        trial.set_user_attr("worker", worker_id())
-        trial.set_user_attr("status", "running")
+    def _run(self, trial: Any, tagged: bool) -> float:
+        # every storage write costs a journal record and an fsync: only what is not known yet
+        # (no status while running: recovery treats a missing status as "running")
+        if not tagged:
+            trial.set_user_attr("worker", worker_id())
         root = int(trial.user_attrs.get("root", trial.number))
         seed = derive_seed(self.seed, root)
         arch = suggest_arch(trial, self.record.space, self._encoding)

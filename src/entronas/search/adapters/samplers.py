@@ -62,7 +62,6 @@ class _FeasibleSetSampler(optuna.samplers.BaseSampler):
         self._pure = candidates.policy(self.policy, **policy_params)
         self._checked_studies: set[str] = set()
         self.index_key = f"{self.prefix}:index"
-        self.fp_key = f"{self.prefix}:fingerprint"
         self.exhausted_key = f"{self.prefix}:exhausted"
 
     # -------------------------------------------------------------- pickling (spawned workers)
@@ -134,7 +133,6 @@ class _FeasibleSetSampler(optuna.samplers.BaseSampler):
             return  # enqueued / retried trial: its parameters are fixed already
         history = self.history(study) if self._pure.uses_history else None
         index = self._pure.suggest(self.rng_for(trial.number), self.taken(study), history)
-        set_trial_system_attr(study, trial, self.fp_key, self.key)
         if index is None:
             set_trial_system_attr(study, trial, self.exhausted_key, True)
             set_trial_system_attr(study, trial, self.index_key, -1)
