@@ -36,6 +36,7 @@ import numpy as np
 from .._core.rng import as_generator
 from .._core.validation import check_choice, check_number
 from .entropy import EntropyPolicy
+from .greedy import GreedyPolicy
 
 MODELS = ("lin", "tpe", "rf", "gp")
 #: how the start-up draws are made: "greedy" = the most MACs first, then entropy sampling;
@@ -74,9 +75,10 @@ class SurrogatePolicy:
         self.choices = self.features if choices is None else np.asarray(choices)
         self.summary = self.features if summary is None else np.asarray(summary, np.float64)
         self.n = len(self.features)
-        self.macs = None if macs is None else np.asarray(macs, np.float64)
-        if self.start == "greedy" and self.macs is None:
+        if self.start == "greedy" and macs is None:
             raise ValueError("the bo strategy's greedy start needs the candidates' MACs (macs=)")
+        # the greedy start is the greedy strategy's first pick (most MACs, ties: lower position)
+        self._greedy = None if macs is None else GreedyPolicy(np.asarray(macs, np.float64))
         self.seed = int(seed)
         self._startup = EntropyPolicy(labels, p=p)
         self._x_std: dict[str, np.ndarray] = {}
@@ -91,7 +93,7 @@ class SurrogatePolicy:
         hist = [(int(i), float(s)) for i, s in (history or ()) if math.isfinite(s)]
         if len(hist) < self.n_startup:
             if self.start == "greedy" and not hist:
-                return self._most_macs(taken_set)
+                return self._greedy.suggest(rng, taken_set)
             return self._startup.suggest(rng, taken_set)
         idx = np.array([i for i, _ in hist], np.int64)
         y = np.array([s for _, s in hist])
@@ -100,12 +102,6 @@ class SurrogatePolicy:
             score[np.fromiter(taken_set, np.int64)] = -np.inf
         best = np.flatnonzero(score == score.max())
         return int(best[rng.integers(len(best))]) if len(best) > 1 else int(best[0])
-
-    def _most_macs(self, taken: Collection[int]) -> int:
-        macs = self.macs.copy()
-        if taken:
-            macs[np.fromiter(taken, np.int64)] = -np.inf
-        return int(np.argmax(macs))
 
     # ------------------------------------------------------------------ surrogates
     def _lin(self, idx: np.ndarray, y: np.ndarray) -> np.ndarray:

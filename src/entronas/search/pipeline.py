@@ -209,9 +209,8 @@ def run_search(cfg: SearchConfig | RunRecord, evaluate: Evaluate | None = None, 
                                        int(sum(record.space.size(d)
                                                for d in record.space.depths)), ""))
     local = record.storage is None  # the run dir's own journal: its workers all lock here
-    with run.run_dir.lock("recover"), run.run_dir.sole_worker() as alone:
-        recover_interrupted(study, candidates, limit=record.trials, log=log,
-                            orphan_after=0.0 if alone and local else None)
+    with run.run_dir.sole_worker() as alone:
+        _recover(study, run, candidates, log, orphan_after=0.0 if alone and local else None)
     done = _n_complete(study)
     log(f"study {record.study!r}: {done}/{record.trials} trained, strategy "
         f"{record.strategy.describe()}, |X^f| = {len(candidates.feasible):,} under "
@@ -219,6 +218,14 @@ def run_search(cfg: SearchConfig | RunRecord, evaluate: Evaluate | None = None, 
     if done < record.trials:
         _optimize(study, record, candidates, evaluate, save_artifacts, run, progress, log)
     return _finish(study, run, candidates, t_start)
+
+
+def _recover(study: Any, run: OpenRun, candidates: Candidates, log: Callable[[str], None],
+             orphan_after: float | None = None) -> None:
+    """Retry what dead workers left (one worker of this host at a time)."""
+    with run.run_dir.lock("recover"):
+        recover_interrupted(study, candidates, limit=run.record.trials, log=log,
+                            orphan_after=orphan_after)
 
 
 def _n_complete(study: Any) -> int:
@@ -236,8 +243,7 @@ def _optimize(study: Any, record: RunRecord, candidates: Candidates, evaluate: E
     started = [0]
 
     def recover() -> None:
-        with run.run_dir.lock("recover"):
-            recover_interrupted(study, candidates, limit=record.trials, log=log)
+        _recover(study, run, candidates, log)
 
     def stop_when_done(study: Any, trial: Any) -> None:
         started[0] += 1

@@ -270,17 +270,18 @@ def _tail(space: ChainSpace, depth: int, c_last: int) -> tuple[Layer, ...]:
     return space.backbone_impl.tail(space, depth, c_last)
 
 
-def _is_int(v: Any) -> bool:
+def is_int(v: Any) -> bool:
+    """A whole number as written (an int, not a bool, not 64.0): space files and options."""
     return isinstance(v, int) and not isinstance(v, bool)
 
 
 #: what each option kind accepts, and how the error says it
 _OPTION_KINDS = {
-    "int": (lambda v: _is_int(v) and v >= 1, "a positive int, e.g. 3"),
+    "int": (lambda v: is_int(v) and v >= 1, "a positive int, e.g. 3"),
     "bool": (lambda v: isinstance(v, bool), "true or false"),
     "pair": (lambda v: isinstance(v, (tuple, list)) and len(v) == 2
-             and all(_is_int(x) and x >= 1 for x in v), "two positive ints, e.g. [10, 4]"),
-    "ints": (lambda v: isinstance(v, (tuple, list)) and all(_is_int(x) and x >= 1 for x in v),
+             and all(is_int(x) and x >= 1 for x in v), "two positive ints, e.g. [10, 4]"),
+    "ints": (lambda v: isinstance(v, (tuple, list)) and all(is_int(x) and x >= 1 for x in v),
              "a list of positive ints, e.g. [2, 4]"),
 }
 

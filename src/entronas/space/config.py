@@ -27,7 +27,7 @@ from typing import Any
 
 from .._core.errors import EntronasError, InvalidSpaceError
 from .._core.fileio import read_mapping
-from .base import BACKBONES, ChainSpace, width_grid
+from .base import BACKBONES, ChainSpace, is_int, width_grid
 from .presets import SPACES, get_space
 
 SPACE_KEYS = {"name", "backbone", "preset", "depth", "widths", "layer_widths", "monotone",
@@ -52,7 +52,7 @@ MAX_GRID = 4096
 
 def _int(value: Any, where: str, key: str, *, lo: int = 1, hi: int = MAX_EXTENT) -> int:
     """A whole number from a space file; floats (64.0, 1e20, inf, nan) are refused, not cast."""
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+    if not is_int(value) or not lo <= value <= hi:
         raise InvalidSpaceError(f"{where}: {key} has {value!r}; it takes whole numbers in "
                                 f"{lo}..{hi:,} (no decimal point)")
     return value
@@ -88,9 +88,11 @@ def space_from_dict(data: dict[str, Any], where: str = "space") -> ChainSpace:
     try:
         if "depth" in data:
             depth = data["depth"]
-            lo, hi = (depth, depth) if not isinstance(depth, (list, tuple)) else \
-                (tuple(depth) * 2)[:2] if len(depth) == 1 else depth
-            if isinstance(depth, (list, tuple)) and len(depth) != 2:
+            if not isinstance(depth, (list, tuple)):
+                lo = hi = depth
+            elif len(depth) == 2:
+                lo, hi = depth
+            else:
                 raise InvalidSpaceError(f"{where}: depth {depth!r} must be N or [min, max]")
             overrides.update(depth_min=_int(lo, where, "depth", hi=MAX_DEPTH),
                              depth_max=_int(hi, where, "depth", hi=MAX_DEPTH))

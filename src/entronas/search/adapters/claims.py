@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ._optuna import STATE
-from .storage import is_stale
+from .workers import is_stale
 
 CLAIM_ATTR = "claim"
 #: poll interval while another worker's claim is undecided, and how long to wait at most
