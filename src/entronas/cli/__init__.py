@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except click.UsageError as exc:  # one line, naming the command's --help, not a usage block
         cmd = exc.ctx.command_path if exc.ctx is not None else "entronas"
-        click.echo(f"error: {exc.format_message()}; see `{cmd} --help`", err=True)
+        click.echo(f"error: {exc.format_message().rstrip('.')}; see `{cmd} --help`", err=True)
         return exc.exit_code
     except click.ClickException as exc:
         exc.show()

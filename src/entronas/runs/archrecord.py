@@ -86,7 +86,8 @@ class ArchRecord:
             raw_space = data.get("space_definition") or data["space"]
             widths = tuple(int(w) for w in data["widths"])
         except FileNotFoundError:
-            raise CorruptFileError(f"arch file {file} does not exist") from None
+            raise CorruptFileError(f"arch file {file} does not exist; pass a run directory of "
+                                   "`entronas search` or an arch JSON file") from None
         except (ValueError, KeyError, TypeError) as exc:
             raise CorruptFileError(
                 f"{file} is not an arch file ({type(exc).__name__}: {exc}); expected "
