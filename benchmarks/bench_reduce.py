@@ -62,6 +62,31 @@ def brute_force_count(space, target, options) -> int:
     return total
 
 
+def _sample_cli_rows(counted) -> list[str]:
+    """The README's `entronas sample cm.tree` as a user runs it: a new process that imports,
+    re-counts the saved definition, clusters its pool and prints (min of 3 each)."""
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from entronas.reduce.storage import save_feasible
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "cm.tree"
+        save_feasible(counted, tree)
+        for n in (5, 10_000):
+            cmd = [sys.executable, "-m", "entronas", "sample", str(tree), "-n", str(n), "--json"]
+            secs, out = best_of(lambda: subprocess.run(cmd, check=True, capture_output=True),
+                                repeat=3)
+            assert len(out.stdout.splitlines()) == n
+            rows.append(f"| `entronas sample cm.tree -n {n}` on the counted ConvMixer X^f, end "
+                        f"to end (new process, re-count, pool clusters, {n:,} rows with costs) "
+                        f"| - | {secs:.2f} s | - |")
+    return rows
+
+
 def main() -> None:
     target = get_target("paper-small")
     options = CostOptions()  # the paper convention, as the paper counts
@@ -100,14 +125,20 @@ def main() -> None:
                 f"{t_smp:.2f} s | - |")
     from entronas.sampling import Candidates
 
-    t_pool, cands = best_of(lambda: Candidates.build(counted), repeat=1)
+    def first_sample():  # cold: the suffix tables are dropped after every batch decode
+        c = Candidates.build(counted)
+        c.policy("entropy", p=0.5).suggest(np.random.default_rng(0))
+        return c
+
+    t_pool, cands = best_of(first_sample, repeat=3)
     rows.append(f"| entropy clusters of the counted ConvMixer X^f (uniform pool of "
-                f"{cands.n_candidates:,}, 100 clusters): time to the first entropy sample | - | "
-                f"{t_pool:.2f} s | issue target <= 1 s |")
+                f"{cands.n_candidates:,}, 100 clusters): time to the first entropy sample "
+                f"(min of 3) | - | {t_pool:.2f} s | issue target <= 1 s |")
     policy = cands.policy("entropy", p=0.5)
     t_draw, _ = best_of(lambda: policy.draws(np.random.default_rng(0), 10_000))
     rows.append(f"| 10,000 entropy draws without repetition from that pool | - | "
                 f"{t_draw:.2f} s | issue target <= 1 s |")
+    rows.extend(_sample_cli_rows(counted))
     # the deployed convention: exact under TFLM's planner (lower bound, window bound, replay)
     import entronas.reduce.enumerate as enum
 

@@ -65,6 +65,34 @@ def test_convmixer_full_space_is_counted_not_listed():
         assert c.rom <= 1_000_000 and c.ram <= 262_144
 
 
+def test_shared_tables_runs_and_threads_decode_what_the_plain_unrank_decodes():
+    """Depths of identical blocks share suffix tables (8 and 10 use 10's, 9 and 11 use 11's),
+    sorted queries share early layers, partitions decode in threads: the positions must be
+    those of the plain per-depth unrank on unsorted queries, with no sharing."""
+    from entronas.reduce.feasible import FeasibleSet
+
+    space = get_space("convmixer-cifar10", depth_max=11)
+    counted, _ = reduce_space(space, Target("s", 1_000_000, 262_144, costs="paper"),
+                              method="count")
+    donors = {d: c.donor and (c.donor[0].t.depth, c.donor[1])
+              for d, c in counted.counters.items()}
+    assert donors == {8: (10, 2), 9: (11, 2), 10: None, 11: None}
+    idx = np.unique(counted.sample(30_000, seed=3, replace=False))
+    fast = {d: (sel, pos) for d, sel, pos in counted.positions_by_depth(idx)}
+    for c in counted.counters.values():
+        c.donor = None
+    order = np.random.default_rng(0).permutation(len(idx))
+    plain = {d: (order[sel], pos) for d, sel, pos in
+             FeasibleSet.positions_by_depth(counted, idx[order])}
+    assert fast.keys() == plain.keys() == {8, 9, 10, 11}
+    for d in fast:
+        got, want = (np.full((len(idx), d), -1) for _ in range(2))
+        got[fast[d][0]], want[plain[d][0]] = fast[d][1], plain[d][1]
+        assert len(fast[d][0]) > 100 and (got == want).all()
+    widths = counted.widths_of(idx[::1000])
+    assert [counted.index_of(w) for w in widths] == idx[::1000].tolist()
+
+
 def test_tree_and_counted_are_interchangeable_for_uniform_sampling():
     tree, _ = reduce_space(get_space("mlp-example"), Target("fig3", 10_240, 448, costs="paper"))
     counted, _ = reduce_space(get_space("mlp-example"), Target("fig3", 10_240, 448, costs="paper"),

@@ -109,6 +109,12 @@ def test_counted_space_entropy_sampler_uses_a_uniform_pool():
     h = entropies(counted.space, np.array([counted.widths_of([i])[0]]))[0]
     assert h == pytest.approx(s.entropy[s.position(i)])
     assert h == pytest.approx(s.entropy_of_arch(counted.widths_of([i])[0]))
+    # a candidate's stored entropy and cluster are those recomputed from its widths
+    for g in s.indices[::97]:
+        h, c = s.entropy_at(int(g))
+        widths = counted.widths_of([int(g)])[0]
+        assert h == s.entropy_of_arch(widths) == entropies(counted.space, np.array([widths]))[0]
+        assert c == s.cluster_of_entropy(h)
 
 
 def test_mathematically_equal_entropies_are_one_value():

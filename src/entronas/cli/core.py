@@ -199,12 +199,11 @@ def sample_cmd(tree_file: str, pool: int, count: int, strategy: str, seed: int, 
         raise InvalidParameterError(
             f"-n {count} exceeds the {len(picks):,} candidates (a pool of the counted X^f); "
             f"raise --pool or use --replace")
-    for n in range(count):
-        i = policy.suggest(rng, ()) if picks is None else picks[n]
-        widths = tree.widths_of([i])[0]
+    if picks is None:
+        picks = [policy.suggest(rng, ()) for _ in range(count)]
+    for i, widths in zip(picks, tree.widths_of(picks)):
         c = estimate(tree.space, widths, options)
-        h = cands.entropy_of_arch(widths)
-        cl = cands.cluster_of_entropy(h)
+        h, cl = cands.entropy_at(i)
         if as_json:
             click.echo(json.dumps({"index": int(i), "widths": list(widths), "rom": c.rom,
                                    "ram": c.ram, "flops": c.flops, "entropy": h,

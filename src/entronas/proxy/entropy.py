@@ -59,15 +59,25 @@ def entropy_tables(space: ChainSpace, depth: int,
 
 def entropies(space: ChainSpace, widths: np.ndarray, *, output: str = "network") -> np.ndarray:
     """Eq. (6) vectorised over many architectures of ONE depth (rows of ``widths``)."""
-    check_choice(output, "output", "entropies", OUTPUTS)
     widths = np.asarray(widths, dtype=np.int64)
     depth = widths.shape[1]
-    logw, log_u = entropy_tables(space, depth, output)
-    pos = [np.searchsorted(np.asarray(space.grid(depth, i)), widths[:, i]) for i in range(depth)]
-    total = logw[0][0, pos[0]].copy()
+    pos = np.stack([np.searchsorted(np.asarray(space.grid(depth, i)), widths[:, i])
+                    for i in range(depth)], axis=1) if depth else widths
+    return position_entropies(space, pos, output=output)
+
+
+def position_entropies(space: ChainSpace, pos: np.ndarray, *, output: str = "network",
+                       tables: tuple[list[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """Eq. (6) of many architectures of ONE depth given by grid positions (N x depth), as a
+    feasible set's unranking yields them (``tables``: :func:`entropy_tables`, if at hand)."""
+    check_choice(output, "output", "entropies", OUTPUTS)
+    pos = np.asarray(pos, dtype=np.int64)
+    depth = pos.shape[1]
+    logw, log_u = tables if tables is not None else entropy_tables(space, depth, output)
+    total = logw[0][0, pos[:, 0]].copy()
     for i in range(1, depth):
-        total += logw[i][pos[i - 1], pos[i]]
-    return log_u[pos[-1]] * total
+        total += logw[i][pos[:, i - 1], pos[:, i]]
+    return log_u[pos[:, -1]] * total
 
 
 def tree_entropies(tree, *, output: str = "network") -> np.ndarray:

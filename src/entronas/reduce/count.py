@@ -16,9 +16,11 @@ enumerate; that raises a clear error.
 from __future__ import annotations
 
 import math
+import os
+import threading
 from dataclasses import dataclass
 from functools import reduce as _reduce
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -258,6 +260,25 @@ def _forward(rules: _Rules, axis: Axis, caps: tuple, depths: list[int],
     return totals
 
 
+def _same_suffix(t: DepthTables, deep: DepthTables) -> bool:
+    """Whether layers 1.. of ``t`` and its tail are the last layers of ``deep`` at an even
+    shift (widths from layer 0 on): then t's suffix tables S[k] are deep's S[k + shift]
+    (Eq. 4's buffer parity is kept by the even shift). True for chains of identical blocks,
+    e.g. ConvMixer, whose depths then share one set of tables."""
+    s = deep.depth - t.depth
+    if s <= 0 or s % 2 or t.ram_shape != deep.ram_shape or t.in_bytes != deep.in_bytes:
+        return False
+    for k in range(t.depth):
+        if not (np.array_equal(t.out[k], deep.out[k + s])
+                and np.array_equal(t.widths[k], deep.widths[k + s])):
+            return False
+        if k and not all(np.array_equal(getattr(t, n)[k], getattr(deep, n)[k + s])
+                         for n in ("rom", "flops", "allowed", "peak")):
+            return False
+    return all(np.array_equal(getattr(t, n), getattr(deep, n))
+               for n in ("tail_rom", "tail_flops", "tail_peak"))
+
+
 class DepthCounter:
     """Exact ranker/unranker of X^f_L for one depth (suffix tables built lazily per partition)."""
 
@@ -267,16 +288,29 @@ class DepthCounter:
         self.rules = _Rules(t, target, options)
         self.count = sum(p.count for p in parts)
         self._suffix_cache: dict[tuple, list[np.ndarray]] = {}
+        self._lock = threading.Lock()
+        #: (deeper counter, shift) whose suffix tables are this depth's (see _same_suffix)
+        self.donor: tuple[DepthCounter, int] | None = None
 
     @property
     def units(self) -> int:
         return self.axis.units
 
     def _cost(self, k: int) -> np.ndarray:
-        return self.axis.layer(self.t, k)
+        """Layer k's cost units per grid pair (cached: asked once per layer and batch)."""
+        if not hasattr(self, "_costs"):
+            self._costs = [self.axis.layer(self.t, j) for j in range(self.t.depth)]
+        return self._costs[k]
 
     def _suffix(self, even_cap: int | None, odd_cap: int | None) -> list[np.ndarray]:
         """S[k][b, r]: completions of layers k+1.. given M_k = b and r units left."""
+        if self.donor is not None:
+            deeper, shift = self.donor
+            return deeper._suffix(even_cap, odd_cap)[shift:]
+        with self._lock:  # decoding threads share one cache per counter
+            return self._suffix_locked(even_cap, odd_cap)
+
+    def _suffix_locked(self, even_cap: int | None, odd_cap: int | None) -> list[np.ndarray]:
         key = (even_cap, odd_cap)
         if key in self._suffix_cache:
             self._suffix_cache[key] = self._suffix_cache.pop(key)  # most recently used last
@@ -306,8 +340,10 @@ class DepthCounter:
         return S
 
     def release(self) -> None:
-        """Drop the suffix tables (they can take ~100 MB per depth on big spaces)."""
+        """Drop the suffix tables (they can take ~64 MB per depth on big spaces)."""
         self._suffix_cache.clear()
+        if self.donor is not None:
+            self.donor[0].release()
 
     def _partition_tables(self, p: _Partition):
         A = self._suffix(p.even_cap, p.odd_cap)
@@ -319,51 +355,76 @@ class DepthCounter:
 
     def unrank(self, idx: np.ndarray) -> np.ndarray:
         """Grid positions (N x L) of in-depth indices (vectorised per partition)."""
+        out = np.empty((len(idx), self.t.depth), dtype=np.int64)
+        for p, sel, r in self.split(idx):
+            out[sel] = self._unrank_in(p, r)
+        return out
+
+    def split(self, idx: np.ndarray) -> Iterator[tuple[_Partition, np.ndarray, np.ndarray]]:
+        """(partition, where in ``idx``, index inside the partition) per partition hit."""
         big = self.count >= INT64_SAFE
         idx = np.asarray(idx, dtype=object if big else np.int64)
-        out = np.empty((len(idx), self.t.depth), dtype=np.int64)
         bounds = np.cumsum(np.array([0] + [p.count for p in self.partitions],
                                     dtype=object if big else np.int64))
         which = np.searchsorted(bounds, idx, side="right") - 1
         for j, p in enumerate(self.partitions):
             sel = np.nonzero(which == j)[0]
             if len(sel):
-                out[sel] = self._unrank_in(p, idx[sel] - bounds[j])
-        return out
+                yield p, sel, idx[sel] - bounds[j]
 
     def _unrank_in(self, p: _Partition, r: np.ndarray) -> np.ndarray:
-        tabs = self._partition_tables(p)
+        """Grid positions of in-partition indices ``r``: per layer, the first width whose
+        cumulative child count exceeds the remaining index (all queries at once)."""
+        A, mA, B, mB = self._partition_tables(p)
         n = len(r)
         pos = np.empty((n, self.t.depth), dtype=np.int64)
         rem = np.full(n, self.units, dtype=np.int64)
-        in_b = np.ones(n, dtype=bool)
+        in_b = np.ones(n, dtype=bool) if B is not None else None
         prev = np.zeros(n, dtype=np.int64)
         r = r.copy()
-        rows = np.arange(n)
+        # queries whose prefixes agree so far (runs of neighbours: r is sorted when the
+        # indices are) share one state, so early layers count children once per run
+        fresh = np.zeros(n, dtype=bool)
+        fresh[:1] = True
         for k in range(self.t.depth):
-            cum = np.cumsum(self._child_counts(k, prev, rem, in_b, *tabs), axis=1)
-            b = (cum <= r[:, None]).sum(axis=1).astype(np.int64)
-            r = r - np.where(b > 0, cum[rows, np.maximum(b - 1, 0)], 0)
+            run = np.cumsum(fresh) - 1
+            if n and run[-1] + 1 < n // 2:
+                first = np.nonzero(fresh)[0]
+                cnt = self._child_counts(k, prev[first], rem[first],
+                                         None if in_b is None else in_b[first],
+                                         A, mA, B, mB)[run]
+            else:
+                cnt = self._child_counts(k, prev, rem, in_b, A, mA, B, mB)
+            np.cumsum(cnt, axis=1, out=cnt)
+            b = (cnt <= r[:, None]).sum(axis=1)
+            r -= np.where(b > 0, np.take_along_axis(cnt, np.maximum(b - 1, 0)[:, None],
+                                                    axis=1)[:, 0], 0)
             pos[:, k] = b
-            rem = rem - self._cost(k)[prev if k else np.zeros(n, np.int64), b]
-            if tabs[3] is not None:
-                in_b &= tabs[3][k][b]
+            fresh[1:] |= b[1:] != b[:-1]
+            rem -= self._cost(k)[prev, b]
+            if in_b is not None:
+                in_b &= mB[k][b]
             prev = b
         return pos
 
-    def _child_counts(self, k: int, prev: np.ndarray, rem: np.ndarray, in_b: np.ndarray,
+    def _child_counts(self, k: int, prev: np.ndarray, rem: np.ndarray, in_b: np.ndarray | None,
                       A: list[np.ndarray], mA: list[np.ndarray], B: list[np.ndarray] | None,
                       mB: list[np.ndarray] | None) -> np.ndarray:
-        """(n, W_k): members of the partition below each query's prefix extended by each width."""
-        rows = np.zeros(len(prev), np.int64) if k == 0 else prev
-        left = rem[:, None] - self._cost(k)[rows]
-        li = np.clip(left, 0, None)
-        w = np.arange(len(self.t.out[k]))[None, :]
-        okA = self.rules.transition(k, mA)[rows] & (left >= 0)
-        cnt = np.where(okA, A[k][w, li], 0)
-        if B is not None:
-            okB = self.rules.transition(k, mB)[rows] & (left >= 0) & in_b[:, None]
-            cnt = cnt - np.where(okB, B[k][w, li], 0)
+        """(n, W_k): members of the partition below each query's prefix extended by each width
+        (``prev`` is 0 for layer 0, whose tables have one row)."""
+        left = rem[:, None] - self._cost(k)[prev]
+        fits = left >= 0
+        # flat indices into the (W_k, R + 1) tables: one take instead of 2-D fancy indexing
+        offsets = np.arange(0, len(self.t.out[k]) * (self.units + 1), self.units + 1)
+        left += offsets
+        np.maximum(left, offsets, out=left)
+        cnt = A[k].ravel().take(left)
+        cnt *= self.rules.transition(k, mA)[prev] & fits
+        if B is not None:  # only prefixes still inside the subtracted set
+            q = np.nonzero(in_b)[0] if not in_b.all() else slice(None)
+            sub = B[k].ravel().take(left[q])
+            sub *= self.rules.transition(k, mB)[prev[q]] & fits[q]
+            cnt[q] -= sub
         return cnt
 
     def rank(self, pos: np.ndarray) -> int | None:
@@ -409,6 +470,10 @@ class CountedSpace(FeasibleSet):
     def __init__(self, space: Any, counters: dict[int, DepthCounter],
                  meta: dict[str, Any] | None = None) -> None:
         self.counters = {d: c for d, c in sorted(counters.items()) if c.count > 0}
+        for d, c in self.counters.items():  # the deepest counter with the same suffix donates
+            c.donor = next(((deep, deep.t.depth - d) for deep in reversed(self.counters.values())
+                            if deep.t.depth > d and deep.axis == c.axis
+                            and _same_suffix(c.t, deep.t)), None)
         super().__init__(space, {d: c.count for d, c in self.counters.items()}, meta)
         self._memo: dict[int, tuple[int, ...]] = {}
 
@@ -417,6 +482,45 @@ class CountedSpace(FeasibleSet):
         pos = counter.unrank(local)
         counter.release()
         return pos
+
+    def positions_by_depth(self, indices: Sequence[int] | np.ndarray
+                           ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """As :meth:`FeasibleSet.positions_by_depth`, decoding partition by partition across
+        all depths, so that depths sharing suffix tables (see ``_same_suffix``) build them once
+        per partition instead of once per depth."""
+        idx = self._index_array(indices)
+        if len(idx) and (idx.min() < 0 or idx.max() >= self.size):
+            raise IndexError(f"index out of range for a feasible set of {self.size:,}")
+        which = np.searchsorted(self._offsets, idx, side="right") - 1
+        results, work = [], {}
+        for k, depth in enumerate(self._depth_list):
+            sel = np.nonzero(which == k)[0]
+            if not len(sel):
+                continue
+            counter = self.counters[depth]
+            pos = np.empty((len(sel), depth), dtype=np.int64)
+            results.append((depth, sel, pos))
+            for p, psel, r in counter.split(idx[sel] - self._offsets[k]):
+                key = (p.even_cap, p.odd_cap, p.prev_even_cap)
+                work.setdefault(key, []).append((counter, p, psel, r, pos))
+        def decode(key: tuple) -> None:
+            for counter, p, psel, r, pos in work[key]:
+                pos[psel] = counter._unrank_in(p, r)
+
+        keys = sorted(work, key=lambda c: tuple(-1 if v is None else v for v in c))
+        try:  # partitions in parallel threads (numpy releases the GIL); results are per slice
+            if len(idx) >= 20_000 and len(keys) > 1 and (os.cpu_count() or 1) > 1:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(min(len(keys), os.cpu_count() or 1, 8)) as ex:
+                    list(ex.map(decode, keys))
+            else:
+                for key in keys:
+                    decode(key)
+        finally:
+            for counter in self.counters.values():
+                counter.release()
+        yield from results
 
     def _rank(self, depth: int, pos: np.ndarray) -> int | None:
         return self.counters[depth].rank(pos)

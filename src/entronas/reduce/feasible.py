@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import sys
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -69,19 +69,24 @@ class FeasibleSet:
 
     def widths_of(self, indices: Sequence[int] | np.ndarray) -> list[tuple[int, ...]]:
         """Width tuples of many global indices (vectorised per depth)."""
+        out: list[tuple[int, ...]] = [()] * len(indices)
+        for depth, sel, pos in self.positions_by_depth(indices):
+            for s, row in zip(sel.tolist(), self.positions_to_widths(depth, pos).tolist()):
+                out[s] = tuple(row)
+        return out
+
+    def positions_by_depth(self, indices: Sequence[int] | np.ndarray
+                           ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(depth, where in ``indices``, grid positions N x depth) for each depth present: the
+        vectorised form of :meth:`widths_of` for callers that compute on grid positions."""
         idx = self._index_array(indices)
         if len(idx) and (idx.min() < 0 or idx.max() >= self.size):
             raise IndexError(f"index out of range for a feasible set of {self.size:,}")
         which = np.searchsorted(self._offsets, idx, side="right") - 1
-        out: list[tuple[int, ...]] = [()] * len(idx)
         for k, depth in enumerate(self._depth_list):
             sel = np.nonzero(which == k)[0]
             if len(sel):
-                pos = self._unrank(depth, idx[sel] - self._offsets[k])
-                widths = self.positions_to_widths(depth, pos)
-                for s, row in zip(sel, widths):
-                    out[s] = tuple(int(v) for v in row)
-        return out
+                yield depth, sel, self._unrank(depth, idx[sel] - self._offsets[k])
 
     def positions_to_widths(self, depth: int, pos: np.ndarray) -> np.ndarray:
         grids = self.grids[depth]

@@ -27,7 +27,7 @@ from .._core.registry import Registry
 from .._core.rng import as_generator
 from .._core.validation import check_choice
 from ..proxy.clusters import EntropyClusters
-from ..proxy.entropy import entropies, tree_entropies
+from ..proxy.entropy import entropy_tables, position_entropies, tree_entropies
 from .entropy import EntropyPolicy
 from .surrogate import DEFAULT_MODEL, DEFAULT_N_STARTUP, DEFAULT_START
 from .uniform import UniformPolicy
@@ -229,11 +229,28 @@ class Candidates:
             return None
 
     def entropy_of_arch(self, widths: tuple[int, ...]) -> float:
+        """Eq. 6 of any architecture of the space, also one outside X^f (TPE proposals);
+        the per-depth tables are built once (a deep space's take ~1,000 layer descriptions)."""
         output = self.settings.get("output", "network")
-        return float(entropies(self.space, np.array([widths]), output=output)[0])
+        depth = len(widths)
+        cache = self.__dict__.setdefault("_entropy_tables", {})
+        if depth not in cache:
+            cache[depth] = entropy_tables(self.space, depth, output)
+        pos = np.array([[int(np.searchsorted(np.asarray(self.space.grid(depth, i)), w))
+                         for i, w in enumerate(widths)]])
+        return float(position_entropies(self.space, pos, output=output,
+                                        tables=cache[depth])[0])
 
     def cluster_of_entropy(self, h: float) -> int:
         return int(self.clusters.predict(np.array([h]))[0])
+
+    def entropy_at(self, index: int) -> tuple[float, int]:
+        """(Eq. 6 entropy, cluster) of the candidate with global index ``index``."""
+        pos = self.position(index)
+        if pos is None:
+            raise NotInSpaceError(f"index {index} is not one of the {self.n_candidates:,} "
+                                  "candidates")
+        return float(self.entropy[pos]), int(self.clusters.labels_[pos])
 
     # ------------------------------------------------------------------ storage
     def to_bytes(self) -> bytes:
@@ -292,13 +309,10 @@ class Candidates:
 
 
 def _pool_entropies(feasible: Any, indices: np.ndarray, output: str) -> np.ndarray:
-    widths = feasible.widths_of(indices)
-    h = np.empty(len(widths))
-    by_depth: dict[int, list[int]] = {}
-    for k, w in enumerate(widths):
-        by_depth.setdefault(len(w), []).append(k)
-    for depth, ks in by_depth.items():
-        h[ks] = entropies(feasible.space, np.array([widths[k] for k in ks]), output=output)
+    """Eq. 6 of the pool members, computed on the grid positions their unranking gives."""
+    h = np.empty(len(indices))
+    for depth, sel, pos in feasible.positions_by_depth(indices):
+        h[sel] = position_entropies(feasible.space, pos, output=output)
     return h
 
 
