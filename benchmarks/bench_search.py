@@ -1,9 +1,10 @@
 """Search overhead per trial with a stand-in objective (no training).
 
 Rows: every strategy on the default job (100 trials, journal storage on disk, the whole run
-pipeline; best of 3 fresh runs, the slowest shown), and the model-based strategy's own overhead
+pipeline; best of 3 fresh runs, the slowest shown), the model-based strategy's own overhead
 at 1,000 trials on a 32,160-member X^f (the surrogate is refitted before every trial; target
-<= 50 ms per trial).
+<= 50 ms per trial), and the pipeline's overhead over 10,000 trials on disk (first and last 100;
+target <= 10 ms per trial with no growth).
 
 Run: ``python benchmarks/bench_search.py`` (rows go to README.md).
 """
@@ -54,6 +55,33 @@ def big_bo_overhead(trials: int = 1000) -> str:
             f"{1000 * last:.1f} ms over the last 100 |")
 
 
+def disk_scaling(trials: int = 10_000, strategy: str = "random") -> str:
+    """ms per trial over the first and the last 100 of ``trials`` trials of the whole pipeline
+    with the journal on disk (stand-in objective; stamps taken when each trial evaluates)."""
+    import numpy as np
+
+    stamps: list[float] = []
+
+    def ev(arch, seed):
+        stamps.append(time.perf_counter())
+        return {"score": sum(arch.widths) / 1000.0, "train_seconds": 0.0}
+
+    with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parent) as d:  # on disk
+        cfg = SearchConfig(strategy=strategy, trials=trials, run_dir=d, space="mlp-digits",
+                           space_overrides={"depth_max": 4}, target="stm32g071", rom="64KiB",
+                           ram="1MiB", rom_reserve=0, ram_reserve=0, costs="paper")
+        t0 = time.perf_counter()
+        r = run_search(cfg, ev, progress=False, log=lambda m: None)
+        total = time.perf_counter() - t0
+        journal = Path(d) / "study.journal"
+        records = sum(1 for _ in journal.open("rb")) / max(r.completed, 1)
+    dt = np.diff(stamps)
+    return (f"| {strategy}, {trials:,} trials on a {len(r.candidates.feasible):,}-member X^f "
+            f"(journal on disk, {records:.1f} records and 1 fsync per trial) | {r.completed:,} "
+            f"| {r.infeasible} | {total:.1f} s | first 100: {1000 * dt[:100].mean():.1f} ms, "
+            f"last 100: {1000 * dt[-100:].mean():.1f} ms |")
+
+
 def main() -> None:
     def ev(arch, seed):
         return {"score": sum(arch.widths) / 1000.0, "train_seconds": 0.0}
@@ -74,6 +102,9 @@ def main() -> None:
         print(rows[-1])
     rows.append(big_bo_overhead())
     print(rows[-1])
+    for strategy in ("random", "entropy"):
+        rows.append(disk_scaling(strategy=strategy))
+        print(rows[-1])
     write_rows("search", rows)
 
 

@@ -25,7 +25,8 @@ from .adapters import STATE, STRATEGIES, make_sampler, optuna
 from .adapters.claims import running_claims
 from .adapters.objective import Evaluate, Objective, SaveArtifacts
 from .adapters.progress import Progress
-from .adapters.storage import open_storage, recover_interrupted
+from .adapters.ledger import ledger
+from .adapters.storage import open_storage, recover_interrupted, sync_storage
 from .adapters.study import check_record, create_study, load_study, study_attrs
 from .best import export_trial
 from .config import SearchConfig
@@ -228,8 +229,8 @@ def _recover(study: Any, run: OpenRun, candidates: Candidates, log: Callable[[st
                             orphan_after=orphan_after)
 
 
-def _n_complete(study: Any) -> int:
-    return len(study.get_trials(deepcopy=False, states=(STATE.COMPLETE,)))
+def _n_complete(study: Any, refresh: bool = True) -> int:
+    return len(ledger(study, refresh=refresh).complete)
 
 
 def _optimize(study: Any, record: RunRecord, candidates: Candidates, evaluate: Evaluate,
@@ -247,10 +248,11 @@ def _optimize(study: Any, record: RunRecord, candidates: Candidates, evaluate: E
 
     def stop_when_done(study: Any, trial: Any) -> None:
         started[0] += 1
+        sync_storage(study)  # the journal is fsynced once per trial (see storage.py)
         recover()  # a killed worker's trial is retried by the workers still running
         if trial.user_attrs.get("status") == "surplus":
             _stand_by(study, record.trials, recover)
-        if _n_complete(study) >= record.trials:
+        if _n_complete(study, refresh=False) >= record.trials:  # recover() just read it
             study.stop()
         elif started[0] >= max_proposals:
             log(f"stopping after {started[0]} proposals in this process (max_proposals); "
@@ -273,13 +275,13 @@ def _stand_by(study: Any, limit: int, recover: Callable[[], None],
     until one of them is retried or fails (then this worker takes its place)."""
     while _n_complete(study) < limit:
         recover()
-        if study.get_trials(deepcopy=False, states=(STATE.WAITING,)) or \
-                running_claims(study) == 0:
+        if ledger(study).waiting() or running_claims(study) == 0:
             return
         time.sleep(poll)
 
 
 def _finish(study: Any, run: OpenRun, candidates: Candidates, t_start: float) -> SearchResult:
+    sync_storage(study)
     trials = study.get_trials(deepcopy=False)
     completed = [t for t in trials if t.state == STATE.COMPLETE]
     infeasible = sum(1 for t in trials if t.user_attrs.get("status") == "infeasible")

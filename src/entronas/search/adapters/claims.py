@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ._optuna import STATE
+from .ledger import Derived, ledger
 from .workers import is_stale
 
 CLAIM_ATTR = "claim"
@@ -72,34 +73,50 @@ def claim_candidate(trial: Any, index: int, *, limit: int | None = None,
     trial.set_user_attr(CLAIM_ATTR, "claiming")
     waited, start = 0.0, time.time()
     while True:
-        trials = study.get_trials(deepcopy=False)
-        mine = next(t for t in trials if t._trial_id == me)
+        led = ledger(study)  # finished trials are read once; running ones every time
+        complete = led.memo("complete-by-index", _CompleteByIndex).update(led)
+        mine = led.trial(trial.number)
         key, now = _order(mine), time.time()
         pending = False
-        for t in trials:
-            if t._trial_id == me or t.user_attrs.get("index") != index or not exclusive:
-                continue
-            claim = t.user_attrs.get(CLAIM_ATTR)
-            if t.state == STATE.COMPLETE:
-                return _lose(trial, Claim("trained", t))
-            if t.state != STATE.RUNNING or claim in ("lost", "surplus") or is_stale(t, now):
-                continue
-            if claim == "kept" or (claim == "claiming" and _order(t) < key):
-                return _lose(trial, Claim("taken", t))
-            if claim == "claiming":
-                pending = True  # a higher trial that has not decided: it will lose or keep
-        below = [t for t in trials if _order(t) < key]
-        undecided = [t for t in below if t.state == STATE.RUNNING and not _decided(t)
-                     and not is_stale(t, now)]
+        if exclusive:
+            if index in complete.first:
+                return _lose(trial, Claim("trained", complete.first[index]))
+            for t in led.running():
+                if t._trial_id == me or t.user_attrs.get("index") != index:
+                    continue
+                claim = t.user_attrs.get(CLAIM_ATTR)
+                if claim in ("lost", "surplus") or is_stale(t, now):
+                    continue
+                if claim == "kept" or (claim == "claiming" and _order(t) < key):
+                    return _lose(trial, Claim("taken", t))
+                if claim == "claiming":
+                    pending = True  # a higher trial that has not decided: it will lose or keep
+        below = [t for t in led.running() if _order(t) < key]
+        undecided = [t for t in below if not _decided(t) and not is_stale(t, now)]
         if (pending or (limit is not None and undecided)) and waited < patience:
             sleep(POLL_S)
             waited = time.time() - start
             continue
-        if limit is not None and sum(1 for t in below if _holds(t)) >= limit:
+        holds = led.complete_below(mine.number) + sum(1 for t in below if _holds(t))
+        if limit is not None and holds >= limit:
             trial.set_user_attr(CLAIM_ATTR, "surplus")
             return Claim("surplus")
         trial.set_user_attr(CLAIM_ATTR, "kept")
         return Claim("kept")
+
+
+class _CompleteByIndex(Derived):
+    """The first COMPLETE trial of every candidate index (finished trials, read once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first: dict[Any, Any] = {}
+
+    def update(self, led: Any) -> "_CompleteByIndex":
+        for t in self.new(led):
+            if t.state == STATE.COMPLETE:
+                self.first.setdefault(t.user_attrs.get("index"), t)
+        return self
 
 
 def _lose(trial: Any, claim: Claim) -> Claim:
@@ -110,5 +127,5 @@ def _lose(trial: Any, claim: Claim) -> Claim:
 def running_claims(study: Any) -> int:
     """Trials of live workers that are training (kept) or about to decide (claiming)."""
     now = time.time()
-    return sum(1 for t in study.get_trials(deepcopy=False, states=(STATE.RUNNING,))
+    return sum(1 for t in ledger(study).running()
                if t.user_attrs.get(CLAIM_ATTR) in ("claiming", "kept") and not is_stale(t, now))

@@ -8,6 +8,7 @@ from typing import Any
 
 from ...targets.base import fmt_size
 from ._optuna import STATE
+from .ledger import ledger
 
 
 class Progress:
@@ -21,14 +22,13 @@ class Progress:
         self.done_here = 0
 
     def __call__(self, study: Any, trial: Any) -> None:
-        trials = study.get_trials(deepcopy=False)
-        done = [t for t in trials if t.state == STATE.COMPLETE]
-        k = len(done)
+        led = ledger(study)
+        k = len(led.complete)
         a = trial.user_attrs
         arch = "-".join(str(w) for w in a.get("widths", [])) or "?"
         res = (f"ROM {fmt_size(a.get('rom'))} RAM {fmt_size(a.get('ram'))}"
                + (f" ({self.costs})" if self.costs else "") if "rom" in a else "")
-        best = max(done, key=lambda t: t.value) if done else None
+        best = led.best
         best_s = f"best {best.value:.4f} (#{best.number})" if best else "best -"
         if trial.state == STATE.COMPLETE:
             self.done_here += 1

@@ -13,6 +13,7 @@ objective's claim (:mod:`.claims`) then lets exactly one of them train it.
 
 from __future__ import annotations
 
+import bisect
 import warnings
 from typing import Any, Sequence
 
@@ -23,10 +24,8 @@ from ...sampling.candidates import Candidates
 from ..errors import StudyMismatchError
 from ..params import arch_from_params, value_for
 from ._optuna import optuna
+from .ledger import Derived, ledger
 from .workers import ACTIVE, worker_id
-
-#: states whose candidate counts as taken (a FAIL stays taken: its retry is an enqueued trial)
-TAKEN_STATES = ("COMPLETE", "RUNNING", "PRUNED", "FAIL")
 
 FINGERPRINT_ATTR = "entronas:fingerprint"   # study user attr, set when the study is created
 
@@ -45,6 +44,18 @@ def tag_worker(study: Any, trial: Any) -> None:
     its candidate is being chosen is recognised (and retried) at once."""
     ACTIVE.add(trial._trial_id)  # the objective removes it when the trial ends
     study._storage.set_trial_user_attr(trial._trial_id, "worker", worker_id())
+
+
+class _TakenSet(Derived):
+    def __init__(self) -> None:
+        super().__init__()
+        self.indices: set[int] = set()
+
+
+class _History(Derived):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple[int, int, float]] = []
 
 
 class _FeasibleSetSampler(optuna.samplers.BaseSampler):
@@ -71,35 +82,49 @@ class _FeasibleSetSampler(optuna.samplers.BaseSampler):
         return state
 
     # -------------------------------------------------------------- helpers
-    def taken(self, study: Any, exclude_number: int | None = None) -> set[int]:
-        """Global indices of X^f used by trials of ``study`` (finished, running or failed)."""
-        states = tuple(getattr(_optuna().trial.TrialState, s) for s in TAKEN_STATES)
-        out: set[int] = set()
-        for t in study.get_trials(deepcopy=False, states=states):
-            if t.number == exclude_number or t.user_attrs.get("status") == "surplus":
-                continue  # a surplus trial gave its candidate back untrained
-            idx = t.system_attrs.get(self.index_key)
-            if idx is None:
-                idx = t.user_attrs.get("index")
-            if idx is None and t.params:
-                try:
-                    idx = self.candidates.index_of(arch_from_params(self.candidates.space,
-                                                                    t.params))
-                except Exception:  # parameters from another contract: not ours
-                    idx = None
-            if idx is not None and idx >= 0:
-                out.add(int(idx))
+    def taken(self, study: Any, *, refresh: bool = True) -> set[int]:
+        """Global indices of X^f used by trials of ``study`` (finished, running or failed; a
+        surplus trial gave its candidate back untrained). Incremental: finished trials are
+        read once (:mod:`.ledger`), running ones every time."""
+        led = ledger(study, refresh=refresh)
+        done = led.memo(("taken", self.index_key), _TakenSet)
+        for t in done.new(led):
+            idx = self._index_of_trial(t)
+            if idx is not None:
+                done.indices.add(idx)
+        out = set(done.indices)
+        for t in led.running():
+            idx = self._index_of_trial(t)
+            if idx is not None:
+                out.add(idx)
         return out
 
+    def _index_of_trial(self, t: Any) -> int | None:
+        if t.user_attrs.get("status") == "surplus":
+            return None
+        idx = t.system_attrs.get(self.index_key)
+        if idx is None:
+            idx = t.user_attrs.get("index")
+        if idx is None and t.params:
+            try:
+                idx = self.candidates.index_of(arch_from_params(self.candidates.space,
+                                                                t.params))
+            except Exception:  # parameters from another contract: not ours
+                idx = None
+        return int(idx) if idx is not None and idx >= 0 else None
+
     def history(self, study: Any) -> list[tuple[int, float]]:
-        """(candidate index, score) of the study's finished trials (what a model learns from)."""
-        done = (_optuna().trial.TrialState.COMPLETE,)
-        out = []
-        for t in study.get_trials(deepcopy=False, states=done):
+        """(candidate index, score) of the study's finished trials in trial order (what a
+        model learns from; incremental like :meth:`taken`)."""
+        led = ledger(study)
+        hist = led.memo(("history", self.index_key), _History)
+        for t in hist.new(led):
+            if t.state != _optuna().trial.TrialState.COMPLETE or t.value is None:
+                continue
             idx = t.system_attrs.get(self.index_key, t.user_attrs.get("index"))
-            if idx is not None and idx >= 0 and t.value is not None:
-                out.append((int(idx), float(t.value)))
-        return out
+            if idx is not None and idx >= 0:
+                bisect.insort(hist.rows, (t.number, int(idx), float(t.value)))
+        return [(i, v) for _, i, v in hist.rows]
 
     def rng_for(self, trial_number: int) -> np.random.Generator:
         return np.random.default_rng(derive_seed(self.seed, int(trial_number)))
@@ -165,7 +190,9 @@ class _FeasibleSetSampler(optuna.samplers.BaseSampler):
         if trial.system_attrs.get(self.exhausted_key):
             study.stop()
             return
-        if len(self.taken(study)) >= self._candidate_count():
+        # the last refresh is recent enough: a set used up meanwhile is seen by the next
+        # before_trial, which then marks its trial exhausted
+        if len(self.taken(study, refresh=False)) >= self._candidate_count():
             study.stop()
 
     def reseed_rng(self) -> None:

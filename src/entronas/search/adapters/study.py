@@ -13,7 +13,8 @@ from typing import Any
 from ...runs.record import RunRecord
 from ...runs.rundir import RunDir, RunDirError, RunInfo
 from ..errors import SearchError, StudyMismatchError
-from ._optuna import optuna
+from ._optuna import STATE, optuna
+from .ledger import ledger
 from .samplers import FINGERPRINT_ATTR
 from .storage import open_storage
 
@@ -68,8 +69,29 @@ def check_record(study: Any, record: RunRecord) -> None:
 def create_study(storage: Any, name: str, sampler: Any) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return optuna.create_study(study_name=name, storage=storage, sampler=sampler,
-                                   direction="maximize", load_if_exists=True)
+        study = optuna.create_study(study_name=name, storage=storage, sampler=sampler,
+                                    direction="maximize", load_if_exists=True)
+    if hasattr(study, "_pop_waiting_trial_id"):
+        study._pop_waiting_trial_id = lambda: _pop_waiting(study)
+    return study
+
+
+def _pop_waiting(study: Any) -> int | None:
+    """Optuna's ``Study._pop_waiting_trial_id`` over the ledger's unfinished trials.
+
+    Why: Optuna scans every trial of the study for a WAITING one on every ``ask`` (5.3 ms per
+    trial at 10,000 trials on a journal, the largest part of the overhead there); the ledger
+    knows the unfinished ones. The same rule: the lowest-numbered WAITING trial whose state this
+    process manages to set to RUNNING (another worker may take it first).
+    """
+    storage = study._storage
+    for t in sorted(ledger(study).waiting(), key=lambda t: t.number):
+        try:
+            if storage.set_trial_state_values(t._trial_id, state=STATE.RUNNING):
+                return t._trial_id
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+    return None
 
 
 def open_run_study(run_dir: RunDir) -> tuple[Any, RunInfo]:
