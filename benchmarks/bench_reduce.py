@@ -101,7 +101,7 @@ def main() -> None:
                     f"{size} | {secs:.3f} s | paper: {p[0]} in {p[1]}, {p[2]} |")
         print(rows[-1])
     space = get_space("dscnn-kws")
-    t_bf, n_bf = best_of(lambda: brute_force_count(space, target, options), repeat=1)
+    t_bf, n_bf = best_of(lambda: brute_force_count(space, target, options), repeat=3)
     t_red, (tree, _) = best_of(lambda: reduce_space(space, target, options))
     assert n_bf == len(tree), (n_bf, len(tree))
     flat = sum(tree.count(d) * d * 4 for d in tree.depths)

@@ -104,6 +104,8 @@ def test_rank_unrank_and_storage_round_trip(problem, seed):
     loaded = FeasibleTree.from_bytes(tree.to_bytes())
     assert [a.widths for a in loaded] == [a.widths for a in tree]
     assert loaded.meta["fingerprint"] == tree.meta["fingerprint"]
+    # the same reduction writes the same bytes (no timings in the file)
+    assert reduce_space(space, target, options)[0].to_bytes() == tree.to_bytes()
 
 
 def test_not_in_feasible_set_is_reported():

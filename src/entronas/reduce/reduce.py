@@ -35,11 +35,11 @@ class DepthReport:
     m_red: tuple[int, ...] | None   # reduced upper bounds M_i^red (Eq. 2); None if infeasible
     seconds: float = 0.0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, timings: bool = True) -> dict[str, Any]:
         return {"depth": self.depth, "size": self.size, "feasible": self.feasible,
                 "cheapest": self.cheapest, "lower_bound_ok": self.lower_bound_ok,
                 "m_red": None if self.m_red is None else list(self.m_red),
-                "seconds": self.seconds}
+                **({"seconds": self.seconds} if timings else {})}
 
 
 @dataclass
@@ -60,11 +60,13 @@ class ReductionReport:
     def feasible(self) -> int:
         return sum(d.feasible for d in self.depths)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, timings: bool = True) -> dict[str, Any]:
+        """``timings=False``: without the seconds, as stored in a feasible-set file (the same
+        reduction must write the same bytes)."""
         return {"space": self.space, "target": self.target, "size": self.size,
-                "feasible": self.feasible, "seconds": self.seconds, "method": self.method,
-                "costs": self.costs, "conservative": self.conservative,
-                "depths": [d.to_dict() for d in self.depths]}
+                "feasible": self.feasible, **({"seconds": self.seconds} if timings else {}),
+                "method": self.method, "costs": self.costs, "conservative": self.conservative,
+                "depths": [d.to_dict(timings) for d in self.depths]}
 
 
 def fingerprint(space: ChainSpace, target: Target, options: CostOptions) -> str:
@@ -246,7 +248,7 @@ def reduce_space(
             if d.depth not in counters:
                 d.m_red = None
         report.seconds = time.perf_counter() - start
-        meta["report"] = report.to_dict()
+        meta["report"] = report.to_dict(timings=False)
         return CountedSpace(space, counters, meta), report
     dags = {}
     for (tables, comp, ok), d in zip(prepared, report.depths):
@@ -270,7 +272,7 @@ def reduce_space(
         report.seconds = time.perf_counter() - start
         raise InfeasibleSpaceError(explain_empty(space, user_target, report, options))
     report.seconds = time.perf_counter() - start
-    meta["report"] = report.to_dict()
+    meta["report"] = report.to_dict(timings=False)
     return FeasibleTree(space, dags, meta), report
 
 
