@@ -184,3 +184,21 @@ def test_counts_above_2_to_the_63_are_exact_not_wrapped():
     assert all(0 <= int(d) < n for d in draws)
     assert np.mean([int(d) > n // 2 for d in draws]) == pytest.approx(0.5, abs=0.05)
     assert len(set(counted.sample(50, seed=1, replace=False))) == 50
+
+
+def test_a_long_count_reports_progress_and_its_time(monkeypatch, capsys):
+    """Deep spaces count in Python integers for a minute: say so while it runs."""
+    import entronas.reduce.count as count
+    from entronas.cli import main
+
+    monkeypatch.setattr(count, "PROGRESS_EVERY_S", 0.0)
+    lines = []
+    space = get_space("mlp-digits", depth_min=18, depth_max=18)  # 16^18 > 2^62: Python ints
+    counted, rep = reduce_space(space, Target("s", 1_000_000, 262_144, costs="paper"),
+                                method="count", progress=lines.append)
+    passes = [m for m in lines if m.startswith("counting X^f exactly in Python integers")]
+    assert len(passes) >= 3 and "passes" in passes[0] and "s left" in passes[0]
+    assert 0 < rep.count_seconds <= rep.seconds
+    main(["reduce", "mlp-digits", "-t", "paper-small", "--method", "count"])
+    out = capsys.readouterr()
+    assert "(counting all depths:" in out.out and "counting X^f exactly:" in out.err

@@ -108,6 +108,12 @@ def estimate_cmd(space: str, arch: str, as_json: bool, **kw: Any) -> None:
         click.echo(fit_line(target, c.rom, c.ram, c.flops, options))
 
 
+def _count_progress(line: str) -> None:
+    """A long count's progress on stderr (the per-depth lines are the report's, on stdout)."""
+    if line.startswith("counting"):
+        click.echo(line, err=True)
+
+
 @click.command("reduce")
 @click.argument("space")
 @target_options()
@@ -123,7 +129,8 @@ def reduce_cmd(space: str, method: str, out: str | None, as_json: bool, **kw: An
     res = reserves(kw)
     sp, target, options = resolve_counting(space, **res, **kw)
     t0 = time.perf_counter()
-    feasible, report = reduce_space(sp, target, options, method=method)
+    feasible, report = reduce_space(sp, target, options, method=method,
+                                    progress=_count_progress)
     elapsed = time.perf_counter() - t0
     tree_bytes = feasible.nbytes if isinstance(feasible, FeasibleTree) else None
     flat = sum(d.feasible * d.depth * 4 for d in report.depths)
@@ -145,8 +152,10 @@ def reduce_cmd(space: str, method: str, out: str | None, as_json: bool, **kw: An
         click.echo(f"{d.depth:>3} {d.size:>20,} {d.feasible:>18,}  {d.seconds:>7.3f}s  "
                    f"{mred}{note}")
     share = 100 * report.feasible / report.size
+    counting = f" (counting all depths: {report.count_seconds:.3f} s)" \
+        if report.method == "count" else ""
     click.echo(f"total |X^f| = {report.feasible:,} ({share:.3g} % of X), {report.method}, "
-               f"{elapsed:.3f} s, {options.describe()}")
+               f"{elapsed:.3f} s{counting}, {options.describe()}")
     if report.conservative:
         click.echo("conservative count: too many to list, so counted with a proven upper bound "
                    "of TFLM's arena; every counted network fits, a few that fit may be missing")

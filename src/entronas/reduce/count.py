@@ -18,9 +18,10 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from dataclasses import dataclass
 from functools import reduce as _reduce
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -162,6 +163,20 @@ def partitions(t: DepthTables, target: Target, options: CostOptions) -> list[_Pa
     return parts
 
 
+#: seconds between two progress lines of a long count
+PROGRESS_EVERY_S = 3.0
+
+
+def _pass_caps(parts: list[_Partition]) -> list[tuple]:
+    """The (even cap, odd cap) pairs whose forward pass the partitions need, each once."""
+    out: list[tuple] = []
+    for p in parts:
+        for caps in ((p.even_cap, p.odd_cap), (p.prev_even_cap, p.odd_cap)):
+            if caps not in out and (caps[0] is not None or caps == (p.even_cap, p.odd_cap)):
+                out.append(caps)
+    return out
+
+
 class _Rules:
     """Which transitions a DP may take under buffer caps (shared by counting and unranking)."""
 
@@ -193,20 +208,35 @@ class _Rules:
 
 
 def forward_counts(tables: dict[int, DepthTables], target: Target, options: CostOptions,
-                   axis: Axis) -> dict[int, list[_Partition]]:
-    """Partition counts for every depth; depths whose layers coincide share one forward pass."""
+                   axis: Axis, progress: Callable[[str], None] | None = None
+                   ) -> dict[int, list[_Partition]]:
+    """Partition counts for every depth; depths whose layers coincide share one forward pass.
+
+    ``progress`` hears a line every few seconds while the passes run (deep spaces whose counts
+    need Python integers take a minute)."""
     deepest = tables[max(tables)]
     shared = all(_same_prefix(tables[d], deepest) for d in tables)
     groups = [(deepest, sorted(tables))] if shared else [(tables[d], [d]) for d in sorted(tables)]
+    jobs = [(t, depths, caps) for t, depths in groups
+            for caps in _pass_caps(partitions(t, target, options))]
+    start = last = time.perf_counter()
     result: dict[int, list[_Partition]] = {}
+    done = 0
     for t, depths in groups:
         rules = _Rules(t, target, options)
         parts = partitions(t, target, options)
         totals: dict[tuple, dict[int, int]] = {}
-        for p in parts:
-            for caps in ((p.even_cap, p.odd_cap), (p.prev_even_cap, p.odd_cap)):
-                if caps not in totals and (caps[0] is not None or caps == (p.even_cap, p.odd_cap)):
-                    totals[caps] = _forward(rules, axis, caps, depths, tables)
+        for caps in _pass_caps(parts):
+            totals[caps] = _forward(rules, axis, caps, depths, tables)
+            done += 1
+            now = time.perf_counter()
+            if progress and now - last >= PROGRESS_EVERY_S and done < len(jobs):
+                last = now
+                big = " in Python integers (counts above 2^62)" if \
+                    count_dtype(t, max(depths)) is object else ""
+                left = (now - start) / done * (len(jobs) - done)
+                progress(f"counting X^f exactly{big}: {done}/{len(jobs)} passes, "
+                         f"{now - start:.0f} s, about {left:.0f} s left")
         for d in depths:
             out = []
             for p in parts:

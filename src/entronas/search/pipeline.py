@@ -154,7 +154,9 @@ def prepare_candidates(run: OpenRun, log: Callable[[str], None]) -> tuple[Candid
             log(f"loaded {len(cands.feasible):,} networks of X^f from "
                 f"{record.candidates_file}")
         else:
-            feasible, report = reduce_space(record.space, record.target, record.costs)
+            feasible, report = reduce_space(
+                record.space, record.target, record.costs,
+                progress=lambda m: log(m) if m.startswith("counting") else None)
             note = " (conservative count)" if report.conservative else ""
             log(f"reduced {record.space.name}: {report.feasible:,} of {report.size:,} networks "
                 f"fit {record.target.describe()} under {record.costs.describe()}{note} "
