@@ -28,7 +28,7 @@ class StudyLedger:
     """The trials of one study as this process last read them.
 
     Attributes:
-        open: number -> unfinished trial (RUNNING or WAITING), as of the latest snapshot.
+        open: number -> unfinished trial (RUNNING or WAITING), as of the latest refresh.
         finished: finished trials, each once, in the order this ledger saw them finish.
         complete: numbers of the COMPLETE trials, ascending.
         best: the COMPLETE trial with the highest value (the lowest number among ties).
@@ -36,9 +36,6 @@ class StudyLedger:
     """
 
     def __init__(self) -> None:
-        self._reset()
-
-    def _reset(self) -> None:
         self.by_number: dict[int, Any] = {}
         self.open: dict[int, Any] = {}
         self.finished: list[Any] = []
@@ -52,7 +49,7 @@ class StudyLedger:
         """Read the trials that are new or were unfinished, one by one (a whole-study read
         costs ~5 ms at 10,000 trials; these are O(1) storage calls each)."""
         storage, sid = study._storage, study._study_id
-        for n, old in list(self.open.items()):
+        for old in list(self.open.values()):
             self._see(storage.get_trial(old._trial_id))
         while True:
             try:
@@ -97,7 +94,7 @@ class StudyLedger:
         return bisect.bisect_left(self.complete, number)
 
     def memo(self, key: Any, factory: Callable[[], T]) -> T:
-        """A consumer's own derived state, kept with this ledger (reset with it)."""
+        """A consumer's own derived state, kept with this ledger."""
         if key not in self._memo:
             self._memo[key] = factory()
         return self._memo[key]

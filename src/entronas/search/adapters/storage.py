@@ -11,6 +11,7 @@ is partial is repaired before anything is appended.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import time
@@ -54,6 +55,7 @@ def repair_journal(path: Path, log: Callable[[str], None] | None = None) -> int:
     return size - keep
 
 
+@functools.cache
 def _journal_backend(base: type) -> type:
     """Optuna's journal file backend, flushing every record but fsyncing once per trial.
 
@@ -65,6 +67,8 @@ def _journal_backend(base: type) -> type:
     from optuna.storages.journal._file import get_lock_file
 
     class TrialSyncedJournalBackend(base):  # type: ignore[misc, valid-type]
+        dirty = False  # records written since the last sync
+
         def append_logs(self, logs: list[dict[str, Any]]) -> None:
             data = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
             with get_lock_file(self._lock):
@@ -74,8 +78,8 @@ def _journal_backend(base: type) -> type:
             self.dirty = True
 
         def sync(self) -> None:
-            if getattr(self, "dirty", False):
-                fd = os.open(self._file_path, os.O_RDONLY)
+            if self.dirty:
+                fd = os.open(self._file_path, os.O_WRONLY | os.O_APPEND)
                 try:
                     os.fsync(fd)
                 finally:
