@@ -120,6 +120,16 @@ def main() -> None:
     t_cnt, (counted, _) = best_of(lambda: reduce_space(cm, target, options, method="count"))
     rows.append(f"| count the full ConvMixer X^f exactly (L 8..16) | {len(counted):,} | "
                 f"{t_cnt:.3f} s | target <= 1 s |")
+    deep = {"MLP, L = 24, 32 widths 8..256": get_space(
+                "mlp-digits", depth_min=24, depth_max=24, widths=tuple(range(8, 257, 8))),
+            "DS-CNN, L = 16, 8 widths 64..288": get_space(
+                "dscnn-kws", depth_min=16, depth_max=16, widths=tuple(range(64, 289, 32)))}
+    for label, sp in deep.items():
+        t_deep, (f, _) = best_of(lambda: reduce_space(sp, target, options, method="count"),
+                                 repeat=3)
+        how = "counts above 2^62: modulo primes, CRT" if f.big else "int64"
+        rows.append(f"| count {label} exactly ({how}) | {f.size:,} | {t_deep:.3f} s | "
+                    "issue target <= 1 s |")
     t_smp, _ = best_of(lambda: counted.widths_of(counted.sample(1000, seed=0)), repeat=1)
     rows.append(f"| 1,000 uniform ConvMixer X^f samples (exact unrank, cold tables) | - | "
                 f"{t_smp:.2f} s | - |")

@@ -1,5 +1,7 @@
 """Counting without enumeration agrees with enumeration; rank/unrank of counted sets round-trip."""
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -187,18 +189,43 @@ def test_counts_above_2_to_the_63_are_exact_not_wrapped():
 
 
 def test_a_long_count_reports_progress_and_its_time(monkeypatch, capsys):
-    """Deep spaces count in Python integers for a minute: say so while it runs."""
+    """A count with many passes (RAM binds: one per even-buffer value) says so while it runs."""
     import entronas.reduce.count as count
     from entronas.cli import main
 
     monkeypatch.setattr(count, "PROGRESS_EVERY_S", 0.0)
     lines = []
-    space = get_space("mlp-digits", depth_min=18, depth_max=18)  # 16^18 > 2^62: Python ints
-    counted, rep = reduce_space(space, Target("s", 1_000_000, 262_144, costs="paper"),
+    space = get_space("mlp-digits", depth_min=18, depth_max=18)  # 16^18 > 2^62
+    counted, rep = reduce_space(space, Target("s", 1_000_000, 700, costs="paper"),
                                 method="count", progress=lines.append)
-    passes = [m for m in lines if m.startswith("counting X^f exactly in Python integers")]
+    passes = [m for m in lines if m.startswith("counting X^f exactly (counts above 2^62")]
     assert len(passes) >= 3 and "passes" in passes[0] and "s left" in passes[0]
     assert 0 < rep.count_seconds <= rep.seconds
-    main(["reduce", "mlp-digits", "-t", "paper-small", "--method", "count"])
+    main(["reduce", "mlp-digits", "-t", "paper-small", "--ram", "700B", "--method", "count"])
     out = capsys.readouterr()
     assert "(counting all depths:" in out.out and "counting X^f exactly:" in out.err
+
+
+def test_modular_counting_joins_to_the_exact_count(monkeypatch):
+    """Counts above 2^62 run modulo primes below 2^31 and are joined by the CRT: forced onto
+    sets small enough to count in int64 (and several primes forced), they must agree."""
+    import entronas.reduce.count as count
+
+    rng = np.random.default_rng(0)
+    primes = count._primes_below_2_31(6)
+    assert all(p < 2 ** 31 for p in primes) and len(set(primes)) == 6
+    assert math.prod(count.crt_primes(2 ** 200)) > 2 ** 200
+    for _ in range(50):
+        x = int(rng.integers(0, 2 ** 62)) * int(rng.integers(0, 2 ** 62))
+        assert count.crt([x % p for p in primes], primes) == x
+    problems = [(get_space("dscnn-kws", depth_max=7), Target("s", 400_000, 300_000,
+                                                               costs="paper")),
+                (get_space("mlp-digits"), Target("s", 20_000, 900, costs="paper"))]
+    for space, target in problems:
+        exact, _ = reduce_space(space, target, method="count")
+        monkeypatch.setattr(count, "count_dtype", lambda t, depth=None: object)
+        monkeypatch.setattr(count, "crt_primes", lambda bound: primes[:3])
+        modular, _ = reduce_space(space, target, method="count")
+        monkeypatch.undo()
+        assert [c.count for c in modular.counters.values()] == \
+            [c.count for c in exact.counters.values()] and exact.size > 400

@@ -15,6 +15,7 @@ enumerate; that raises a clear error.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -153,9 +154,14 @@ def partitions(t: DepthTables, target: Target, options: CostOptions) -> list[_Pa
     if ram is None or t.pairwise:
         return [_Partition(None, None, None)]
     evens = {t.in_bytes}
+    odd_max = 0
     for k in range(t.depth):
         if layer_is_even(k):
             evens.update(int(v) for v in t.out[k])
+        else:
+            odd_max = max(odd_max, int(t.out[k].max()))
+    if max(evens) + odd_max <= ram:  # RAM cannot bind: one pass instead of one per value
+        return [_Partition(None, None, None)]
     parts, prev = [], None
     for x in sorted(v for v in evens if t.in_bytes <= v <= ram):
         parts.append(_Partition(x, ram - x, prev))
@@ -212,8 +218,8 @@ def forward_counts(tables: dict[int, DepthTables], target: Target, options: Cost
                    ) -> dict[int, list[_Partition]]:
     """Partition counts for every depth; depths whose layers coincide share one forward pass.
 
-    ``progress`` hears a line every few seconds while the passes run (deep spaces whose counts
-    need Python integers take a minute)."""
+    ``progress`` hears a line every few seconds while the passes run (one pass per value of the
+    even buffer when RAM binds, each over all cost units: deep spaces can take a minute)."""
     deepest = tables[max(tables)]
     shared = all(_same_prefix(tables[d], deepest) for d in tables)
     groups = [(deepest, sorted(tables))] if shared else [(tables[d], [d]) for d in sorted(tables)]
@@ -232,7 +238,7 @@ def forward_counts(tables: dict[int, DepthTables], target: Target, options: Cost
             now = time.perf_counter()
             if progress and now - last >= PROGRESS_EVERY_S and done < len(jobs):
                 last = now
-                big = " in Python integers (counts above 2^62)" if \
+                big = " (counts above 2^62: modulo primes)" if \
                     count_dtype(t, max(depths)) is object else ""
                 left = (now - start) / done * (len(jobs) - done)
                 progress(f"counting X^f exactly{big}: {done}/{len(jobs)} passes, "
@@ -261,13 +267,31 @@ def _same_prefix(t: DepthTables, deep: DepthTables) -> bool:
 
 def _forward(rules: _Rules, axis: Axis, caps: tuple, depths: list[int],
              tables: dict[int, DepthTables]) -> dict[int, int]:
-    """Number of networks under ``caps`` for each depth (forward DP over cost units)."""
+    """Number of networks under ``caps`` for each depth (forward DP over cost units).
+
+    Counts that can pass 2^62 are computed modulo several primes below 2^31 in int64 and
+    joined by the Chinese remainder theorem: exact (the primes' product exceeds the box) and
+    ~30x faster than the same DP on Python integers (one pass per prime, one pass's memory).
+    """
+    if count_dtype(rules.t, max(depths)) is not object:
+        return _forward_mod(rules, axis, caps, depths, tables, None)
+    box = math.prod(len(o) for o in rules.t.out[:max(depths)])
+    primes = crt_primes(box)
+    res = [_forward_mod(rules, axis, caps, depths, tables, p) for p in primes]
+    return {d: crt([r[d] for r in res], primes) for d in res[0]}
+
+
+def _forward_mod(rules: _Rules, axis: Axis, caps: tuple, depths: list[int],
+                 tables: dict[int, DepthTables], p: int | None) -> dict[int, int]:
+    """:func:`_forward` in int64, modulo ``p`` (None: exact, the box is below 2^62).
+
+    With p < 2^31 nothing overflows: a layer adds at most MAX_GRID terms below p before it is
+    reduced, a cumulative sum at most MAX_AXIS_UNITS + 1."""
     t, R = rules.t, axis.units
     masks = rules.masks(*caps)
     ok0 = rules.transition(0, masks)[0]
     cost0 = axis.layer(t, 0)[0]
-    dtype = count_dtype(t, max(depths))
-    F = np.zeros((len(t.out[0]), R + 1), dtype=dtype)
+    F = np.zeros((len(t.out[0]), R + 1), dtype=np.int64)
     for b in np.nonzero(ok0 & (cost0 <= R))[0]:
         F[b, cost0[b]] = 1
     totals = {}
@@ -275,19 +299,55 @@ def _forward(rules: _Rules, axis: Axis, caps: tuple, depths: list[int],
         if k > 0:
             ok = rules.transition(k, masks)
             cost = axis.layer(t, k)
-            G = np.zeros((len(t.out[k]), R + 1), dtype=dtype)
+            G = np.zeros((len(t.out[k]), R + 1), dtype=np.int64)
             for a, b in zip(*np.nonzero(ok & (cost <= R))):
                 c = int(cost[a, b])
                 G[b, c:] += F[a, :R + 1 - c]
+            if p is not None:
+                G %= p
             F = G
         if k + 1 in depths:
             tail = axis.tail(tables[k + 1])
             cum = np.cumsum(F, axis=1)
             room = R - tail
             fits = rules.tail_ok(tables[k + 1])
-            totals[k + 1] = int(sum(int(cum[b, room[b]]) for b in range(len(tail))
-                                    if room[b] >= 0 and fits[b]))
+            terms = [int(cum[b, room[b]]) for b in range(len(tail)) if room[b] >= 0 and fits[b]]
+            totals[k + 1] = sum(terms) if p is None else sum(v % p for v in terms) % p
     return totals
+
+
+@functools.cache
+def _primes_below_2_31(n: int) -> tuple[int, ...]:
+    """The ``n`` largest primes below 2^31 (trial division by the primes up to 46,341)."""
+    limit = 46_341
+    sieve = np.ones(limit + 1, bool)
+    sieve[:2] = False
+    for i in range(2, int(limit ** 0.5) + 1):
+        if sieve[i]:
+            sieve[i * i::i] = False
+    small = np.nonzero(sieve)[0]
+    out: list[int] = []
+    c = 2 ** 31 - 1
+    while len(out) < n:
+        if (c % small).all():
+            out.append(c)
+        c -= 2
+    return tuple(out)
+
+
+def crt_primes(bound: int) -> tuple[int, ...]:
+    """Primes below 2^31 whose product exceeds ``bound`` (a count below it is then exact)."""
+    n = bound.bit_length() // 30 + 1
+    return _primes_below_2_31(n)
+
+
+def crt(residues: Sequence[int], primes: Sequence[int]) -> int:
+    """The integer in [0, prod(primes)) with these residues (Chinese remainder theorem)."""
+    x, m = 0, 1
+    for r, p in zip(residues, primes):  # Garner-style: keep x mod m, extend to m * p
+        x += m * ((int(r) - x) * pow(m, -1, p) % p)
+        m *= p
+    return x
 
 
 def _same_suffix(t: DepthTables, deep: DepthTables) -> bool:
