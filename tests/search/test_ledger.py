@@ -149,3 +149,19 @@ def test_enqueued_trials_are_popped_once_in_order_by_two_workers(tmp_path):
     assert [n for n, _ in popped[4:]] == [7, 8]              # then new trials
     assert scans == []  # no ask read the whole study (Optuna's own pop does, every time)
     assert len(a.get_trials(states=(STATE.WAITING,))) == 0
+
+
+def test_a_search_on_a_feasible_set_above_2_to_the_63(tmp_path):
+    """Pool indices above 2^63 are stored in the candidates file (it held only int64) and
+    carried through trials, resume and the report."""
+    cfg = SearchConfig(space="mlp-digits", space_overrides={"depth_min": 18, "depth_max": 18},
+                       target="paper-small", costs="paper", pool=500, n_clusters=5, trials=3,
+                       run_dir=str(tmp_path / "run"))
+    r = run_search(cfg, stand_in, progress=False, log=lambda m: None)
+    assert len(r.candidates.feasible.widths_of([0])[0]) == 18
+    assert r.candidates.feasible.size > 2 ** 63 and r.completed == 3
+    indices = [t.user_attrs["index"] for t in r.study.trials if t.state == STATE.COMPLETE]
+    assert max(indices) > 2 ** 63 and all(r.candidates.position(i) is not None for i in indices)
+    again = run_search(cfg.__class__(**{**cfg.__dict__, "trials": 4}), stand_in,
+                       progress=False, log=lambda m: None)  # resumes from the cached file
+    assert again.completed == 4

@@ -114,7 +114,7 @@ def search_cmd(config_path: str | None, device: str, quiet: bool, measure: bool,
              f"trained:  {s['completed']}/{record.trials}  (infeasible proposals: "
              f"{s['infeasible']}), {wall:.1f} s"]
     if s["exhausted"]:
-        lines.append(f"          X^f has only {len(result.candidates.feasible):,} members and "
+        lines.append(f"          X^f has only {result.candidates.feasible.size:,} members and "
                      "all of them are trained: the search is complete")
     deployment = None
     if b is not None:

@@ -258,15 +258,16 @@ class Candidates:
         from ..reduce.tree import write_container
 
         c = self.clusters
+        packed, width = (None, 0) if self.indices is None else _pack_indices(self.indices)
         header = {"kind": KIND, "settings": self.settings, "n_clusters_": int(c.n_clusters_),
                   "inertia": float(c.inertia_), "pool": self.indices is not None,
-                  "fingerprint": self.feasible.meta.get("fingerprint")}
+                  "index_bytes": width, "fingerprint": self.feasible.meta.get("fingerprint")}
         arrays = [np.frombuffer(feasible_to_bytes(self.feasible), np.uint8).copy(),
                   np.asarray(self.entropy, np.float64), c.labels_, np.asarray(c.centers_,
                                                                               np.float64),
                   c.sizes_, np.asarray(c.edges_, np.float64)]
-        if self.indices is not None:
-            arrays.append(np.asarray(self.indices, np.int64))
+        if packed is not None:
+            arrays.append(packed)
         return write_container(header, arrays)
 
     def save(self, path: str | os.PathLike) -> int:
@@ -301,11 +302,29 @@ class Candidates:
             c.labels_, c.centers_ = arrays[2].astype(np.int64), arrays[3]
             c.sizes_, c.edges_ = arrays[4].astype(np.int64), arrays[5]
             c.n_clusters_, c.inertia_ = int(header["n_clusters_"]), float(header["inertia"])
-            indices = arrays[6] if header.get("pool") else None
+            indices = _unpack_indices(arrays[6], int(header.get("index_bytes", 0))) \
+                if header.get("pool") else None
             return cls(feasible, arrays[1], c, indices, dict(header["settings"]))
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise CorruptFileError(f"{path} is not a valid candidates file ({exc}); delete it "
                                    "to rebuild") from None
+
+
+def _pack_indices(indices: np.ndarray) -> tuple[np.ndarray, int]:
+    """Pool indices for the file: int64, or (X^f above 2^63 members, Python integers) each as
+    ``width`` little-endian bytes, one flat uint8 array."""
+    if indices.dtype != object:
+        return np.asarray(indices, np.int64), 0
+    width = max(1, (max(int(i) for i in indices).bit_length() + 7) // 8)
+    data = b"".join(int(i).to_bytes(width, "little") for i in indices)
+    return np.frombuffer(data, np.uint8).copy(), width
+
+
+def _unpack_indices(array: np.ndarray, width: int) -> np.ndarray:
+    if not width:
+        return array
+    rows = np.asarray(array, np.uint8).reshape(-1, width)
+    return np.array([int.from_bytes(r.tobytes(), "little") for r in rows], dtype=object)
 
 
 def _pool_entropies(feasible: Any, indices: np.ndarray, output: str) -> np.ndarray:

@@ -214,7 +214,7 @@ def bench_strategies(record: RunRecord, table: str, strategies: Sequence[str], *
             if progress and (i % 25 == 0 or i == len(work)):
                 progress(f"[{i}/{len(work)}] repetitions done")
     res = BenchResult(record.space.name, record.target.name, record.costs.describe(),
-                      len(feasible), float(optimum), k)
+                      feasible.size, float(optimum), k)
     for name in strategies:
         runs = results[name]
         curves = np.stack([incumbent_curve(n, t, k) for n, t, _, _ in runs])

@@ -151,7 +151,7 @@ def prepare_candidates(run: OpenRun, log: Callable[[str], None]) -> tuple[Candid
                     f"{record.candidates_file} holds other candidates than this run's "
                     "(reduction or clustering settings differ); use the settings it was made "
                     "with or another file")
-            log(f"loaded {len(cands.feasible):,} networks of X^f from "
+            log(f"loaded {cands.feasible.size:,} networks of X^f from "
                 f"{record.candidates_file}")
         else:
             feasible, report = reduce_space(
@@ -208,7 +208,7 @@ def run_search(cfg: SearchConfig | RunRecord, evaluate: Evaluate | None = None, 
             study.set_user_attr(k, v)
     if run.info is None:
         run.run_dir.write_info(RunInfo(record, record.study, run.stored_storage, key,
-                                       len(candidates.feasible),
+                                       candidates.feasible.size,
                                        int(sum(record.space.size(d)
                                                for d in record.space.depths)), ""))
     local = record.storage is None  # the run dir's own journal: its workers all lock here
@@ -216,7 +216,7 @@ def run_search(cfg: SearchConfig | RunRecord, evaluate: Evaluate | None = None, 
         _recover(study, run, candidates, log, orphan_after=0.0 if alone and local else None)
     done = _n_complete(study)
     log(f"study {record.study!r}: {done}/{record.trials} trained, strategy "
-        f"{record.strategy.describe()}, |X^f| = {len(candidates.feasible):,} under "
+        f"{record.strategy.describe()}, |X^f| = {candidates.feasible.size:,} under "
         f"{record.costs.describe()}; storage {run.storage_url}")
     if done < record.trials:
         _optimize(study, record, candidates, evaluate, save_artifacts, run, progress, log)
