@@ -602,7 +602,8 @@ class CountedSpace(FeasibleSet):
             if len(idx) >= 20_000 and len(keys) > 1 and (os.cpu_count() or 1) > 1:
                 from concurrent.futures import ThreadPoolExecutor
 
-                with ThreadPoolExecutor(min(len(keys), os.cpu_count() or 1, 8)) as ex:
+                # at most 3: each needs 2 of the 6 cached suffix tables per depth it reads
+                with ThreadPoolExecutor(min(len(keys), os.cpu_count() or 1, 3)) as ex:
                     list(ex.map(decode, keys))
             else:
                 for key in keys:
