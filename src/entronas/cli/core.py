@@ -108,12 +108,6 @@ def estimate_cmd(space: str, arch: str, as_json: bool, **kw: Any) -> None:
         click.echo(fit_line(target, c.rom, c.ram, c.flops, options))
 
 
-def _count_progress(line: str) -> None:
-    """A long count's progress on stderr (the per-depth lines are the report's, on stdout)."""
-    if line.startswith("counting"):
-        click.echo(line, err=True)
-
-
 @click.command("reduce")
 @click.argument("space")
 @target_options()
@@ -125,12 +119,14 @@ def _count_progress(line: str) -> None:
 def reduce_cmd(space: str, method: str, out: str | None, as_json: bool, **kw: Any) -> None:
     """Reduce SPACE (a name or a .toml/.yaml file) to the networks that fit the target."""
     from ..reduce import FeasibleTree, reduce_space, save_feasible
+    from ..reduce.reduce import count_progress
 
     res = reserves(kw)
     sp, target, options = resolve_counting(space, **res, **kw)
     t0 = time.perf_counter()
-    feasible, report = reduce_space(sp, target, options, method=method,
-                                    progress=_count_progress)
+    feasible, report = reduce_space(  # a long count's progress on stderr; the table is stdout
+        sp, target, options, method=method,
+        progress=count_progress(lambda line: click.echo(line, err=True)))
     elapsed = time.perf_counter() - t0
     tree_bytes = feasible.nbytes if isinstance(feasible, FeasibleTree) else None
     flat = sum(d.feasible * d.depth * 4 for d in report.depths)

@@ -57,13 +57,15 @@ def entropy_tables(space: ChainSpace, depth: int,
     return logw, log_u
 
 
-def entropies(space: ChainSpace, widths: np.ndarray, *, output: str = "network") -> np.ndarray:
-    """Eq. (6) vectorised over many architectures of ONE depth (rows of ``widths``)."""
+def entropies(space: ChainSpace, widths: np.ndarray, *, output: str = "network",
+              tables: tuple[list[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """Eq. (6) vectorised over many architectures of ONE depth (rows of ``widths``;
+    ``tables``: :func:`entropy_tables` of that depth, if at hand)."""
     widths = np.asarray(widths, dtype=np.int64)
     depth = widths.shape[1]
     pos = np.stack([np.searchsorted(np.asarray(space.grid(depth, i)), widths[:, i])
                     for i in range(depth)], axis=1) if depth else widths
-    return position_entropies(space, pos, output=output)
+    return position_entropies(space, pos, output=output, tables=tables)
 
 
 def position_entropies(space: ChainSpace, pos: np.ndarray, *, output: str = "network",

@@ -135,6 +135,12 @@ def layer_pairs(space: ChainSpace) -> int:
     return total
 
 
+def count_progress(log: Callable[[str], None]) -> Callable[[str], None]:
+    """A ``progress`` for :func:`reduce_space` that passes on only a long count's lines (for
+    callers that print the per-depth report themselves, or not at all)."""
+    return lambda line: log(line) if line.startswith("counting") else None
+
+
 def check_work(space: ChainSpace, limit: int = MAX_LAYER_PAIRS) -> None:
     """Refuse an oversized reduction in one line before it starts."""
     work = layer_pairs(space)

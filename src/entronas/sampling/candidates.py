@@ -27,8 +27,10 @@ from .._core.registry import Registry
 from .._core.rng import as_generator
 from .._core.validation import check_choice
 from ..proxy.clusters import EntropyClusters
-from ..proxy.entropy import entropy_tables, position_entropies, tree_entropies
+from ..proxy.entropy import (entropies, entropy_tables, position_entropies,
+                             tree_entropies)
 from .entropy import EntropyPolicy
+from .growing import GrowingSet
 from .surrogate import DEFAULT_MODEL, DEFAULT_N_STARTUP, DEFAULT_START
 from .uniform import UniformPolicy
 
@@ -138,7 +140,7 @@ class Candidates:
     def __post_init__(self) -> None:
         if self.indices is not None:
             self._pos = {int(g): k for k, g in enumerate(self.indices)}
-        self._taken_seen: set[int] = set()   # what positions() has mapped so far
+        self._taken = GrowingSet()   # what positions() has mapped so far
         self._taken_pos: set[int] = set()
 
     # ------------------------------------------------------------------ building
@@ -210,12 +212,10 @@ class Candidates:
         only grows, so only its new members are looked up)."""
         if self._pos is None:
             return taken
-        t = taken if isinstance(taken, (set, frozenset)) else set(taken)
-        if not self._taken_seen <= t:
-            self._taken_seen, self._taken_pos = set(), set()
-        new = t - self._taken_seen
+        new, reset = self._taken.update(taken)
+        if reset:
+            self._taken_pos = set()
         self._taken_pos |= {self._pos[g] for g in new if g in self._pos}
-        self._taken_seen |= new
         return set(self._taken_pos)
 
     def widths(self, index: int) -> tuple[int, ...]:
@@ -236,10 +236,8 @@ class Candidates:
         cache = self.__dict__.setdefault("_entropy_tables", {})
         if depth not in cache:
             cache[depth] = entropy_tables(self.space, depth, output)
-        pos = np.array([[int(np.searchsorted(np.asarray(self.space.grid(depth, i)), w))
-                         for i, w in enumerate(widths)]])
-        return float(position_entropies(self.space, pos, output=output,
-                                        tables=cache[depth])[0])
+        return float(entropies(self.space, np.array([widths]), output=output,
+                               tables=cache[depth])[0])
 
     def cluster_of_entropy(self, h: float) -> int:
         return int(self.clusters.predict(np.array([h]))[0])

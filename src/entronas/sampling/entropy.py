@@ -14,6 +14,7 @@ import numpy as np
 
 from .._core.rng import as_generator
 from .._core.validation import check_number
+from .growing import GrowingSet
 
 
 def geometric_probabilities(n_clusters: int, p: float = 0.5,
@@ -52,21 +53,19 @@ class EntropyPolicy:
         self.labels = labels
         # what has been taken, kept up to date incrementally (a study's taken set only grows):
         # per-cluster counts and a mask instead of recounting |taken| on every draw
-        self._seen: set[int] = set()
+        self._taken = GrowingSet()
         self._mask = np.zeros(self.n, dtype=bool)
         self._used = np.zeros(self.n_clusters, dtype=np.int64)
 
     def _sync(self, taken: Collection[int]) -> Collection[int]:
-        t = taken if isinstance(taken, (set, frozenset)) else set(taken)
-        if not self._seen <= t:  # not a superset of what we saw: start over
-            self._seen, self._mask[:], self._used[:] = set(), False, 0
-        new = t - self._seen
+        new, reset = self._taken.update(taken)
+        if reset:
+            self._mask[:], self._used[:] = False, 0
         if new:
             idx = np.fromiter(new, dtype=np.int64, count=len(new))
             self._mask[idx] = True
             self._used += np.bincount(self.labels[idx], minlength=self.n_clusters)
-            self._seen |= new
-        return t
+        return self._taken.seen
 
     def probabilities(self, taken: Collection[int] = ()) -> np.ndarray:
         """P(c) over clusters given the candidates already taken."""
@@ -86,13 +85,13 @@ class EntropyPolicy:
         :meth:`suggest` with a growing taken set give, at O(cluster) each instead of
         O(|taken|), since the taken set is known here."""
         rng = as_generator(rng)
-        self._seen, self._mask[:], self._used[:] = set(), False, 0
+        self._taken, self._mask[:], self._used[:] = GrowingSet(), False, 0
         out: list[int] = []
         for _ in range(k):
-            i = self._draw(rng, self._seen)
+            i = self._draw(rng, self._taken.seen)
             if i is None:
                 break
-            self._seen.add(i)
+            self._taken.seen.add(i)
             self._mask[i] = True
             self._used[self.labels[i]] += 1
             out.append(i)

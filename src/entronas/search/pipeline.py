@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..reduce import fingerprint, reduce_space
-from ..reduce.reduce import check_work
+from ..reduce.reduce import check_work, count_progress
 from ..runs.record import RunRecord
 from ..runs.rundir import RunDir, RunDirError, RunInfo
 from ..sampling.candidates import Candidates
@@ -154,9 +154,8 @@ def prepare_candidates(run: OpenRun, log: Callable[[str], None]) -> tuple[Candid
             log(f"loaded {cands.feasible.size:,} networks of X^f from "
                 f"{record.candidates_file}")
         else:
-            feasible, report = reduce_space(
-                record.space, record.target, record.costs,
-                progress=lambda m: log(m) if m.startswith("counting") else None)
+            feasible, report = reduce_space(record.space, record.target, record.costs,
+                                            progress=count_progress(log))
             note = " (conservative count)" if report.conservative else ""
             log(f"reduced {record.space.name}: {report.feasible:,} of {report.size:,} networks "
                 f"fit {record.target.describe()} under {record.costs.describe()}{note} "
