@@ -223,26 +223,30 @@ def forward_counts(tables: dict[int, DepthTables], target: Target, options: Cost
     deepest = tables[max(tables)]
     shared = all(_same_prefix(tables[d], deepest) for d in tables)
     groups = [(deepest, sorted(tables))] if shared else [(tables[d], [d]) for d in sorted(tables)]
-    jobs = [(t, depths, caps) for t, depths in groups
-            for caps in _pass_caps(partitions(t, target, options))]
+    jobs = [(t, depths, caps, m) for t, depths in groups
+            for caps in _pass_caps(partitions(t, target, options)) for m in _moduli(t, depths)]
     start = last = time.perf_counter()
     result: dict[int, list[_Partition]] = {}
     done = 0
     for t, depths in groups:
         rules = _Rules(t, target, options)
         parts = partitions(t, target, options)
+        moduli = _moduli(t, depths)
         totals: dict[tuple, dict[int, int]] = {}
         for caps in _pass_caps(parts):
-            totals[caps] = _forward(rules, axis, caps, depths, tables)
-            done += 1
-            now = time.perf_counter()
-            if progress and now - last >= PROGRESS_EVERY_S and done < len(jobs):
-                last = now
-                big = " (counts above 2^62: modulo primes)" if \
-                    count_dtype(t, max(depths)) is object else ""
-                left = (now - start) / done * (len(jobs) - done)
-                progress(f"counting X^f exactly{big}: {done}/{len(jobs)} passes, "
-                         f"{now - start:.0f} s, about {left:.0f} s left")
+            res = []
+            for m in moduli:
+                res.append(_forward_mod(rules, axis, caps, depths, tables, m))
+                done += 1
+                now = time.perf_counter()
+                if progress and now - last >= PROGRESS_EVERY_S and done < len(jobs):
+                    last = now
+                    big = " (counts above 2^62: modulo primes)" if m is not None else ""
+                    left = (now - start) / done * (len(jobs) - done)
+                    progress(f"counting X^f exactly{big}: {done}/{len(jobs)} passes, "
+                             f"{now - start:.0f} s, about {left:.0f} s left")
+            totals[caps] = res[0] if moduli == [None] else \
+                {d: crt([r[d] for r in res], moduli) for d in res[0]}
         for d in depths:
             out = []
             for p in parts:
@@ -265,25 +269,22 @@ def _same_prefix(t: DepthTables, deep: DepthTables) -> bool:
     return True
 
 
-def _forward(rules: _Rules, axis: Axis, caps: tuple, depths: list[int],
-             tables: dict[int, DepthTables]) -> dict[int, int]:
-    """Number of networks under ``caps`` for each depth (forward DP over cost units).
+def _moduli(t: DepthTables, depths: list[int]) -> list:
+    """[None] (exact int64 passes) when no count can reach 2^62, else primes below 2^31.
 
-    Counts that can pass 2^62 are computed modulo several primes below 2^31 in int64 and
-    joined by the Chinese remainder theorem: exact (the primes' product exceeds the box) and
-    ~30x faster than the same DP on Python integers (one pass per prime, one pass's memory).
+    Counts that can pass 2^62 are computed modulo each prime in int64 and joined by the
+    Chinese remainder theorem: exact (the primes' product exceeds the box) and ~30x faster
+    than the same DP on Python integers (one pass per prime, one pass's memory).
     """
-    if count_dtype(rules.t, max(depths)) is not object:
-        return _forward_mod(rules, axis, caps, depths, tables, None)
-    box = math.prod(len(o) for o in rules.t.out[:max(depths)])
-    primes = crt_primes(box)
-    res = [_forward_mod(rules, axis, caps, depths, tables, p) for p in primes]
-    return {d: crt([r[d] for r in res], primes) for d in res[0]}
+    if count_dtype(t, max(depths)) is not object:
+        return [None]
+    return list(crt_primes(math.prod(len(o) for o in t.out[:max(depths)])))
 
 
 def _forward_mod(rules: _Rules, axis: Axis, caps: tuple, depths: list[int],
                  tables: dict[int, DepthTables], p: int | None) -> dict[int, int]:
-    """:func:`_forward` in int64, modulo ``p`` (None: exact, the box is below 2^62).
+    """Networks under ``caps`` for each depth (forward DP over cost units) in int64, modulo
+    ``p`` (None: exact, the box is below 2^62; see :func:`_moduli`).
 
     With p < 2^31 nothing overflows: a layer adds at most MAX_GRID terms below p before it is
     reduced, a cumulative sum at most MAX_AXIS_UNITS + 1."""
