@@ -579,28 +579,23 @@ class CountedSpace(FeasibleSet):
         """As :meth:`FeasibleSet.positions_by_depth`, decoding partition by partition across
         all depths, so that depths sharing suffix tables (see ``_same_suffix``) build them once
         per partition instead of once per depth."""
-        idx = self._index_array(indices)
-        if len(idx) and (idx.min() < 0 or idx.max() >= self.size):
-            raise IndexError(f"index out of range for a feasible set of {self.size:,}")
-        which = np.searchsorted(self._offsets, idx, side="right") - 1
-        results, work = [], {}
-        for k, depth in enumerate(self._depth_list):
-            sel = np.nonzero(which == k)[0]
-            if not len(sel):
-                continue
+        results, work, n = [], {}, 0
+        for depth, sel, local in self._by_depth(indices):
             counter = self.counters[depth]
             pos = np.empty((len(sel), depth), dtype=np.int64)
             results.append((depth, sel, pos))
-            for p, psel, r in counter.split(idx[sel] - self._offsets[k]):
+            n += len(sel)
+            for p, psel, r in counter.split(local):
                 key = (p.even_cap, p.odd_cap, p.prev_even_cap)
                 work.setdefault(key, []).append((counter, p, psel, r, pos))
+
         def decode(key: tuple) -> None:
             for counter, p, psel, r, pos in work[key]:
                 pos[psel] = counter._unrank_in(p, r)
 
         keys = sorted(work, key=lambda c: tuple(-1 if v is None else v for v in c))
         try:  # partitions in parallel threads (numpy releases the GIL); results are per slice
-            if len(idx) >= 20_000 and len(keys) > 1 and (os.cpu_count() or 1) > 1:
+            if n >= 20_000 and len(keys) > 1 and (os.cpu_count() or 1) > 1:
                 from concurrent.futures import ThreadPoolExecutor
 
                 # at most 3: each needs 2 of the 6 cached suffix tables per depth it reads

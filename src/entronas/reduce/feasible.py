@@ -79,6 +79,12 @@ class FeasibleSet:
                            ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(depth, where in ``indices``, grid positions N x depth) for each depth present: the
         vectorised form of :meth:`widths_of` for callers that compute on grid positions."""
+        for depth, sel, local in self._by_depth(indices):
+            yield depth, sel, self._unrank(depth, local)
+
+    def _by_depth(self, indices: Sequence[int] | np.ndarray
+                  ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(depth, where in ``indices``, in-depth indices) for each depth present."""
         idx = self._index_array(indices)
         if len(idx) and (idx.min() < 0 or idx.max() >= self.size):
             raise IndexError(f"index out of range for a feasible set of {self.size:,}")
@@ -86,7 +92,7 @@ class FeasibleSet:
         for k, depth in enumerate(self._depth_list):
             sel = np.nonzero(which == k)[0]
             if len(sel):
-                yield depth, sel, self._unrank(depth, idx[sel] - self._offsets[k])
+                yield depth, sel, idx[sel] - self._offsets[k]
 
     def positions_to_widths(self, depth: int, pos: np.ndarray) -> np.ndarray:
         grids = self.grids[depth]
