@@ -370,6 +370,34 @@ def _same_suffix(t: DepthTables, deep: DepthTables) -> bool:
                for n in ("tail_rom", "tail_flops", "tail_peak"))
 
 
+def suffix_tables(rules: _Rules, axis: Axis, caps: tuple,
+                  cost: Callable[[int], np.ndarray] | None = None) -> list[np.ndarray]:
+    """S[k][b, r]: completions of layers k+1.. (and the tail) under the buffer caps ``caps``,
+    given M_k = grid[k][b] and r cost units of ``axis`` left (nested in r: more units, a
+    superset). ``cost(k)`` gives layer k's units per grid pair (default: from the axis)."""
+    t, R = rules.t, axis.units
+    cost = cost or (lambda k: axis.layer(t, k))
+    masks = rules.masks(*caps)
+    L = t.depth
+    S: list[np.ndarray] = [None] * L  # type: ignore[list-item]
+    dtype = count_dtype(t)
+    last = np.zeros((len(t.out[L - 1]), R + 1), dtype=dtype)
+    fits = rules.tail_ok(t)
+    for b, c in enumerate(axis.tail(t)):
+        if masks[L - 1][b] and c <= R and fits[b]:
+            last[b, c:] = 1
+    S[L - 1] = last
+    for k in range(L - 2, -1, -1):
+        cur = np.zeros((len(t.out[k]), R + 1), dtype=dtype)
+        ok = rules.transition(k + 1, masks)
+        ck = cost(k + 1)
+        for a, b in zip(*np.nonzero(ok & (ck <= R))):
+            c = int(ck[a, b])
+            cur[a, c:] += S[k + 1][b, :R + 1 - c]
+        S[k] = cur
+    return S
+
+
 class DepthCounter:
     """Exact ranker/unranker of X^f_L for one depth (suffix tables built lazily per partition)."""
 
@@ -406,25 +434,7 @@ class DepthCounter:
         if key in self._suffix_cache:
             self._suffix_cache[key] = self._suffix_cache.pop(key)  # most recently used last
             return self._suffix_cache[key]
-        t, R = self.t, self.units
-        masks = self.rules.masks(even_cap, odd_cap)
-        L = t.depth
-        S: list[np.ndarray] = [None] * L  # type: ignore[list-item]
-        dtype = count_dtype(t)
-        last = np.zeros((len(t.out[L - 1]), R + 1), dtype=dtype)
-        fits = self.rules.tail_ok(t)
-        for b, c in enumerate(self.axis.tail(t)):
-            if masks[L - 1][b] and c <= R and fits[b]:
-                last[b, c:] = 1
-        S[L - 1] = last
-        for k in range(L - 2, -1, -1):
-            cur = np.zeros((len(t.out[k]), R + 1), dtype=dtype)
-            ok = self.rules.transition(k + 1, masks)
-            cost = self._cost(k + 1)
-            for a, b in zip(*np.nonzero(ok & (cost <= R))):
-                c = int(cost[a, b])
-                cur[a, c:] += S[k + 1][b, :R + 1 - c]
-            S[k] = cur
+        S = suffix_tables(self.rules, self.axis, (even_cap, odd_cap), self._cost)
         while len(self._suffix_cache) >= 6:  # bounded memory: ~100 MB on the biggest spaces
             self._suffix_cache.pop(next(iter(self._suffix_cache)))
         self._suffix_cache[key] = S

@@ -17,8 +17,10 @@ from ..cost.ram import fixed_ram
 from ..cost.rom import fixed_rom
 from ..space.base import ChainSpace
 from ..targets.base import Target, fmt_bytes
+from .count import (Axis, CountedSpace, DepthCounter, NotCountableError, choose_axis,
+                    forward_counts)
+from .dag import build_dag, dag_applies
 from .enumerate import enumerate_depth
-from .count import CountedSpace, DepthCounter, NotCountableError, choose_axis, forward_counts
 from .tables import Completion, DepthTables, build_tables, completion, prefix, ram_of
 from .tree import FeasibleTree
 
@@ -48,7 +50,8 @@ class ReductionReport:
     target: dict[str, Any]
     depths: list[DepthReport] = field(default_factory=list)
     seconds: float = 0.0
-    method: str = "enumerate"
+    method: str = "enumerate"    # how X^f was made: "dag" (built as its DAG), "enumerate"
+    #                                (members listed level by level) or "count" (not listed)
     costs: str = ""
     conservative: bool = False   # counted with an upper bound of the RAM (a subset of X^f)
     count_seconds: float = 0.0   # the counting DP over all depths (not in the depths' seconds)
@@ -168,10 +171,11 @@ def reduce_space(
 
     Per depth: the all-minimum network is checked first (if it does not fit, no network of that
     depth does); M^red (Eq. 2) comes from the cheapest valid prefix + completion through each
-    (layer, width); then the feasible set is either enumerated exactly into a
-    :class:`FeasibleTree` (output-sensitive: work ~ |X^f| L) or, when larger than
-    ``enumerate_limit`` (or ``method="count"``), represented by an exact counting DP
-    (:class:`CountedSpace`).
+    (layer, width); then the feasible set is either listed exactly as a :class:`FeasibleTree`
+    or, when larger than ``enumerate_limit`` (or ``method="count"``), represented by an exact
+    counting DP (:class:`CountedSpace`). A tree is built directly as its DAG where one
+    additive budget binds and the RAM model is not ``tflm`` (work ~ the DAG, :mod:`.dag`),
+    else by enumerating its members (work ~ |X^f| L, :mod:`.enumerate`).
 
     Raises:
         InfeasibleSpaceError: no depth has a feasible network; the message names the cheapest
@@ -262,10 +266,19 @@ def reduce_space(
         meta["report"] = report.to_dict(timings=False)
         return CountedSpace(space, counters, meta), report
     dags = {}
+    axis = _dag_axis([t for t, _, ok in prepared if ok], target)
+    built: set[str] = set()
     for (tables, comp, ok), d in zip(prepared, report.depths):
         t0 = time.perf_counter()
         try:
-            dag = enumerate_depth(tables, comp, target, options) if ok else None
+            if not ok:
+                dag = None
+            elif dag_applies(tables, axis):  # built as a DAG: work follows the DAG's size
+                dag = build_dag(tables, comp, target, options, axis)
+                built.add("dag")
+            else:  # tflm's exact replay, two binding budgets: list the members
+                dag = enumerate_depth(tables, comp, target, options)
+                built.add("enumerate")
         except MemoryError as exc:
             raise NotCountableError(
                 f"X^f of {space.name!r} is too large to list ({exc}) and "
@@ -282,9 +295,18 @@ def reduce_space(
     if not dags:
         report.seconds = time.perf_counter() - start
         raise InfeasibleSpaceError(explain_empty(space, user_target, report, options))
+    report.method = "+".join(sorted(built, reverse=True))  # "enumerate", "dag" or both
     report.seconds = time.perf_counter() - start
     meta["report"] = report.to_dict(timings=False)
     return FeasibleTree(space, dags, meta), report
+
+
+def _dag_axis(tables: list[DepthTables], target: Target) -> Axis | None:
+    """The one additive budget the DAG builder tracks; None when it cannot (enumerate)."""
+    try:
+        return choose_axis(tables, target) if tables else None
+    except NotCountableError:
+        return None
 
 
 class _ListIt(Exception):

@@ -95,31 +95,48 @@ class DepthDag:
         Prefixes left without any allowed completion (the exact ``tflm`` check can remove all
         of them) are dropped; None when nothing is left.
         """
+        edges = [(lv.parent, lv.last, np.arange(len(lv.last))) for lv in levels]
+        return cls.from_edges(edges, last_mask, depth)
+
+    @classmethod
+    def from_edges(cls, edges: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                   last_mask: np.ndarray, depth: int) -> "DepthDag | None":
+        """Build bottom-up from classes of prefixes (a tree of prefixes is the special case of
+        one class per prefix).
+
+        ``edges[j] = (parent, pos, child)`` for j < depth - 1, one row per edge, sorted by
+        (parent, pos): class ``parent`` of prefixes of length j (always 0 for j = 0: the empty
+        prefix) extended by grid position ``pos`` of layer j gives class ``child`` of length
+        j+1. ``last_mask[c]`` holds the allowed last widths after class c of length depth-1.
+        Identical subtrees become one node; classes left without a completion are dropped.
+        """
         L = depth
+        n_cls = [int(e[2].max(initial=-1)) + 1 for e in edges]   # classes of length j+1
         alive: list[np.ndarray] = [None] * (L - 1)  # type: ignore[list-item]
         alive[L - 2] = last_mask.any(axis=1)
         for j in range(L - 2, 0, -1):
-            alive[j - 1] = np.bincount(levels[j].parent[alive[j]],
-                                       minlength=len(levels[j - 1].last)) > 0
+            par, _, ch = edges[j]
+            alive[j - 1] = np.bincount(par[alive[j][ch]], minlength=n_cls[j - 1]) > 0
         if not alive[0].any():
             return None
         uniq, inv = _unique_rows(last_mask[alive[L - 2]].astype(np.int64))
         cnt = [uniq.sum(axis=1).astype(np.int64)]
         pos = [np.nonzero(uniq)[1].astype(np.int64)]
         child: list[np.ndarray] = []
-        node_of = np.full(len(levels[L - 2].last), -1, np.int64)
+        node_of = np.full(len(last_mask), -1, np.int64)
         node_of[alive[L - 2]] = inv.ravel()
         for j in range(L - 2, -1, -1):
-            pre = levels[j]
-            idx = np.nonzero(alive[j])[0]
-            parent = pre.parent[idx] if j > 0 else np.zeros(len(idx), np.int64)
-            n_par = len(levels[j - 1].last) if j > 0 else 1
+            par, last, ch = edges[j]
+            keep = alive[j][ch]
+            parent = par[keep] if j > 0 else np.zeros(int(keep.sum()), np.int64)
+            last, ch = last[keep], ch[keep]
+            n_par = n_cls[j - 1] if j > 0 else 1
             starts = np.searchsorted(parent, np.arange(n_par))
             counts = np.diff(np.concatenate([starts, [len(parent)]]))
             k = np.arange(len(parent)) - starts[parent]
             base = int(node_of.max()) + 2          # slot code = pos * base + child + 1
             mat = np.zeros((n_par, int(counts.max())), dtype=np.int64)
-            mat[parent, k] = pre.last[idx] * base + node_of[idx] + 1
+            mat[parent, k] = last * base + node_of[ch] + 1
             has = counts > 0
             uniq, inv = _unique_rows(mat[has])
             used = uniq > 0

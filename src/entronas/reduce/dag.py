@@ -1,0 +1,121 @@
+"""X^f_L built directly as its DAG: work and memory follow the DAG, not |X^f|.
+
+Enumeration (:mod:`.enumerate`) keeps every feasible prefix, although prefixes whose feasible
+completions are one and the same set all lead to one subtree. Here one prefix stands for each
+class of prefixes whose completions are provably equal, so a level holds classes, not prefixes
+(``dscnn-kws`` at ROM 2 MB / RAM 512 KiB: about a hundred classes for 12 million members).
+
+Why the class key is exact. Take one additive budget, tracked in integer cost units (the
+counting DP's :class:`~.count.Axis`: ROM or FLOPs, whichever binds, the other one inactive or
+implied). The completions of a prefix that ends in width ``w`` at layer k with ``r`` units left,
+restricted to those that pass the budget and every rule that looks at one transition (structure,
+the pairwise RAM peaks, the tail), form a set that only grows with r; so its size, the suffix
+table entry ``S[k][w, r]`` of :func:`~.count.suffix_tables`, names it. Eq. 4's RAM looks at the
+prefix only through its two buffer maxima. Prefixes with equal (w, even max, odd max,
+``S[k][w, r]``) therefore have equal feasible completions. Classes with different keys may still
+have equal completions; hashing subtrees bottom-up (:meth:`~.tree.DepthDag.from_edges`) merges
+those, so the result is the same minimal DAG that enumeration builds, node for node.
+
+Not covered, and left to enumeration: two binding additive budgets, the ``tflm`` convention
+(its exact planner replay looks at the whole network), and boxes whose counts need more than
+int64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..cost.options import CostOptions
+from ..targets.base import Target
+from .count import Axis, _Rules, count_dtype, partitions, suffix_tables
+from .enumerate import MAX_CELLS, _fits
+from .tables import Completion, DepthTables, layer_is_even
+from .tree import DepthDag
+
+#: the suffix tables may take at most this many bytes (per depth) before enumeration is used
+MAX_TABLE_BYTES = 256 * 2**20
+
+
+def dag_applies(t: DepthTables, axis: Axis | None) -> bool:
+    """Whether :func:`build_dag` can build this depth (else: enumerate it)."""
+    if axis is None or t.ram_shape == "tflm" or count_dtype(t) is object:
+        return False
+    return sum(t.sizes) * (axis.units + 1) * 8 <= MAX_TABLE_BYTES
+
+
+def build_dag(t: DepthTables, comp: Completion, target: Target, options: CostOptions,
+              axis: Axis, max_cells: int = MAX_CELLS) -> DepthDag | None:
+    """The feasible set of one depth as a :class:`DepthDag` (None if empty); see the module
+    docstring. ``target`` holds the net budgets; ``axis`` is the one that can bind.
+
+    Raises MemoryError before a level of more than ``max_cells`` (class, next width) cells.
+    """
+    L = t.depth
+    S = suffix_tables(_Rules(t, target, options), axis, (None, None))
+    costs = [axis.layer(t, k) for k in range(L)]
+    # Eq. 4's buffer maxima enter the key only when RAM can bind at all
+    ram_binds = any(p.even_cap is not None for p in partitions(t, target, options))
+    levels = np.unique(np.concatenate([[t.in_bytes], *t.out]))
+
+    def key_columns(k: int, last: np.ndarray, q: dict) -> list[np.ndarray]:
+        cols = [last, S[k].ravel().take(last * (axis.units + 1) + q["left"])]
+        if ram_binds:
+            cols += [np.searchsorted(levels, q["even"]), np.searchsorted(levels, q["odd"])]
+        return cols
+
+    w0 = np.arange(t.sizes[0])
+    p = dict(rom=t.rom[0][0], flops=t.flops[0][0],
+             even=np.full(len(w0), t.in_bytes, np.int64), odd=t.out[0].copy(),
+             pair=t.peak[0][0].copy(), pers=t.pers[0][0].copy(),
+             left=axis.units - costs[0][0])
+    keep = _fits(p, comp, 0, w0, target, t)
+    if L == 1:
+        return DepthDag.from_leaf_masks([keep[None, :]], [], L) if keep.any() else None
+    if not keep.any():
+        return None
+    cur = {n: v[keep] for n, v in p.items()}
+    cur["last"] = w0[keep]
+    rep, cls = _classes(key_columns(0, cur["last"], cur))
+    edges = [(np.zeros(len(cls), np.int64), cur["last"], cls)]
+    cur = {n: v[rep] for n, v in cur.items()}
+    for k in range(1, L):
+        n_cls = len(cur["last"])
+        if n_cls * t.sizes[k] > max_cells:
+            raise MemoryError(f"{n_cls:,} classes of feasible prefixes at layer {k} "
+                              f"(x {t.sizes[k]} widths)")
+        last = cur["last"]
+        q = dict(rom=cur["rom"][:, None] + t.rom[k][last],
+                 flops=cur["flops"][:, None] + t.flops[k][last])
+        buf = t.out[k][None, :]
+        if layer_is_even(k):
+            q["even"], q["odd"] = np.maximum(cur["even"][:, None], buf), cur["odd"][:, None]
+        else:
+            q["even"], q["odd"] = cur["even"][:, None], np.maximum(cur["odd"][:, None], buf)
+        q["pair"] = np.maximum(cur["pair"][:, None], t.peak[k][last])
+        q["pers"] = cur["pers"][:, None] + t.pers[k][last]
+        q["left"] = cur["left"][:, None] - costs[k][last]
+        cols = np.broadcast_to(np.arange(t.sizes[k])[None, :], (n_cls, t.sizes[k]))
+        mask = t.allowed[k][last] & _fits(q, comp, k, cols, target, t)
+        if k == L - 1:
+            return DepthDag.from_edges(edges, mask, L)
+        parent, nxt = np.nonzero(mask)
+        q = {n: np.broadcast_to(v, mask.shape)[parent, nxt] for n, v in q.items()}
+        q["last"] = nxt
+        np.maximum(q["left"], 0, out=q["left"])
+        rep, cls = _classes(key_columns(k, nxt, q))
+        edges.append((parent, nxt, cls))
+        cur = {n: v[rep] for n, v in q.items()}
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _classes(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(one representative row per distinct key, class of every row); classes are numbered in
+    the order of their keys (deterministic)."""
+    order = np.lexsort(cols[::-1])
+    keys = np.stack([c[order] for c in cols], 1)
+    new = np.ones(len(order), bool)
+    new[1:] = (keys[1:] != keys[:-1]).any(axis=1)
+    ids = np.cumsum(new) - 1
+    cls = np.empty(len(order), np.int64)
+    cls[order] = ids
+    return order[new], cls
