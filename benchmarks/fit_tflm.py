@@ -53,6 +53,18 @@ VARIANTS = [
 ]
 
 
+#: variants added after the first archive: measured in streams of their own (seeded by their
+#: label), so the archived measurements of VARIANTS keep their keys and are not repeated
+LATER_VARIANTS = [
+    ("resnet8-cifar10", "resnet8-cifar10", {}),
+    ("resnet-projection", "resnet8-cifar10", {"options": {"shortcut": "projection"}}),
+]
+
+
+def all_variants() -> list[tuple[str, str, dict]]:
+    return VARIANTS + LATER_VARIANTS
+
+
 def _space(preset: str, overrides: dict):
     from entronas.space import get_space
 
@@ -74,18 +86,26 @@ def sample_arch(space, rng: np.random.Generator) -> tuple[int, ...]:
 
 
 def tasks(n: int, seed: int = 0) -> list[dict]:
-    """``n`` seeded (variant, widths, dtype) jobs, spread evenly over variants and dtypes."""
+    """``n`` seeded (variant, widths, dtype) jobs, spread evenly over VARIANTS and dtypes,
+    then as many per later variant as each of VARIANTS got, from a stream of its own."""
     rng = np.random.default_rng(seed)
     out, k = [], 0
     while len(out) < n:
         label, preset, ov = VARIANTS[k % len(VARIANTS)]
         dtype = ("float32", "int8")[(k // len(VARIANTS)) % 2]
-        space = _space(preset, ov)
-        widths = sample_arch(space, rng)
-        out.append({"key": f"{label}|{dtype}|{'-'.join(map(str, widths))}", "variant": label,
-                    "preset": preset, "overrides": ov, "widths": list(widths), "dtype": dtype})
+        out.append(_job(label, preset, ov, dtype, rng))
         k += 1
+    per = -(-n // len(VARIANTS))
+    for j, (label, preset, ov) in enumerate(LATER_VARIANTS):
+        rng = np.random.default_rng([seed, j + 1])
+        out += [_job(label, preset, ov, ("float32", "int8")[i % 2], rng) for i in range(per)]
     return out
+
+
+def _job(label: str, preset: str, ov: dict, dtype: str, rng: np.random.Generator) -> dict:
+    widths = sample_arch(_space(preset, ov), rng)
+    return {"key": f"{label}|{dtype}|{'-'.join(map(str, widths))}", "variant": label,
+            "preset": preset, "overrides": ov, "widths": list(widths), "dtype": dtype}
 
 
 def measure_one(job: dict) -> dict:

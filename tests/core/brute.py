@@ -16,7 +16,8 @@ def brute_feasible(space, target, options=None):
             ok = True
             for i in range(1, depth):
                 rel = space.relation(depth, i)
-                if rel == "le" and widths[i] > widths[i - 1] or rel == "ge" and widths[i] < widths[i - 1]:
+                a, b = widths[i - 1], widths[i]
+                if rel == "le" and b > a or rel == "ge" and b < a or rel == "eq" and b != a:
                     ok = False
                     break
             if not ok:

@@ -19,7 +19,8 @@ SETTINGS = settings(max_examples=40, derandomize=True, deadline=None,
 
 @st.composite
 def small_problems(draw):
-    backbone = draw(st.sampled_from(["mlp", "dscnn", "convmixer", "autoencoder", "mobilenet"]))
+    backbone = draw(st.sampled_from(["mlp", "dscnn", "convmixer", "autoencoder", "mobilenet",
+                                     "resnet"]))
     lo = draw(st.integers(1, 6))
     step = draw(st.integers(1, 5))
     count = draw(st.integers(1, 4))
@@ -35,6 +36,10 @@ def small_problems(draw):
         kw.update(input_shape=(draw(st.integers(4, 12)),), options={"bottleneck": 2})
     elif backbone == "convmixer":
         kw.update(input_shape=(2, 6, 6), num_classes=3, options={"patch": 2, "kernel": 3})
+    elif backbone == "resnet":  # stride-1 blocks tie their width ("eq") or project
+        kw.update(input_shape=(2, 6, 6), num_classes=3,
+                  options={"stride_layers": (3,), "shortcut": draw(st.sampled_from(
+                      ["identity", "projection"]))})
     elif backbone == "mobilenet":
         kw.update(input_shape=(3, 8, 8), num_classes=2,
                   options={"stem_kernel": 2, "stem_stride": 2})

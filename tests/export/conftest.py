@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from entronas.cost import CostOptions, estimate
-from entronas.space import get_space
+from entronas.space import get_space, list_spaces
 from entronas.targets import get_target
 
 HAS_TFLM = importlib.util.find_spec("tflite_micro") is not None
@@ -18,16 +18,15 @@ needs_tflm = pytest.mark.skipif(not HAS_TFLM, reason="tflite-micro not installed
                                 "(pip install tflite-micro==0.dev20261023182759)")
 needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch not installed")
 
-#: every registered space, with reduced inputs / depths so a case runs in about a second
-SPACES = {
-    "mlp-example": dict(),
-    "mlp-digits": dict(),
-    "dscnn-digits": dict(),
+#: reduced inputs / depths so that a case runs in about a second
+_SMALLER = {
     "dscnn-kws": dict(depth_max=6),
     "autoencoder-ad": dict(depth_max=6),
     "convmixer-cifar10": dict(input_shape=(3, 16, 16), depth_max=8),
     "mobilenet-vww": dict(input_shape=(3, 32, 32), depth_max=8),
 }
+#: every registered space is a case, picked up from the registry (no hand-kept list)
+SPACES = {name: _SMALLER.get(name, {}) for name in list_spaces()}
 
 
 @lru_cache(maxsize=None)
@@ -58,3 +57,11 @@ def measured(name: str, dtype: str) -> dict:
     from entronas.export import measure
 
     return measure(space(name), feasible_arch(name), dtype=dtype)
+
+
+@lru_cache(maxsize=None)
+def calibrated(name: str) -> bool:
+    """Whether the tflm constants were fitted on every layer kind of the space."""
+    from entronas.cost.tflm import CALIBRATED_KINDS
+
+    return {layer.kind for layer in space(name).layers(feasible_arch(name))} <= CALIBRATED_KINDS

@@ -8,7 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from entronas._core.errors import InvalidSpaceError
 from entronas.cost import costs, estimate
+from entronas.cost.tflm import CALIBRATED_KINDS
 from entronas.space import get_space, list_spaces
 
 from .conftest import needs_tflm
@@ -55,7 +57,28 @@ def test_replay_and_estimates_hold_in_tflm(name: str, dtype: str) -> None:
     for widths in _members(space, 2, seed=len(name)):
         model = to_tflite(random_weights(space_ops(space, widths)), space, dtype, calib)
         m = measure_tflm(model.data)
-        est = estimate(space, widths, opts)
         assert m["head"] == tflm_planned_ram(space, widths, dtype), widths
+        if not {layer.kind for layer in space.layers(widths)} <= CALIBRATED_KINDS:
+            with pytest.raises(InvalidSpaceError, match="not calibrated"):
+                estimate(space, widths, opts)
+            continue
+        est = estimate(space, widths, opts)
         assert model.size <= est.rom <= 1.03 * model.size, (widths, model.size, est.rom)
         assert m["min_arena"] <= est.ram <= 1.3 * m["min_arena"], (widths, m, est.ram)
+
+
+def test_calibrated_kinds_are_what_the_fit_measured() -> None:
+    """CALIBRATED_KINDS says which layer kinds benchmarks/fit_tflm.py fitted the constants on."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "fit_tflm.py"
+    spec = importlib.util.spec_from_file_location("fit_tflm", path)
+    fit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fit)
+    kinds = set()
+    for _label, preset, overrides in fit.VARIANTS:
+        sp = fit._space(preset, overrides)
+        d = sp.depth_max
+        kinds |= {layer.kind for layer in sp.layers([sp.grid(d, i)[-1] for i in range(d)])}
+    assert kinds == set(CALIBRATED_KINDS)

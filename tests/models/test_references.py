@@ -22,6 +22,7 @@ def test_micronet_rom_matches_paper_table() -> None:
 @pytest.mark.parametrize("name,params", [
     ("micronet-kws-s", 60_240), ("micronet-kws-m", 111_984), ("micronet-kws-l", 500_328),
     ("mlperf-dscnn", 22_604), ("mlperf-fc-ae", 265_864), ("mobilenetv1-0.25-vww", 210_850),
+    ("mlperf-resnet8", 77_706),  # Keras: 78,666 = + 3 x 240 BatchNorm channels' mean/var/...
 ])
 def test_weights_plus_biases_match_published_counts(name: str, params: int) -> None:
     """Conv/dense weights + biases of datasets.md 1.6, 1.7, 3.5, 4.3 (BN folded into a bias)."""
@@ -30,10 +31,11 @@ def test_weights_plus_biases_match_published_counts(name: str, params: int) -> N
 
 
 @pytest.mark.parametrize("name,macs", [("mlperf-fc-ae", 264_192), ("mlperf-dscnn", 2_656_768),
-                                       ("mobilenetv1-0.25-vww", 7_489_664)])
+                                       ("mobilenetv1-0.25-vww", 7_489_664),
+                                       ("mlperf-resnet8", 12_501_632)])
 def test_macs_match_published(name: str, macs: int) -> None:
     space, arch = get_reference(name)
-    assert estimate(space, arch).flops == 2 * macs  # published: 264,192 and "7.49 M" MACs
+    assert estimate(space, arch).flops == 2 * macs  # published: 264,192, "7.49 M", "12.50 M"
 
 
 @pytest.mark.parametrize("name", list_references())
@@ -54,7 +56,7 @@ def test_every_reference_builds_and_flops_agree(name: str) -> None:
 
 def test_registry_lookup_and_sources() -> None:
     assert {"micronet-kws-s", "micronet-kws-m", "micronet-kws-l", "mlperf-dscnn",
-            "mlperf-fc-ae", "mobilenetv1-0.25-vww"} <= set(list_references())
+            "mlperf-fc-ae", "mobilenetv1-0.25-vww", "mlperf-resnet8"} <= set(list_references())
     assert all(REFERENCES.get(n).source for n in list_references())
     with pytest.raises(UnknownNameError, match="did you mean"):
         get_reference("micronet-kws-x")

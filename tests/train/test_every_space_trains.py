@@ -11,6 +11,7 @@ pytest.importorskip("torch")
 
 from entronas.data import ArrayDataset  # noqa: E402
 from entronas.space import get_space, list_spaces  # noqa: E402
+from entronas.space.base import rule_allows  # noqa: E402
 from entronas.train import train  # noqa: E402
 
 
@@ -20,8 +21,7 @@ def _smallest(space):
     for i in range(depth):
         grid = space.grid(depth, i)
         rel = space.relation(depth, i)
-        ok = [w for w in grid if rel is None or (rel == "le" and w <= prev)
-              or (rel == "ge" and w >= prev)]
+        ok = [w for w in grid if i == 0 or rule_allows(rel, prev, w)]
         widths.append(ok[0])
         prev = ok[0]
     return tuple(widths)

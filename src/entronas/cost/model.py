@@ -38,6 +38,10 @@ def estimate(space: ChainSpace, arch: Arch | Iterable[int],
     """Costs of ``arch`` from the same layer descriptions that build the PyTorch model."""
     options = options or CostOptions()
     layers = space.layers(arch)
+    if options.convention == "tflm":
+        from .tflm import check_calibrated
+
+        check_calibrated(layers, f"space {space.name!r}")
     per_layer = tuple(
         {"name": layer.name, "kind": layer.kind, "out_shape": layer.out_shape,
          "outputs": layer.outputs, "weights": layer_weights(layer, options),

@@ -57,6 +57,25 @@ def check_tflm_codes(codes: Sequence[str] | set[str], where: str = "the network"
             "--costs paper / export for LiteRT")
 
 
+#: layer kinds the constants were fitted on (``benchmarks/fit_tflm.py``'s VARIANTS cover
+#: exactly these; a test keeps the two in step). A kind outside it has an op mix the linear
+#: models never saw: measured on ResNet blocks (two convs, a projection and an ADD per layer),
+#: the arena estimate fell 1,568 B *below* TFLM's smallest working arena, so such a layer is
+#: refused under ``tflm`` until it is measured and the constants are refitted
+CALIBRATED_KINDS = frozenset({"dense", "head", "conv", "dsconv", "patch", "convmixer"})
+
+
+def check_calibrated(layers: Sequence[Layer], where: str) -> None:
+    """Refuse layers whose kind the ``tflm`` constants were not fitted on, naming the fix."""
+    kinds = sorted({layer.kind for layer in layers} - CALIBRATED_KINDS)
+    if kinds:
+        raise InvalidSpaceError(
+            f"{where} has {', '.join(repr(k) for k in kinds)} layers, which the tflm convention "
+            "is not calibrated for yet (its flatbuffer and arena constants were fitted without "
+            "them, and would under-count); count with --costs paper, export to measure in "
+            "TFLM, or add the space to benchmarks/fit_tflm.py and refit")
+
+
 def align16(n: int) -> int:
     return -(-n // 16) * 16
 
@@ -133,6 +152,7 @@ def network_features(layers: Sequence[Layer], dtype: str, per_channel_fc: bool =
     return total
 
 
-__all__ = ["DTYPE_BYTES", "TFLM_OPS", "align16", "check_tflm_codes", "fixed_flatbuffer_bytes",
+__all__ = ["CALIBRATED_KINDS", "DTYPE_BYTES", "TFLM_OPS", "align16", "check_calibrated",
+           "check_tflm_codes", "fixed_flatbuffer_bytes",
            "fixed_persistent_bytes", "flatbuffer_bytes", "graph_features", "layer_features",
            "network_features", "persistent_bytes", "prepare_bytes"]

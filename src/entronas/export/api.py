@@ -52,15 +52,19 @@ def load_arch(path: str | Path) -> ArchSpec:
     return ArchSpec(rec.space, rec.widths, rec.state_dict_path(), rec.source, rec.to_dict())
 
 
+def _b(n: int | None) -> str:
+    return "- (not calibrated for these layers)" if n is None else f"{n:,} B"
+
+
 def _text_report(rep: dict[str, Any]) -> str:
     e, m = rep["estimate"], rep.get("measured", {})
     lines = [f"{rep['space']}[{'-'.join(map(str, rep['widths']))}] {rep['dtype']}"
              + ("" if rep["trained"] else "  (RANDOM weights: deployment dry run)"),
              f"ops to register: {', '.join(rep['ops'])}",
-             f"ROM  estimate (tflm) {e['rom_tflm']:,} B | paper {e['rom_plain']:,} B | +bias "
+             f"ROM  estimate (tflm) {_b(e['rom_tflm'])} | paper {e['rom_plain']:,} B | +bias "
              f"{e['rom_bias']:,} B   measured flatbuffer {m.get('flatbuffer', 0):,} B"]
     if "head" in m:
-        lines.append(f"RAM  estimate (tflm) {e['ram_tflm']:,} B (planned {e['ram_tflm_plan']:,}) "
+        lines.append(f"RAM  estimate (tflm) {_b(e['ram_tflm'])} (planned {e['ram_tflm_plan']:,}) "
                      f"| Eq.4 {e['ram_eq4']:,} B | op graph {e['ram_op_graph']:,} B   measured "
                      f"TFLM planned {m['head']:,} B + persistent {m['tail']:,} B; smallest "
                      f"working arena {m.get('min_arena', 0):,} B")

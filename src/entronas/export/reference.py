@@ -2,7 +2,7 @@
 
 Why: the exporter must be checkable without trusting the code that wrote the flatbuffer. This
 pass follows :class:`~entronas.space.layers.Op` literally (channels-first, explicit asymmetric
-padding, groups, residual), the same semantics the PyTorch builder implements, and records every
+padding, groups, residual, shortcuts), the same semantics the PyTorch builder implements, and records every
 intermediate stage so int8 calibration reads activation ranges from the very same computation.
 
 Stage names (shared with :mod:`entronas.export.writer`): ``op{k}/pre`` (conv/FC + bias),
@@ -97,10 +97,22 @@ def forward(weights: Sequence[OpWeights], x: np.ndarray, *,
     """
     h = np.asarray(x, dtype=np.float64)
     stages: dict[str, np.ndarray] = {"input": h} if record else {}
+    outs: list[np.ndarray] = []   # every op's output; the input before the first
+
+    def output_of(back: int, k: int) -> np.ndarray:
+        return outs[k - back] if k - back >= 0 else np.asarray(x, dtype=np.float64)
+
     for k, (op, w, b) in enumerate(weights):
-        inp = h
+        inp = output_of(op.source, k)
+        if op.kind == "add":
+            h = _activate(inp + output_of(op.skip, k), op.activation)
+            outs.append(h)
+            if record:
+                stages[f"op{k}/out"] = h
+            continue
         if op.kind == "global_avg_pool":
             h = inp.mean(axis=(2, 3))
+            outs.append(h)
             if record:
                 stages[f"op{k}/out"] = h
             continue
@@ -116,6 +128,7 @@ def forward(weights: Sequence[OpWeights], x: np.ndarray, *,
             raise ValueError(op.kind)
         act = _activate(pre, op.activation)
         h = act + inp if op.residual else act
+        outs.append(h)
         if record:
             stages[f"op{k}/pre"], stages[f"op{k}/act"], stages[f"op{k}/out"] = pre, act, h
     return (h, stages) if record else h

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .._core.arch import Arch
-from .._core.errors import EntronasError
+from .._core.errors import EntronasError, InvalidSpaceError
 from ..cost import CostOptions, estimate
 from ..space.base import ChainSpace
 from ..targets import Target
@@ -43,16 +43,19 @@ def estimates(space: ChainSpace, arch: Arch | Iterable[int], dtype: str) -> dict
     from ..cost.conventions import costs
 
     paper = estimate(space, arch, costs("paper", dtype))
-    tflm = estimate(space, arch, costs("tflm", dtype))
+    try:
+        tflm = estimate(space, arch, costs("tflm", dtype))
+    except InvalidSpaceError:  # layers the tflm constants are not calibrated for: no estimate
+        tflm = None
     return {
         "rom_plain": paper.rom,
         "rom_bias": estimate(space, arch, costs("paper", dtype, bias=True)).rom,
-        "rom_tflm": tflm.rom,
+        "rom_tflm": None if tflm is None else tflm.rom,
         "ram_eq4": paper.ram,
         "ram_chain": estimate(space, arch, costs("paper", dtype, ram_model="chain")).ram,
         "ram_op_graph": op_graph_ram(space, arch, dtype),
         "ram_tflm_plan": tflm_planned_ram(space, arch, dtype),
-        "ram_tflm": tflm.ram,
+        "ram_tflm": None if tflm is None else tflm.ram,
     }
 
 
@@ -164,9 +167,9 @@ def agreement(report: dict[str, Any]) -> dict[str, Any]:
     size = m["flatbuffer"]
     return {
         "rom_bias_ratio": round(size / e["rom_bias"], 4),
-        "rom_tflm_ratio": round(e["rom_tflm"] / size, 4),
-        "ram_tflm_ratio": (round(e["ram_tflm"] / m["min_arena"], 4) if m.get("min_arena")
-                           else None),
+        "rom_tflm_ratio": None if e["rom_tflm"] is None else round(e["rom_tflm"] / size, 4),
+        "ram_tflm_ratio": (round(e["ram_tflm"] / m["min_arena"], 4)
+                           if m.get("min_arena") and e["ram_tflm"] is not None else None),
         "head_eq_eq4": m["head"] == e["ram_eq4"],
         "head_eq_chain": m["head"] == e["ram_chain"],
         "head_eq_op_graph": m["head"] == e["ram_op_graph"],

@@ -277,7 +277,10 @@ class _Writer:
         elif rop.code == "ADD":
             r = self.act(g, rop.output)
             ao = fb.AddOptionsT()
-            ao.fusedActivationFunction = fb.ActivationFunctionType.NONE
+            # an "add" op fuses its activation (ResNet: relu(x + shortcut)); a conv's
+            # residual ADD comes after the conv's own activation
+            ao.fusedActivationFunction = self.fused(op.activation) if op.kind == "add" \
+                else fb.ActivationFunctionType.NONE
             self.b.op("ADD", [x, self.act(g, rop.inputs[1])], [r], "AddOptions", ao)
         else:  # pragma: no cover - OP_CODES is closed
             raise InvalidParameterError(f"the writer cannot emit {rop.code}")

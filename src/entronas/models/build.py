@@ -60,7 +60,7 @@ class OpModule(nn.Module):
             self.op = nn.Linear(desc.in_shape[0], desc.out_shape[0], bias=desc.bias)
             if desc.batchnorm:
                 self.bn = nn.BatchNorm1d(desc.out_channels, eps=BN_EPS, momentum=BN_MOMENTUM)
-        elif desc.kind != "global_avg_pool":  # pragma: no cover - OP_KINDS is closed
+        elif desc.kind not in ("global_avg_pool", "add"):  # pragma: no cover - closed set
             raise InvalidParameterError(f"cannot build op kind {desc.kind!r}")
         if desc.activation == "relu":
             self.act = nn.ReLU()
@@ -69,7 +69,11 @@ class OpModule(nn.Module):
         elif desc.activation is not None:  # pragma: no cover
             raise InvalidParameterError(f"unknown activation {desc.activation!r}")
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        """``z``: an ``"add"`` op's second operand (the output of the op ``skip`` back)."""
+        if self.kind == "add":
+            y = x + z
+            return self.act(y) if self.act is not None else y
         if self.kind == "global_avg_pool":
             return x.mean(dim=(2, 3))
         if self.kind == "linear" and x.dim() > 2:
@@ -89,11 +93,25 @@ class OpModule(nn.Module):
 
 
 class LayerModule(nn.Sequential):
-    """The ops of one :class:`Layer` (one output buffer); forward hooks here see ``u_i``."""
+    """The ops of one :class:`Layer` (one output buffer); forward hooks here see ``u_i``.
+
+    A plain chain runs op after op; a layer with a shortcut (``Op.source`` / ``Op.skip``)
+    keeps the outputs its later ops read."""
 
     def __init__(self, layer: Layer) -> None:
         super().__init__(*[OpModule(op) for op in layer.ops])
         self.layer = layer
+        self.graph = any(op.branch or op.kind == "add" for op in layer.ops)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.graph:
+            return super().forward(x)
+        outs = [x]   # outs[j + 1]: op j's output
+        for j, mod in enumerate(self):
+            desc = mod.desc
+            z = outs[j + 1 - desc.skip] if desc.kind == "add" else None
+            outs.append(mod(outs[j + 1 - desc.source], z))
+        return outs[-1]
 
 
 class ChainNet(nn.Module):

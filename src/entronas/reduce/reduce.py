@@ -189,6 +189,13 @@ def reduce_space(
         from ..cost.conventions import resolve_costs
 
         options = resolve_costs(None, target=target)
+    if options.convention == "tflm":  # before any work: layers the constants do not cover
+        from ..cost.tflm import check_calibrated
+
+        for depth in space.depths:
+            probe = [int(space.grid(depth, i)[0]) for i in range(depth)]
+            check_calibrated([space.layer(depth, i, None if i == 0 else probe[i - 1], w)
+                              for i, w in enumerate(probe)], f"space {space.name!r}")
     start = time.perf_counter()
     report = ReductionReport(space.name, target.to_dict(), costs=options.describe())
     user_target, target = target, _net_budgets(target, options)

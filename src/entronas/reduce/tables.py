@@ -18,7 +18,7 @@ from ..cost.flops import layer_flops
 from ..cost.options import CostOptions
 from ..cost.ram import layer_peak, layer_persistent, op_tensors
 from ..cost.rom import layer_rom
-from ..space.base import ChainSpace, _allowed_matrix
+from ..space.base import ChainSpace, _allowed_matrix, rule_allows
 from ..space.layers import Layer
 from ..space.lowering import lower
 
@@ -170,10 +170,10 @@ def build_tables(space: ChainSpace, depth: int, options: CostOptions) -> DepthTa
         window.append(wn)
         flops.append(f)
         out.append(o)
-        if tflm:
-            tensors.append(np.array(tens, dtype=np.int64))
         allowed.append(np.ones((1, len(widths[0])), bool) if i == 0 else
                        _allowed_matrix(widths[i - 1], widths[i], space.relation(depth, i)))
+        if tflm:
+            tensors.append(_owned_array(tens, allowed[-1]))
     last = widths[-1]
     tail_rom = np.zeros(len(last), dtype=np.int64)
     tail_flops = np.zeros_like(tail_rom)
@@ -202,6 +202,19 @@ def build_tables(space: ChainSpace, depth: int, options: CostOptions) -> DepthTa
     return tables
 
 
+def _owned_array(rows: list[list[list[int]]], allowed: np.ndarray) -> np.ndarray:
+    """(W_prev, W, n) tensor bytes per grid pair. A pair the rules forbid may lower to another
+    graph (an identity block's unequal pair would need a projection); it never enters a
+    network, so it gets zeros of the allowed pairs' length."""
+    n = {len(rows[a][b]) for a, b in zip(*np.nonzero(allowed))}
+    if len(n) > 1:  # pragma: no cover - a backbone's allowed layers share one graph
+        raise InvalidSpaceError(f"allowed layers lower to graphs of {sorted(n)} tensors")
+    size = n.pop() if n else 0
+    return np.array([[cell if ok else [0] * size for cell, ok in zip(row, oks)]
+                     for row, oks in zip(rows, allowed)], dtype=np.int64).reshape(
+                         allowed.shape + (size,))
+
+
 def _next_layers(space: ChainSpace, depth: int, i: int, c_out: int) -> list[Layer]:
     """The layer after layer i with its widest allowed width (the tail after the last one).
 
@@ -212,8 +225,7 @@ def _next_layers(space: ChainSpace, depth: int, i: int, c_out: int) -> list[Laye
         return list(space.tail(depth, c_out))
     grid = space.grid(depth, i + 1)
     rel = space.relation(depth, i + 1)
-    ok = [w for w in grid if rel is None or (rel == "le" and w <= c_out)
-          or (rel == "ge" and w >= c_out)]
+    ok = [w for w in grid if rule_allows(rel, c_out, w)]
     return [space.layer(depth, i + 1, c_out, int(max(ok or grid)))]
 
 
@@ -254,11 +266,27 @@ def _check_monotone(space: ChainSpace, t: DepthTables) -> None:
         arrays += [("RAM window", t.window), ("tail RAM window", [t.tail_window[None, :]])]
     for what, tabs in arrays:
         for i, tab in enumerate(tabs):
-            if (np.diff(tab, axis=1) < 0).any() or (np.diff(tab, axis=0) < 0).any():
+            if _decreases(tab, t.allowed[i] if tab.shape == t.allowed[i].shape else None):
                 raise InvalidSpaceError(
                     f"space {space.name!r}: {what} of layer {i + 1} decreases when a width grows; "
                     "the reduction needs costs that are non-decreasing in every width"
                 )
+
+
+def _decreases(tab: np.ndarray, allowed: np.ndarray | None) -> bool:
+    """Whether a cost falls when a width grows, between two cells the rules allow.
+
+    Cells a rule forbids (e.g. the unequal pairs of an ``"eq"`` tie, whose layer would need a
+    shortcut projection) never enter a network, so only allowed neighbours are compared.
+    """
+    if allowed is None or allowed.all():
+        return bool((np.diff(tab, axis=1) < 0).any() or (np.diff(tab, axis=0) < 0).any())
+    for axis in (0, 1):
+        a, b = (tab[:-1], tab[1:]) if axis == 0 else (tab[:, :-1], tab[:, 1:])
+        ok = (allowed[:-1] & allowed[1:]) if axis == 0 else (allowed[:, :-1] & allowed[:, 1:])
+        if ((b < a) & ok).any():
+            return True
+    return False
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Search spaces: architectures as values, spaces as data + rules, layers as descriptions."""
 
-from . import autoencoder, convmixer, dscnn, mlp, mobilenet  # noqa: F401  (register backbones)
+from . import autoencoder, convmixer, dscnn, mlp, mobilenet, resnet  # noqa: F401  (backbones)
 from .base import BACKBONES, Backbone, ChainSpace, width_grid
 from .layers import Layer, Op
 from .presets import DESCRIPTIONS, SPACES, get_space, list_spaces, register_space

@@ -131,7 +131,8 @@ class ChainSpace:
         return _grid(self, depth, i)
 
     def relation(self, depth: int, i: int) -> str | None:
-        """Rule between layer i and i-1: None, "le" (M_i <= M_{i-1}) or "ge"."""
+        """Rule between layer i and i-1: None, "le" (M_i <= M_{i-1}), "ge", or "eq" (the
+        width is tied to the previous layer's, e.g. an identity shortcut's two ends)."""
         return self.backbone_impl.relation(self, depth, i)
 
     def layer(self, depth: int, i: int, c_in: int | None, c_out: int) -> Layer:
@@ -177,8 +178,8 @@ class ChainSpace:
                     f"{list(grid)}"
                 )
             rel = self.relation(depth, i)
-            if rel == "le" and w > widths[i - 1] or rel == "ge" and w < widths[i - 1]:
-                sign = "<=" if rel == "le" else ">="
+            if i and not rule_allows(rel, widths[i - 1], w):
+                sign = {"le": "<=", "ge": ">=", "eq": "="}[rel]
                 raise NotInSpaceError(
                     f"layer {i + 1} width {w} breaks the rule M_{i + 1} {sign} M_{i} "
                     f"({widths[i - 1]}) of space {self.name!r}"
@@ -247,12 +248,18 @@ class ChainSpace:
         return replace(self, **changes)
 
 
+#: the rules between neighbouring widths: name -> (previous width, width) -> allowed
+RULES = {None: lambda prev, w: prev == prev, "le": lambda prev, w: w <= prev,
+         "ge": lambda prev, w: w >= prev, "eq": lambda prev, w: w == prev}
+
+
+def rule_allows(rel: str | None, prev: int, w: int) -> bool:
+    """Whether width ``w`` may follow ``prev`` under rule ``rel`` (one definition for all)."""
+    return bool(RULES[rel](prev, w))
+
+
 def _allowed_matrix(prev: np.ndarray, cur: np.ndarray, rel: str | None) -> np.ndarray:
-    if rel == "le":
-        return cur[None, :] <= prev[:, None]
-    if rel == "ge":
-        return cur[None, :] >= prev[:, None]
-    return np.ones((len(prev), len(cur)), dtype=bool)
+    return np.broadcast_to(RULES[rel](prev[:, None], cur[None, :]), (len(prev), len(cur))).copy()
 
 
 @lru_cache(maxsize=4096)

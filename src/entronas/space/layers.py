@@ -15,16 +15,24 @@ from typing import Sequence
 from .._core.errors import InvalidSpaceError
 
 #: Primitive op kinds understood by the cost model and the builders.
-OP_KINDS = ("conv2d", "linear", "global_avg_pool")
+OP_KINDS = ("conv2d", "linear", "global_avg_pool", "add")
 
 
 @dataclass(frozen=True)
 class Op:
     """One primitive operation: ``y = act(bn(op(pad(x)))) (+ x if residual)``.
 
+    The ops of a layer form a small graph written as a list: an op reads the output of the op
+    ``source`` positions before it (1, the default: the previous op; the op before a layer's
+    first op is the previous layer, so its output is this layer's input). An ``"add"`` op
+    computes ``act(x + z)`` with ``z`` the output of the op ``skip`` positions before it: a
+    ResNet basic block is ``conv, conv (no activation), add(skip=3)`` (identity shortcut) or
+    ``conv, conv, 1x1 conv(source=3), add(skip=2)`` (projection shortcut). References never
+    reach past the layer's input, so a flattened list of a network's ops keeps its meaning.
+
     Attributes:
-        kind: ``"conv2d"`` (incl. depthwise/pointwise via ``groups``/``kernel``), ``"linear"`` or
-            ``"global_avg_pool"``.
+        kind: ``"conv2d"`` (incl. depthwise/pointwise via ``groups``/``kernel``), ``"linear"``,
+            ``"global_avg_pool"`` or ``"add"``.
         in_shape / out_shape: channels-first shapes.
         kernel, stride: (height, width).
         padding: (left, right, top, bottom) zeros, as ``torch.nn.functional.pad`` takes them;
@@ -34,6 +42,8 @@ class Op:
         batchnorm: a BatchNorm follows the op (it folds into weights + bias for deployment).
         activation: ``None``, ``"relu"`` or ``"gelu"``.
         residual: the op's input is added to its output (shapes must match).
+        source: which earlier op's output this op reads (1: the previous op).
+        skip: ``"add"`` only: which earlier op's output is added to the input.
     """
 
     kind: str
@@ -47,6 +57,13 @@ class Op:
     batchnorm: bool = False
     activation: str | None = None
     residual: bool = False
+    source: int = 1
+    skip: int = 0
+
+    @property
+    def branch(self) -> bool:
+        """A side branch (e.g. a shortcut projection): it does not read the previous op."""
+        return self.source != 1
 
     @property
     def in_channels(self) -> int:
@@ -85,7 +102,10 @@ class Op:
 
     @property
     def log2_width(self) -> float:
-        """log2(omega) of Eq. (6): M for FC, M*Kw*Kh/g for convolutions; 0 for pooling."""
+        """log2(omega) of Eq. (6): M for FC, M*Kw*Kh/g for convolutions; 0 for pooling, adds
+        and side branches (Eq. 6 follows the main path: a projection shortcut adds none)."""
+        if self.branch:
+            return 0.0
         if self.kind == "conv2d":
             kh, kw = self.kernel
             return math.log2(self.out_channels * kh * kw / self.groups)
@@ -106,6 +126,10 @@ class Layer:
     kind: str
     ops: tuple[Op, ...]
     searched: bool = True
+
+    def __post_init__(self) -> None:
+        if any(op.branch or op.kind == "add" for op in self.ops):
+            check_graph(self.ops, f"layer {self.name!r}")
 
     @property
     def in_shape(self) -> tuple[int, ...]:
@@ -159,8 +183,10 @@ def conv2d(
     batchnorm: bool = True,
     activation: str | None = "relu",
     residual: bool = False,
+    source: int = 1,
 ) -> Op:
-    """A conv op with its output shape computed (``padding`` is 'same' or 'valid')."""
+    """A conv op with its output shape computed (``padding`` is 'same' or 'valid');
+    ``source``: read the output of the op that many positions back (see :class:`Op`)."""
     c, h, w = in_shape
     kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
     sh, sw = (stride, stride) if isinstance(stride, int) else stride
@@ -184,7 +210,7 @@ def conv2d(
         raise InvalidSpaceError(f"residual needs equal shapes, got {tuple(in_shape)} -> {out}")
     return Op(
         "conv2d", tuple(in_shape), out, (kh, kw), (sh, sw), (left, right, top, bottom),
-        groups, bias, batchnorm, activation, residual,
+        groups, bias, batchnorm, activation, residual, source,
     )
 
 
@@ -202,3 +228,27 @@ def linear(
 
 def global_avg_pool(in_shape: Sequence[int]) -> Op:
     return Op("global_avg_pool", tuple(in_shape), (in_shape[0],))
+
+
+def add(shape: Sequence[int], skip: int, activation: str | None = "relu") -> Op:
+    """``act(x + z)``: the previous op's output plus the output of the op ``skip`` back."""
+    if skip < 2:
+        raise InvalidSpaceError(f"an add needs a second operand before its input, skip={skip}")
+    return Op("add", tuple(shape), tuple(shape), activation=activation, skip=skip)
+
+
+def check_graph(ops: Sequence[Op], where: str) -> None:
+    """Every reference stays inside the op list (or reaches its input) and shapes match."""
+    shapes = [ops[0].in_shape] + [op.out_shape for op in ops]   # shapes[j + 1]: op j's output
+    for j, op in enumerate(ops):
+        refs = [op.source] + ([op.skip] if op.kind == "add" else [])
+        for r in refs:
+            if not 1 <= r <= j + 1:
+                raise InvalidSpaceError(f"{where}: op {j + 1} reads {r} ops back, outside the "
+                                        "layer")
+        if tuple(shapes[j + 1 - op.source]) != tuple(op.in_shape):
+            raise InvalidSpaceError(f"{where}: op {j + 1} expects {op.in_shape} but reads "
+                                    f"{shapes[j + 1 - op.source]}")
+        if op.kind == "add" and tuple(shapes[j + 1 - op.skip]) != tuple(op.in_shape):
+            raise InvalidSpaceError(f"{where}: op {j + 1} adds {shapes[j + 1 - op.skip]} to "
+                                    f"{op.in_shape}; the shapes must match")

@@ -13,7 +13,11 @@ Each :class:`~entronas.space.layers.Op` lowers to:
   op input when ``residual``];
 * ``linear``: ``FULLY_CONNECTED`` (a 4-D input is flattened by the op itself) -> [``GELU``] ->
   [``ADD``];
-* ``global_avg_pool``: ``AVERAGE_POOL_2D`` over the whole map.
+* ``global_avg_pool``: ``AVERAGE_POOL_2D`` over the whole map;
+* ``add``: ``ADD`` of its input and the output of the op ``skip`` back, activation fused.
+
+An op reads the output of the op ``source`` positions back (:class:`~entronas.space.layers.Op`),
+so a shortcut keeps its tensor alive until the ``ADD`` that reads it, as in TFLM.
 
 Tensor lifetimes follow TensorFlow Lite Micro: a tensor lives from the step of the operator that
 writes it (the graph input: step 0) to the last step that reads it (the graph output: the last
@@ -150,13 +154,24 @@ def lower(ops: Sequence[Op], *, per_channel_fc: bool = False) -> Lowered:
         tensors.append(Tensor(tuple(int(s) for s in shape), stage, quant_of))
         return len(tensors) - 1
 
-    x = 0
+    outs: list[int] = []   # the tensor each op wrote
+
+    def output_of(back: int, k: int) -> int:
+        j = k - back
+        return outs[j] if j >= 0 else 0
+
     for k, op in enumerate(ops):
         name = f"op{k}"
+        x = output_of(op.source, k)
+        if op.kind == "add":
+            r = new(runtime_shape(op.out_shape), f"{name}/out")
+            out.append(RuntimeOp("ADD", (x, output_of(op.skip, k)), r, k))
+            outs.append(r)
+            continue
         if op.kind == "global_avg_pool":
             y = new((1, 1, 1, op.in_shape[0]), f"{name}/out", quant_of=x)
             out.append(RuntimeOp("AVERAGE_POOL_2D", (x,), y, k))
-            x = y
+            outs.append(y)
             continue
         gelu = op.activation == "gelu"
         shape = runtime_shape(op.out_shape)
@@ -195,7 +210,7 @@ def lower(ops: Sequence[Op], *, per_channel_fc: bool = False) -> Lowered:
             r = new(shape, f"{name}/out")
             out.append(RuntimeOp("ADD", (y, x), r, k))
             y = r
-        x = y
+        outs.append(y)
     return Lowered(tuple(tensors), tuple(out))
 
 

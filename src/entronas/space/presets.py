@@ -77,6 +77,14 @@ def dscnn_digits(**overrides: Any) -> ChainSpace:
                       options={"first_kernel": (3, 3)}), overrides)
 
 
+@register_space("resnet8-cifar10", "ResNet basic blocks for CIFAR-10 around MLPerf Tiny's "
+                "ResNet-8: L 3..5, widths 8..64, stride 2 at blocks 3 and 4, 32x32x3")
+def resnet8_cifar10(**overrides: Any) -> ChainSpace:
+    return _make(dict(name="resnet8-cifar10", backbone="resnet", depth_min=3, depth_max=5,
+                      widths=(8, 12, 16, 24, 32, 48, 64), input_shape=(3, 32, 32),
+                      num_classes=10, options={"stride_layers": (3, 4)}), overrides)
+
+
 def get_space(preset: str, /, **overrides: Any) -> ChainSpace:
     """A registered space by name, with optional field/option overrides (``name=`` renames it:
     a space file with ``preset`` and ``name`` is a preset under a name of its own)."""

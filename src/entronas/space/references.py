@@ -100,6 +100,16 @@ register_reference(Reference(
            "follows), PyTorch initialisation"))
 
 
+register_reference(Reference(
+    "mlperf-resnet8", "resnet8-cifar10", (16, 16, 32, 64),
+    source="MLPerf Tiny image classification ResNet-8 (resnet_v1_eembc, 16 filters, datasets.md "
+           "2.4): conv 3x3 -> 16, stacks of one basic block at 16 (identity), 32 and 64 "
+           "(stride 2, 1x1/2 projection); on the preset's grid. Differences: 77,706 weights + "
+           "biases where Keras counts 78,666, because each of the 240 BatchNorm channels keeps "
+           "4 parameters there (gamma, beta, moving mean and variance) and folds into 1 bias "
+           "here; PyTorch initialisation"))
+
+
 def get_reference(name: str) -> tuple[ChainSpace, Arch]:
     """The (overridden) space and the architecture of reference ``name``."""
     return REFERENCES.get(name).resolve()
