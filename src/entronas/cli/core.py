@@ -113,8 +113,8 @@ def estimate_cmd(space: str, arch: str, as_json: bool, **kw: Any) -> None:
 @target_options()
 @cost_options
 @click.option("--method", type=click.Choice(["auto", "enumerate", "count"]), default="auto",
-              show_default=True, help="List X^f as a tree (built as its DAG where the costs allow, else "
-              "enumerated), or count it exactly (huge spaces).")
+              show_default=True, help="List X^f as a tree (built as its DAG where the costs "
+              "allow, else enumerated), or count it exactly (huge spaces).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Save the tree file here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def reduce_cmd(space: str, method: str, out: str | None, as_json: bool, **kw: Any) -> None:
