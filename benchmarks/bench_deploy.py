@@ -27,6 +27,7 @@ MODELS = [
     ("autoencoder-ad 640-128x4-8-128x4-640", get_space("autoencoder-ad", widths=(128,)),
      (128, 128, 128, 128, 8, 128, 128, 128, 128, 640)),
     ("mobilenet-vww 96x96 64x8", get_space("mobilenet-vww"), (64,) * 8),
+    ("resnet8-cifar10 MLPerf ResNet-8", get_space("resnet8-cifar10"), (16, 16, 32, 64)),
 ]
 
 

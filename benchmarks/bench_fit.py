@@ -38,6 +38,8 @@ BACKBONES = [
     ("mobilenet", "mobilenet-vww", {}),
     ("convmixer (relu)", "convmixer-cifar10", {"options": {"activation": "relu"}}),
     ("autoencoder", "autoencoder-ad", {}),
+    ("resnet", "resnet8-cifar10", {}),
+    ("mobilenetv2", "mobilenetv2-vww", {}),
 ]
 TARGETS = ["demo", "paper-small", "stm32f412", "stm32f746"]
 DATA = Path(__file__).resolve().parent / "data" / "bench_fit.jsonl.gz"

@@ -58,6 +58,8 @@ VARIANTS = [
 LATER_VARIANTS = [
     ("resnet8-cifar10", "resnet8-cifar10", {}),
     ("resnet-projection", "resnet8-cifar10", {"options": {"shortcut": "projection"}}),
+    ("mobilenetv2-vww", "mobilenetv2-vww", {}),
+    ("mobilenetv2-s4", "mobilenetv2-vww", {"options": {"expansion": 4, "first_expansion": 2}}),
 ]
 
 

@@ -20,7 +20,7 @@ SETTINGS = settings(max_examples=40, derandomize=True, deadline=None,
 @st.composite
 def small_problems(draw):
     backbone = draw(st.sampled_from(["mlp", "dscnn", "convmixer", "autoencoder", "mobilenet",
-                                     "resnet"]))
+                                     "resnet", "mobilenetv2"]))
     lo = draw(st.integers(1, 6))
     step = draw(st.integers(1, 5))
     count = draw(st.integers(1, 4))
@@ -40,6 +40,10 @@ def small_problems(draw):
         kw.update(input_shape=(2, 6, 6), num_classes=3,
                   options={"stride_layers": (3,), "shortcut": draw(st.sampled_from(
                       ["identity", "projection"]))})
+    elif backbone == "mobilenetv2":  # repeated blocks tie their width ("eq") and add
+        kw.update(input_shape=(2, 8, 8), num_classes=2,
+                  options={"stride_layers": (2,), "repeat_layers": (3, 4),
+                           "expansion": draw(st.integers(1, 3))})
     elif backbone == "mobilenet":
         kw.update(input_shape=(3, 8, 8), num_classes=2,
                   options={"stem_kernel": 2, "stem_stride": 2})

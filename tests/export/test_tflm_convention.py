@@ -77,7 +77,7 @@ def test_calibrated_kinds_are_what_the_fit_measured() -> None:
     fit = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fit)
     kinds = set()
-    for _label, preset, overrides in fit.VARIANTS:
+    for _label, preset, overrides in fit.all_variants():
         sp = fit._space(preset, overrides)
         d = sp.depth_max
         kinds |= {layer.kind for layer in sp.layers([sp.grid(d, i)[-1] for i in range(d)])}

@@ -85,6 +85,19 @@ def resnet8_cifar10(**overrides: Any) -> ChainSpace:
                       num_classes=10, options={"stride_layers": (3, 4)}), overrides)
 
 
+@register_space("mobilenetv2-vww", "MCUNet-like inverted residuals for VWW: L 7..10, stage "
+                "widths 8..160 shared by repeated blocks, expansion 6, 96x96x3")
+def mobilenetv2_vww(**overrides: Any) -> ChainSpace:
+    stages = ((8, 16, 24), (8, 16, 24), (16, 24, 32, 48), (16, 24, 32, 48), (24, 32, 48, 64),
+              (24, 32, 48, 64), (48, 64, 96, 128), (48, 64, 96, 128), (64, 96, 128, 160),
+              (64, 96, 128, 160))
+    return _make(dict(name="mobilenetv2-vww", backbone="mobilenetv2", depth_min=7,
+                      depth_max=10, widths=tuple(sorted({w for g in stages for w in g})),
+                      layer_widths=stages, input_shape=(3, 96, 96), num_classes=2,
+                      options={"stem_stride": 2, "stride_layers": (3, 5, 7),
+                               "repeat_layers": (4, 6, 8, 10), "expansion": 6}), overrides)
+
+
 def get_space(preset: str, /, **overrides: Any) -> ChainSpace:
     """A registered space by name, with optional field/option overrides (``name=`` renames it:
     a space file with ``preset`` and ``name`` is a preset under a name of its own)."""

@@ -1,0 +1,93 @@
+"""MobileNetV2 / MCUNet-style inverted-residual backbone (Sandler et al. 2018; Lin et al. 2020).
+
+Layer 1: stem conv 3x3 with stride ``stem_stride`` ('same') -> M_1 (BN, ReLU). Layers 2..L: one
+inverted-residual block each: a 1x1 expansion to ``expansion`` x M_{i-1} channels (BN, ReLU;
+left out when the ratio is 1), a 3x3 depthwise convolution at stride s (BN, ReLU) and a linear
+1x1 projection to M_i (BN, no activation). Blocks at the positions of ``stride_layers`` have
+stride 2. Blocks at the positions of ``repeat_layers`` repeat the previous block's width (the
+"eq" rule: one stage width shared by its blocks) and add their input, as MobileNetV2's repeated
+blocks do; they must keep the map (stride 1). Layer 2 uses ``first_expansion`` (MobileNetV2:
+1). Differences from MobileNetV2: ReLU instead of ReLU6, no final 1x1 conv before the pooling.
+
+A block is ONE layer for Eq. (4) (the paper's fused inverted bottleneck): its buffer is the
+projection (or the add) output; the ``ops`` and ``tflm`` RAM models see the expanded tensors and
+the block input alive until the add. Tail: global average pooling + FC to ``num_classes``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .._core.errors import InvalidSpaceError
+from .base import BACKBONES, Backbone, ChainSpace
+from .layers import Layer, add, conv2d, same_padding
+
+
+class MobileNetV2(Backbone):
+    name = "mobilenetv2"
+    kinds = ("conv", "invres", "head")
+    option_kinds = {"stem_stride": "int", "stride_layers": "ints", "repeat_layers": "ints",
+                    "expansion": "int", "first_expansion": "int"}
+
+    def validate(self, space: ChainSpace) -> None:
+        if len(space.input_shape) != 3:
+            raise InvalidSpaceError(f"mobilenetv2 needs a (C,H,W) input_shape, got "
+                                    f"{space.input_shape}")
+        strided = set(_opt(space, "stride_layers"))
+        repeats = set(_opt(space, "repeat_layers"))
+        both = sorted(strided & repeats)
+        if both or 1 in strided | repeats:
+            bad = both or [1]
+            raise InvalidSpaceError(
+                f"space {space.name!r}: layer {bad[0]} is in "
+                + ("both stride_layers and repeat_layers; a repeated block adds its input, so "
+                   "it must keep the map" if both else
+                   "stride_layers or repeat_layers, which name blocks (layers 2..L); layer 1 "
+                   "is the stem"))
+        _in_shapes(space, space.depth_max)
+
+    def relation(self, space: ChainSpace, depth: int, i: int) -> str | None:
+        if i > 0 and (i + 1) in _opt(space, "repeat_layers"):
+            return "eq"  # the residual adds the block input: same width
+        return super().relation(space, depth, i)
+
+    def layer(self, space: ChainSpace, depth: int, i: int, c_in: int | None,
+              c_out: int) -> Layer:
+        h, w = _in_shapes(space, depth)[i]
+        if i == 0:
+            stem = conv2d((space.input_shape[0], h, w), c_out, 3,
+                          space.option("stem_stride", 2))
+            return Layer("stem", "conv", (stem,))
+        stride = 2 if (i + 1) in _opt(space, "stride_layers") else 1
+        t = space.option("first_expansion", 1) if i == 1 else space.option("expansion", 6)
+        ops = []
+        if t > 1:
+            ops.append(conv2d((c_in, h, w), t * c_in, 1, 1))
+        hidden = t * c_in
+        ops.append(conv2d((hidden, h, w), hidden, 3, stride, groups=hidden))
+        ops.append(conv2d(ops[-1].out_shape, c_out, 1, 1, activation=None))
+        if (i + 1) in _opt(space, "repeat_layers") and c_in == c_out:
+            ops.append(add(ops[-1].out_shape, skip=len(ops) + 1))   # back to the block input
+        return Layer(f"ir{i + 1}", "invres", tuple(ops))
+
+
+def _opt(space: ChainSpace, key: str) -> tuple[int, ...]:
+    return tuple(space.option(key, (3, 5, 7) if key == "stride_layers" else ()))
+
+
+@lru_cache(maxsize=256)
+def _in_shapes(space: ChainSpace, depth: int) -> tuple[tuple[int, int], ...]:
+    """Spatial input size of each layer (independent of the widths)."""
+    _, h, w = space.input_shape
+    out = []
+    s = space.option("stem_stride", 2)
+    for i in range(depth):
+        out.append((h, w))
+        if i == 0:
+            h, w = same_padding(h, 3, s)[0], same_padding(w, 3, s)[0]
+        elif (i + 1) in _opt(space, "stride_layers"):
+            h, w = same_padding(h, 3, 2)[0], same_padding(w, 3, 2)[0]
+    return tuple(out)
+
+
+BACKBONES.register("mobilenetv2", MobileNetV2())
