@@ -180,3 +180,29 @@ def test_sampler_pickles(small_prepared):
 
     s = pickle.loads(pickle.dumps(small_prepared.sampler(EntropySampler, seed=4)))
     assert s.seed == 4 and len(s.candidates.feasible) == len(small_prepared.feasible)
+
+
+@pytest.mark.parametrize("encoding", ["categorical", "int"])
+def test_tied_widths_are_not_parameters_so_tpe_cannot_break_them(encoding):
+    """resnet8-cifar10 ties a stride-1 block's width to the stem's ("eq"): TPE over the box
+    gets no parameter for it, so every proposal keeps the tie; the params round-trip."""
+    from entronas.search.params import has_arch, width_name
+    from entronas.space import get_space
+
+    # an ordered integer needs an evenly spaced grid (check_encoding refuses others up front)
+    space = get_space("resnet8-cifar10", **({"widths": tuple(range(8, 65, 8))}
+                                            if encoding == "int" else {}))
+    seen = []
+
+    def objective(trial):
+        arch = suggest_arch(trial, space, encoding)
+        space.check_arch(arch)                         # raises if the tie were broken
+        assert width_name(1) not in trial.params and has_arch(space, trial.params)
+        assert arch_from_params(space, trial.params) == arch
+        seen.append(arch.widths)
+        return float(sum(arch.widths))
+
+    sampler = optuna.samplers.TPESampler(seed=0, n_startup_trials=5)
+    optuna.create_study(direction="maximize", sampler=sampler).optimize(objective, n_trials=30)
+    assert len(seen) == 30 and all(w[1] == w[0] for w in seen)
+    assert not has_arch(space, {"depth": 4, "width_0": 16, "width_2": 32})  # width_3 missing

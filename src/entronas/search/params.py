@@ -3,7 +3,9 @@
 This module is the only code that knows the names: ``depth`` and ``width_0 .. width_{L-1}``.
 Widths beyond the chosen depth do not exist in a trial (Optuna's define-by-run conditionals),
 and layers whose width the space fixes (e.g. an autoencoder's bottleneck) are still suggested,
-with a one-value range, so that ``depth == len(widths)`` always holds.
+with a one-value range. A width the space ties to the previous layer's (the ``"eq"`` rule of
+an identity shortcut or a repeated block) is not a parameter: it is the previous width, so a
+sampler that searches the box (TPE) can never break the tie.
 """
 
 from __future__ import annotations
@@ -85,8 +87,11 @@ def suggest_arch(trial: Any, space: Any, encoding: str = "int") -> Arch:
     ``"int"`` an integer range with the grid's step.
     """
     depth = trial.suggest_int(DEPTH, space.depth_min, space.depth_max)
-    widths = []
+    widths: list[int] = []
     for i in range(depth):
+        if tied(space, depth, i):
+            widths.append(widths[-1])
+            continue
         if encoding == "categorical":
             widths.append(int(trial.suggest_categorical(width_name(i),
                                                         list(width_choices(space, i)))))
@@ -96,16 +101,33 @@ def suggest_arch(trial: Any, space: Any, encoding: str = "int") -> Arch:
     return Arch(space.name, tuple(widths))
 
 
+def tied(space: Any, depth: int, i: int) -> bool:
+    """Whether layer ``i``'s width is the previous layer's (not a parameter of its own)."""
+    return i > 0 and space.relation(depth, i) == "eq"
+
+
 def arch_from_params(space: Any, params: Mapping[str, Any]) -> Arch:
     """The Arch that a trial's ``params`` describe (inverse of :func:`suggest_arch`)."""
     try:
         depth = int(params[DEPTH])
-        widths = tuple(int(params[width_name(i)]) for i in range(depth))
+        widths: list[int] = []
+        for i in range(depth):
+            name = width_name(i)
+            widths.append(widths[-1] if name not in params and tied(space, depth, i)
+                          else int(params[name]))
     except KeyError as exc:
         raise InvalidParameterError(
             f"trial parameters {dict(params)} lack {exc.args[0]!r}; expected 'depth' and "
             "'width_0'..'width_{depth-1}'") from None
-    return Arch(space.name, widths)
+    return Arch(space.name, tuple(widths))
+
+
+def has_arch(space: Any, params: Mapping[str, Any]) -> bool:
+    """Whether a trial got as far as choosing its whole architecture."""
+    if DEPTH not in params:
+        return False
+    depth = int(params[DEPTH])
+    return all(width_name(i) in params or tied(space, depth, i) for i in range(depth))
 
 
 def params_of(arch: Arch | tuple[int, ...]) -> dict[str, int]:

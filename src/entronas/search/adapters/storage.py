@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import SearchError
-from ..params import params_of
+from ..params import has_arch, params_of
 from ._optuna import STATE, optuna
 from .ledger import Derived, ledger
 from .workers import is_stale
@@ -207,7 +207,9 @@ def recover_interrupted(study: Any, candidates: Any = None, *, max_retries: int 
     out = []
     for t in todo:
         params = dict(t.params)
-        if "depth" not in params or len(params) < 1 + int(params.get("depth", 0)):
+        chosen = has_arch(candidates.space, params) if candidates is not None else \
+            "depth" in params and len(params) >= 1 + int(params["depth"])
+        if not chosen:
             idx = next((v for k, v in t.system_attrs.items() if k.endswith(":index")), None)
             if idx is None or idx < 0:
                 continue  # died before choosing an architecture: nothing to redo
