@@ -66,11 +66,15 @@ CALIBRATED_KINDS = frozenset({"dense", "head", "conv", "dsconv", "patch", "convm
                               "resblock", "invres"})
 
 
+class UncalibratedError(InvalidSpaceError):
+    """Layers whose kind the ``tflm`` constants were not fitted on (so they have no estimate)."""
+
+
 def check_calibrated(layers: Sequence[Layer], where: str) -> None:
     """Refuse layers whose kind the ``tflm`` constants were not fitted on, naming the fix."""
     kinds = sorted({layer.kind for layer in layers} - CALIBRATED_KINDS)
     if kinds:
-        raise InvalidSpaceError(
+        raise UncalibratedError(
             f"{where} has {', '.join(repr(k) for k in kinds)} layers, which the tflm convention "
             "is not calibrated for yet (its flatbuffer and arena constants were fitted without "
             "them, and would under-count); count with --costs paper, export to measure in "
@@ -153,7 +157,7 @@ def network_features(layers: Sequence[Layer], dtype: str, per_channel_fc: bool =
     return total
 
 
-__all__ = ["CALIBRATED_KINDS", "DTYPE_BYTES", "TFLM_OPS", "align16", "check_calibrated",
-           "check_tflm_codes", "fixed_flatbuffer_bytes",
+__all__ = ["CALIBRATED_KINDS", "DTYPE_BYTES", "TFLM_OPS", "UncalibratedError", "align16",
+           "check_calibrated", "check_tflm_codes", "fixed_flatbuffer_bytes",
            "fixed_persistent_bytes", "flatbuffer_bytes", "graph_features", "layer_features",
            "network_features", "persistent_bytes", "prepare_bytes"]

@@ -3,7 +3,8 @@
 Why: the exporter must be checkable without trusting the code that wrote the flatbuffer. This
 pass follows :class:`~entronas.space.layers.Op` literally (channels-first, explicit asymmetric
 padding, groups, residual, shortcuts), the same semantics the PyTorch builder implements, and
-records every intermediate stage so int8 calibration reads activation ranges from the very same computation.
+records every intermediate stage so int8 calibration reads activation ranges from the very
+same computation.
 
 Stage names (shared with :mod:`entronas.export.writer`): ``op{k}/pre`` (conv/FC + bias),
 ``op{k}/act`` (after the activation), ``op{k}/out`` (after the residual addition, i.e. the op

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .._core.arch import Arch
-from .._core.errors import EntronasError, InvalidSpaceError
+from .._core.errors import EntronasError
 from ..cost import CostOptions, estimate
 from ..space.base import ChainSpace
 from ..targets import Target
@@ -42,10 +42,12 @@ def estimates(space: ChainSpace, arch: Arch | Iterable[int], dtype: str) -> dict
     convention's, and every RAM model."""
     from ..cost.conventions import costs
 
+    from ..cost.tflm import UncalibratedError
+
     paper = estimate(space, arch, costs("paper", dtype))
     try:
         tflm = estimate(space, arch, costs("tflm", dtype))
-    except InvalidSpaceError:  # layers the tflm constants are not calibrated for: no estimate
+    except UncalibratedError:  # layers the tflm constants are not fitted on: no estimate
         tflm = None
     return {
         "rom_plain": paper.rom,

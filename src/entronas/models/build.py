@@ -101,7 +101,7 @@ class LayerModule(nn.Sequential):
     def __init__(self, layer: Layer) -> None:
         super().__init__(*[OpModule(op) for op in layer.ops])
         self.layer = layer
-        self.graph = any(op.branch or op.kind == "add" for op in layer.ops)
+        self.graph = layer.is_graph
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.graph:

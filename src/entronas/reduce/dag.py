@@ -28,8 +28,8 @@ import numpy as np
 from ..cost.options import CostOptions
 from ..targets.base import Target
 from .count import Axis, _Rules, count_dtype, partitions, suffix_tables
-from .enumerate import MAX_CELLS, _fits
-from .tables import Completion, DepthTables, layer_is_even
+from .enumerate import MAX_CELLS, _fits, extend, first_layer
+from .tables import Completion, DepthTables
 from .tree import DepthDag
 
 #: the suffix tables may take at most this many bytes (per depth) before enumeration is used
@@ -64,10 +64,7 @@ def build_dag(t: DepthTables, comp: Completion, target: Target, options: CostOpt
         return cols
 
     w0 = np.arange(t.sizes[0])
-    p = dict(rom=t.rom[0][0], flops=t.flops[0][0],
-             even=np.full(len(w0), t.in_bytes, np.int64), odd=t.out[0].copy(),
-             pair=t.peak[0][0].copy(), pers=t.pers[0][0].copy(),
-             left=axis.units - costs[0][0])
+    p = dict(first_layer(t), left=axis.units - costs[0][0])
     keep = _fits(p, comp, 0, w0, target, t)
     if L == 1:
         return DepthDag.from_leaf_masks([keep[None, :]], [], L) if keep.any() else None
@@ -84,15 +81,7 @@ def build_dag(t: DepthTables, comp: Completion, target: Target, options: CostOpt
             raise MemoryError(f"{n_cls:,} classes of feasible prefixes at layer {k} "
                               f"(x {t.sizes[k]} widths)")
         last = cur["last"]
-        q = dict(rom=cur["rom"][:, None] + t.rom[k][last],
-                 flops=cur["flops"][:, None] + t.flops[k][last])
-        buf = t.out[k][None, :]
-        if layer_is_even(k):
-            q["even"], q["odd"] = np.maximum(cur["even"][:, None], buf), cur["odd"][:, None]
-        else:
-            q["even"], q["odd"] = cur["even"][:, None], np.maximum(cur["odd"][:, None], buf)
-        q["pair"] = np.maximum(cur["pair"][:, None], t.peak[k][last])
-        q["pers"] = cur["pers"][:, None] + t.pers[k][last]
+        q = extend(t, k, last, cur)
         q["left"] = cur["left"][:, None] - costs[k][last]
         cols = np.broadcast_to(np.arange(t.sizes[k])[None, :], (n_cls, t.sizes[k]))
         mask = t.allowed[k][last] & _fits(q, comp, k, cols, target, t)

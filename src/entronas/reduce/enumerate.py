@@ -57,6 +57,33 @@ def _fits(p: dict, comp: Completion, k: int, last: np.ndarray, target: Target,
     return ok
 
 
+def first_layer(t: DepthTables) -> dict[str, np.ndarray]:
+    """The state (``_STATE``: costs so far, buffer maxima, peaks) of every one-layer prefix."""
+    n = t.sizes[0]
+    return dict(rom=t.rom[0][0], flops=t.flops[0][0],
+                even=np.full(n, t.in_bytes, np.int64), odd=t.out[0].copy(),
+                pair=t.peak[0][0].copy(), pers=t.pers[0][0].copy(),
+                win=t.window[0][0].copy() if t.ram_shape == "tflm" else np.zeros(n, np.int64))
+
+
+def extend(t: DepthTables, k: int, last: np.ndarray, state: dict[str, np.ndarray]
+           ) -> dict[str, np.ndarray]:
+    """The (P, W_k) state of P prefixes (last widths ``last``) each extended by every width of
+    layer k: additive costs add, Eq. 4's buffer of k's parity and the peaks take the max."""
+    q = dict(rom=state["rom"][:, None] + t.rom[k][last],
+             flops=state["flops"][:, None] + t.flops[k][last])
+    buf = t.out[k][None, :]
+    if layer_is_even(k):
+        q["even"], q["odd"] = np.maximum(state["even"][:, None], buf), state["odd"][:, None]
+    else:
+        q["even"], q["odd"] = state["even"][:, None], np.maximum(state["odd"][:, None], buf)
+    q["pair"] = np.maximum(state["pair"][:, None], t.peak[k][last])
+    q["pers"] = state["pers"][:, None] + t.pers[k][last]
+    q["win"] = np.maximum(state["win"][:, None], t.window[k][last]) \
+        if t.ram_shape == "tflm" else state["win"][:, None]
+    return q
+
+
 #: the most (prefix, next width) cells one level may hold: ~1 GB of working arrays
 MAX_CELLS = 20_000_000
 #: networks replayed per batch (bounds the replay's working memory)
@@ -71,10 +98,7 @@ def enumerate_depth(t: DepthTables, comp: Completion, target: Target,
     """
     L = t.depth
     w0 = np.arange(t.sizes[0])
-    win0 = t.window[0][0] if t.ram_shape == "tflm" else np.zeros(len(w0), np.int64)
-    p = dict(rom=t.rom[0][0], flops=t.flops[0][0],
-             even=np.full(len(w0), t.in_bytes, np.int64), odd=t.out[0].copy(),
-             pair=t.peak[0][0].copy(), pers=t.pers[0][0].copy(), win=win0.copy())
+    p = first_layer(t)
     keep = _fits(p, comp, 0, w0, target, t)
     if L == 1:
         if t.ram_shape == "tflm":
@@ -90,17 +114,7 @@ def enumerate_depth(t: DepthTables, comp: Completion, target: Target,
             raise MemoryError(f"{len(cur.last):,} feasible prefixes at layer {k} "
                               f"(x {t.sizes[k]} widths)")
         allowed = t.allowed[k][cur.last]                         # (P, W_k)
-        q = dict(rom=cur.rom[:, None] + t.rom[k][cur.last],
-                 flops=cur.flops[:, None] + t.flops[k][cur.last])
-        buf = t.out[k][None, :]
-        if layer_is_even(k):
-            q["even"], q["odd"] = np.maximum(cur.even[:, None], buf), cur.odd[:, None]
-        else:
-            q["even"], q["odd"] = cur.even[:, None], np.maximum(cur.odd[:, None], buf)
-        q["pair"] = np.maximum(cur.pair[:, None], t.peak[k][cur.last])
-        q["pers"] = cur.pers[:, None] + t.pers[k][cur.last]
-        q["win"] = np.maximum(cur.win[:, None], t.window[k][cur.last]) \
-            if t.ram_shape == "tflm" else cur.win[:, None]
+        q = extend(t, k, cur.last, {n: getattr(cur, n) for n in _STATE})
         cols = np.broadcast_to(np.arange(t.sizes[k])[None, :], allowed.shape)
         mask = allowed & _fits(q, comp, k, cols, target, t)
         if k == L - 1:

@@ -21,7 +21,8 @@ from .count import (Axis, CountedSpace, DepthCounter, NotCountableError, choose_
                     forward_counts)
 from .dag import build_dag, dag_applies
 from .enumerate import enumerate_depth
-from .tables import Completion, DepthTables, build_tables, completion, prefix, ram_of
+from .tables import (Completion, DepthTables, build_tables, completion, prefix,
+                     probe_layers, ram_of)
 from .tree import FeasibleTree
 
 
@@ -193,9 +194,7 @@ def reduce_space(
         from ..cost.tflm import check_calibrated
 
         for depth in space.depths:
-            probe = [int(space.grid(depth, i)[0]) for i in range(depth)]
-            check_calibrated([space.layer(depth, i, None if i == 0 else probe[i - 1], w)
-                              for i, w in enumerate(probe)], f"space {space.name!r}")
+            check_calibrated(probe_layers(space, depth), f"space {space.name!r}")
     start = time.perf_counter()
     report = ReductionReport(space.name, target.to_dict(), costs=options.describe())
     user_target, target = target, _net_budgets(target, options)

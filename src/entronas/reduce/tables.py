@@ -132,9 +132,7 @@ def build_tables(space: ChainSpace, depth: int, options: CostOptions) -> DepthTa
         from ..cost.ram import prepare_floor
         from ..cost.tflm import check_tflm_codes
 
-        probe = [int(space.grid(depth, i)[0]) for i in range(depth)]
-        layers = [space.layer(depth, i, None if i == 0 else probe[i - 1], w)
-                  for i, w in enumerate(probe)] + list(space.tail(depth, probe[-1]))
+        layers = probe_layers(space, depth)
         check_tflm_codes(lower([op for layer in layers for op in layer.ops]).codes(),
                          f"space {space.name!r}")
         floor = prepare_floor(layers, options)  # structure only: the same for every width
@@ -202,6 +200,14 @@ def build_tables(space: ChainSpace, depth: int, options: CostOptions) -> DepthTa
     return tables
 
 
+def probe_layers(space: ChainSpace, depth: int) -> list[Layer]:
+    """The layers (tail included) of the all-smallest-widths network of a depth: what depends
+    on the structure only (op codes, layer kinds, TFLM's Prepare floor) is read from them."""
+    probe = [int(space.grid(depth, i)[0]) for i in range(depth)]
+    return [space.layer(depth, i, None if i == 0 else probe[i - 1], w)
+            for i, w in enumerate(probe)] + list(space.tail(depth, probe[-1]))
+
+
 def _owned_array(rows: list[list[list[int]]], allowed: np.ndarray) -> np.ndarray:
     """(W_prev, W, n) tensor bytes per grid pair. A pair the rules forbid may lower to another
     graph (an identity block's unequal pair would need a projection); it never enters a
@@ -249,11 +255,7 @@ def _window(layers: Sequence[Layer], options: CostOptions, first: bool) -> tuple
 
 def _lifetimes(space: ChainSpace, depth: int) -> list[tuple[int, int]]:
     """Tensor lifetimes of a depth-``depth`` network (the same for every width choice)."""
-    widths = [int(space.grid(depth, i)[0]) for i in range(depth)]
-    layers = [space.layer(depth, i, None if i == 0 else widths[i - 1], w)
-              for i, w in enumerate(widths)] + list(space.tail(depth, widths[-1]))
-    g = lower([op for layer in layers for op in layer.ops])
-    return g.lifetimes()
+    return lower([op for layer in probe_layers(space, depth) for op in layer.ops]).lifetimes()
 
 
 def _check_monotone(space: ChainSpace, t: DepthTables) -> None:
@@ -279,14 +281,9 @@ def _decreases(tab: np.ndarray, allowed: np.ndarray | None) -> bool:
     Cells a rule forbids (e.g. the unequal pairs of an ``"eq"`` tie, whose layer would need a
     shortcut projection) never enter a network, so only allowed neighbours are compared.
     """
-    if allowed is None or allowed.all():
-        return bool((np.diff(tab, axis=1) < 0).any() or (np.diff(tab, axis=0) < 0).any())
-    for axis in (0, 1):
-        a, b = (tab[:-1], tab[1:]) if axis == 0 else (tab[:, :-1], tab[:, 1:])
-        ok = (allowed[:-1] & allowed[1:]) if axis == 0 else (allowed[:, :-1] & allowed[:, 1:])
-        if ((b < a) & ok).any():
-            return True
-    return False
+    ok = np.ones(tab.shape, bool) if allowed is None else allowed
+    return bool(((tab[1:] < tab[:-1]) & ok[1:] & ok[:-1]).any()
+                or ((tab[:, 1:] < tab[:, :-1]) & ok[:, 1:] & ok[:, :-1]).any())
 
 
 @dataclass

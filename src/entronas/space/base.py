@@ -249,7 +249,7 @@ class ChainSpace:
 
 
 #: the rules between neighbouring widths: name -> (previous width, width) -> allowed
-RULES = {None: lambda prev, w: prev == prev, "le": lambda prev, w: w <= prev,
+RULES = {None: lambda prev, w: True, "le": lambda prev, w: w <= prev,
          "ge": lambda prev, w: w >= prev, "eq": lambda prev, w: w == prev}
 
 

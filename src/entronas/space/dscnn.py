@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from .._core.errors import InvalidSpaceError
 from .base import BACKBONES, Backbone, ChainSpace
-from .layers import Layer, conv2d
+from .layers import Layer, conv2d, strided_inputs
 
 
 class DSCNN(Backbone):
@@ -45,19 +45,8 @@ class DSCNN(Backbone):
 @lru_cache(maxsize=256)
 def _in_shapes(space: ChainSpace, depth: int) -> tuple[tuple[int, int], ...]:
     """Spatial input size of each layer (independent of the widths)."""
-    from .layers import same_padding
-
-    _, h, w = space.input_shape
-    kh, kw = tuple(space.option("first_kernel", (10, 4)))
-    out = []
-    for i in range(depth):
-        out.append((h, w))
-        if i == 0:
-            s = space.option("first_stride", 1)
-            h, w = same_padding(h, kh, s)[0], same_padding(w, kw, s)[0]
-        elif (i + 1) in tuple(space.option("stride_layers", (2,))):
-            h, w = -(-h // 2), -(-w // 2)
-    return tuple(out)
+    return strided_inputs(space.input_shape[1:], depth, space.option("first_stride", 1),
+                          tuple(space.option("stride_layers", (2,))))
 
 
 BACKBONES.register("dscnn", DSCNN())

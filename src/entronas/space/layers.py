@@ -128,8 +128,13 @@ class Layer:
     searched: bool = True
 
     def __post_init__(self) -> None:
-        if any(op.branch or op.kind == "add" for op in self.ops):
+        if self.is_graph:
             check_graph(self.ops, f"layer {self.name!r}")
+
+    @property
+    def is_graph(self) -> bool:
+        """Whether an op reads something other than the previous op (a shortcut)."""
+        return any(op.branch or op.kind == "add" for op in self.ops)
 
     @property
     def in_shape(self) -> tuple[int, ...]:
@@ -169,6 +174,20 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
     out = -(-size // stride)
     total = max((out - 1) * stride + kernel - size, 0)
     return out, total // 2, total - total // 2
+
+
+def strided_inputs(hw: Sequence[int], depth: int, first_stride: int,
+                   strided: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    """Spatial input size (H, W) of each layer of a chain with 'same' padding: layer 1 has
+    stride ``first_stride``, the layers at the 1-based positions ``strided`` stride 2, every
+    other layer keeps the map (the same for every width, so backbones cache it)."""
+    h, w = hw
+    out = []
+    for i in range(depth):
+        out.append((h, w))
+        s = first_stride if i == 0 else 2 if (i + 1) in strided else 1
+        h, w = -(-h // s), -(-w // s)
+    return tuple(out)
 
 
 def conv2d(

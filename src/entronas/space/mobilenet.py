@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from .._core.errors import InvalidSpaceError
 from .base import BACKBONES, Backbone, ChainSpace
-from .layers import Layer, conv2d, same_padding
+from .layers import Layer, conv2d, strided_inputs
 
 
 class MobileNet(Backbone):
@@ -48,18 +48,8 @@ class MobileNet(Backbone):
 
 @lru_cache(maxsize=256)
 def _in_shapes(space: ChainSpace, depth: int) -> tuple[tuple[int, int], ...]:
-    _, h, w = space.input_shape
-    out = []
-    for i in range(depth):
-        out.append((h, w))
-        if i == 0:
-            k, s = space.option("stem_kernel", 4), space.option("stem_stride", 4)
-            h, w = same_padding(h, k, s)[0], same_padding(w, k, s)[0]
-        elif (i + 1) in tuple(space.option("stride_layers", (2, 4, 6))):
-            h, w = -(-h // 2), -(-w // 2)
-        if h < 1 or w < 1:  # pragma: no cover - same padding never reaches 0
-            raise InvalidSpaceError("mobilenet strides leave no spatial output")
-    return tuple(out)
+    return strided_inputs(space.input_shape[1:], depth, space.option("stem_stride", 4),
+                          tuple(space.option("stride_layers", (2, 4, 6))))
 
 
 BACKBONES.register("mobilenet", MobileNet())

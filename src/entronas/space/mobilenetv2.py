@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from .._core.errors import InvalidSpaceError
 from .base import BACKBONES, Backbone, ChainSpace
-from .layers import Layer, add, conv2d, same_padding
+from .layers import Layer, add, conv2d, strided_inputs
 
 
 class MobileNetV2(Backbone):
@@ -78,16 +78,8 @@ def _opt(space: ChainSpace, key: str) -> tuple[int, ...]:
 @lru_cache(maxsize=256)
 def _in_shapes(space: ChainSpace, depth: int) -> tuple[tuple[int, int], ...]:
     """Spatial input size of each layer (independent of the widths)."""
-    _, h, w = space.input_shape
-    out = []
-    s = space.option("stem_stride", 2)
-    for i in range(depth):
-        out.append((h, w))
-        if i == 0:
-            h, w = same_padding(h, 3, s)[0], same_padding(w, 3, s)[0]
-        elif (i + 1) in _opt(space, "stride_layers"):
-            h, w = same_padding(h, 3, 2)[0], same_padding(w, 3, 2)[0]
-    return tuple(out)
+    return strided_inputs(space.input_shape[1:], depth, space.option("stem_stride", 2),
+                          _opt(space, "stride_layers"))
 
 
 BACKBONES.register("mobilenetv2", MobileNetV2())

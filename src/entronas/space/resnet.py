@@ -21,7 +21,7 @@ from functools import lru_cache
 
 from .._core.errors import InvalidSpaceError
 from .base import BACKBONES, Backbone, ChainSpace
-from .layers import Layer, add, conv2d, same_padding
+from .layers import Layer, add, conv2d, strided_inputs
 
 SHORTCUTS = ("identity", "projection")
 
@@ -41,8 +41,7 @@ class ResNet(Backbone):
         _in_shapes(space, space.depth_max)
 
     def relation(self, space: ChainSpace, depth: int, i: int) -> str | None:
-        if i > 0 and not _strided(space, i) and space.option("shortcut", "identity") == \
-                "identity":
+        if _identity(space, i):
             return "eq"  # the identity shortcut adds the block input: same width
         return super().relation(space, depth, i)
 
@@ -55,7 +54,7 @@ class ResNet(Backbone):
         stride = 2 if _strided(space, i) else 1
         a = conv2d((c_in, h, w), c_out, 3, stride, bias=True)
         b = conv2d(a.out_shape, c_out, 3, 1, bias=True, activation=None)
-        if stride == 1 and c_in == c_out and space.option("shortcut", "identity") == "identity":
+        if _identity(space, i) and c_in == c_out:  # (unequal pairs: forbidden by "eq")
             ops = (a, b, add(b.out_shape, skip=3))
         else:  # 1x1 projection of the block input (3 ops back), then the add of b (2 back)
             proj = conv2d((c_in, h, w), c_out, 1, stride, bias=True, batchnorm=False,
@@ -68,16 +67,17 @@ def _strided(space: ChainSpace, i: int) -> bool:
     return (i + 1) in tuple(space.option("stride_layers", (3, 4)))
 
 
+def _identity(space: ChainSpace, i: int) -> bool:
+    """Block i keeps the map and adds its input unchanged (its width tied to layer i-1's)."""
+    return i > 0 and not _strided(space, i) and \
+        space.option("shortcut", "identity") == "identity"
+
+
 @lru_cache(maxsize=256)
 def _in_shapes(space: ChainSpace, depth: int) -> tuple[tuple[int, int], ...]:
     """Spatial input size of each layer (independent of the widths)."""
-    _, h, w = space.input_shape
-    out = []
-    for i in range(depth):
-        out.append((h, w))
-        if i > 0 and _strided(space, i):
-            h, w = same_padding(h, 3, 2)[0], same_padding(w, 3, 2)[0]
-    return tuple(out)
+    return strided_inputs(space.input_shape[1:], depth, 1,
+                          tuple(space.option("stride_layers", (3, 4))))
 
 
 BACKBONES.register("resnet", ResNet())
