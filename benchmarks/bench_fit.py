@@ -40,6 +40,7 @@ BACKBONES = [
     ("autoencoder", "autoencoder-ad", {}),
     ("resnet", "resnet8-cifar10", {}),
     ("mobilenetv2", "mobilenetv2-vww", {}),
+    ("blocks (every kind)", "benchmarks/spaces/every_block.toml", {}),   # a space file
 ]
 TARGETS = ["demo", "paper-small", "stm32f412", "stm32f746"]
 DATA = Path(__file__).resolve().parent / "data" / "bench_fit.jsonl.gz"
@@ -58,7 +59,10 @@ def target_of(name: str):
 
 def space_of(preset: str, overrides: dict):
     from entronas.space import get_space
+    from entronas.space.config import resolve_space
 
+    if preset.endswith(".toml"):   # a space file, relative to the repository
+        return resolve_space(str(Path(__file__).resolve().parents[1] / preset))[0]
     return get_space(preset, **overrides)
 
 

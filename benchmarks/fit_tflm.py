@@ -4,10 +4,11 @@ Why: the deployed cost convention (``entronas.cost.tflm``) counts the flatbuffer
 arena from the lowered op graph; its container and persistent-arena constants are measured, not
 guessed. This script
 
-1. ``measure``: exports seeded random architectures of every backbone (float32 and int8, random
-   weights: sizes do not depend on the values), and records the flatbuffer size, TFLM's planned
-   activations (head), persistent part (tail) and the smallest working arena (bisection, every
-   probe in a forked child) in ``benchmarks/data/tflm_measurements.jsonl`` (resumable);
+1. ``measure``: exports seeded random architectures of every backbone and of a few space files
+   of blocks (float32 and int8, random weights: sizes do not depend on the values), and
+   records the flatbuffer size, TFLM's planned activations (head), persistent part (tail)
+   and the smallest working arena (bisection, every probe in a forked child) in
+   ``benchmarks/data/tflm_measurements.jsonl`` (resumable);
 2. ``fit``: fits both models as *upper envelopes* (a linear programme: the smallest total slack
    with model >= measurement on every file) and writes ``src/entronas/cost/tflm_constants.py``.
 
@@ -60,6 +61,34 @@ LATER_VARIANTS = [
     ("resnet-projection", "resnet8-cifar10", {"options": {"shortcut": "projection"}}),
     ("mobilenetv2-vww", "mobilenetv2-vww", {}),
     ("mobilenetv2-s4", "mobilenetv2-vww", {"options": {"expansion": 4, "first_expansion": 2}}),
+    # space files' backbones (preset None: the overrides are the whole [space] table): every
+    # block kind in one network, and deep networks on small maps, where many tensors meet
+    # small activations and TFLM's commit-time planner scratch, not the plan, binds
+    ("blocks-every-kind", None, {
+        "name": "every-kind", "depth": [2, 7], "widths": [4, 8, 12, 16],
+        "input_shape": [2, 16, 16], "num_classes": 3,
+        "blocks": [{"block": "conv", "stride": 2}, {"block": "dwsep", "kernel": 5},
+                   {"block": "invres", "expansion": 3, "stride": 2, "repeat": 2},
+                   {"block": "basic", "shortcut": "identity"},
+                   {"block": "basic", "stride": 2},
+                   {"block": "mixer", "kernel": 3, "activation": "relu"}]}),
+    ("blocks-deep-small", None, {
+        "name": "deep-small", "depth": [4, 12], "widths": [8, 16, 24, 32],
+        "input_shape": [3, 32, 32], "num_classes": 4,
+        "blocks": [{"block": "conv", "stride": 2, "kernel": 3},
+                   {"block": "invres", "expansion": 2, "stride": 2, "repeat": 3},
+                   {"block": "dwsep", "stride": 2, "repeat": 2},
+                   {"block": "basic", "stride": 2, "repeat": 3},
+                   {"block": "invres", "expansion": 6, "kernel": 5, "repeat": 3}]}),
+    ("blocks-tiny-maps", None, {
+        "name": "tiny-maps", "depth": [3, 12], "widths": [4, 8, 12, 16],
+        "input_shape": [3, 8, 8], "num_classes": 2,
+        "blocks": [{"block": "conv", "stride": 2},
+                   {"block": "basic", "shortcut": "identity", "repeat": 2},
+                   {"block": "invres", "expansion": 4, "repeat": 3},
+                   {"block": "dwsep", "stride": 2, "repeat": 2},
+                   {"block": "invres", "expansion": 2, "stride": 2, "repeat": 2},
+                   {"block": "basic", "repeat": 2}]}),
 ]
 
 
@@ -67,9 +96,12 @@ def all_variants() -> list[tuple[str, str, dict]]:
     return VARIANTS + LATER_VARIANTS
 
 
-def _space(preset: str, overrides: dict):
+def _space(preset: str | None, overrides: dict):
     from entronas.space import get_space
+    from entronas.space.config import space_from_dict
 
+    if preset is None:
+        return space_from_dict(overrides)
     ov = dict(overrides)
     if "options" in ov:
         ov["options"] = {k: tuple(v) if isinstance(v, list) else v
@@ -78,9 +110,14 @@ def _space(preset: str, overrides: dict):
 
 
 def sample_arch(space, rng: np.random.Generator) -> tuple[int, ...]:
+    """A seeded member of the space, every depth alike: a tied width ("eq") repeats the one
+    before it (drawn and then replaced, so spaces without ties draw as they always did)."""
     while True:
         d = int(rng.integers(space.depth_min, space.depth_max + 1))
         ws = [int(rng.choice(space.grid(d, i))) for i in range(d)]
+        for i in range(1, d):
+            if space.relation(d, i) == "eq":
+                ws[i] = ws[i - 1]
         try:
             return space.check_arch(ws)
         except Exception:
@@ -216,7 +253,8 @@ def fit_envelope(rows: list[Counter], y: np.ndarray, names: list[str]) -> tuple[
 
 #: features the Prepare-time arena may depend on: structure only, never a width, so that it
 #: is one constant per depth for the reduction
-PREPARE_FEATURES = ("fixed", "act_tensors", "const_tensors")
+PREPARE_FEATURES = ("fixed", "act_tensors", "const_tensors", "op:FULLY_CONNECTED",
+                    "op:AVERAGE_POOL_2D")
 
 
 def _fit_tables(recs: list[dict], dtype: str) -> tuple[dict, dict, dict, list[str]]:
@@ -252,8 +290,7 @@ def _fit_tables(recs: list[dict], dtype: str) -> tuple[dict, dict, dict, list[st
     need = np.array([r["min_arena"] for r, _, _ in run]) - pmodel
     heads = np.array([r["head"] for r, _, _ in run])
     binds = need > heads
-    qnames = list(PREPARE_FEATURES) + sorted({k for _, f, _ in run for k in f
-                                              if k.startswith("op:")})
+    qnames = list(PREPARE_FEATURES)
     qrow = [Counter({k: v for k, v in f.items() if k in qnames}, fixed=1) for _, f, _ in run]
     prep, _ = fit_envelope([q for q, b in zip(qrow, binds) if b], need[binds].astype(float),
                            qnames) if binds.any() else ({}, None)

@@ -17,10 +17,13 @@ SETTINGS = settings(max_examples=40, derandomize=True, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
+BACKBONES = ("mlp", "dscnn", "convmixer", "autoencoder", "mobilenet", "resnet", "mobilenetv2",
+             "blocks")
+
+
 @st.composite
-def small_problems(draw):
-    backbone = draw(st.sampled_from(["mlp", "dscnn", "convmixer", "autoencoder", "mobilenet",
-                                     "resnet", "mobilenetv2"]))
+def small_problems(draw, backbones=BACKBONES):
+    backbone = draw(st.sampled_from(list(backbones)))
     lo = draw(st.integers(1, 6))
     step = draw(st.integers(1, 5))
     count = draw(st.integers(1, 4))
@@ -44,6 +47,21 @@ def small_problems(draw):
         kw.update(input_shape=(2, 8, 8), num_classes=2,
                   options={"stride_layers": (2,), "repeat_layers": (3, 4),
                            "expansion": draw(st.integers(1, 3))})
+    elif backbone == "blocks":  # a space file's backbone: random kinds, strides, own grids
+        blocks = [{"block": "conv", "stride": draw(st.integers(1, 2))}]
+        for _ in range(1, dmax):
+            kind = draw(st.sampled_from(["dwsep", "invres", "basic", "mixer"]))
+            entry = {"block": kind}
+            if kind != "mixer":
+                entry["stride"] = draw(st.integers(1, 2))
+            if kind in ("invres", "basic") and entry["stride"] == 1 and draw(st.booleans()):
+                entry["shortcut"] = "identity"
+            if kind == "invres":
+                entry["expansion"] = draw(st.integers(1, 3))
+            if draw(st.booleans()):
+                entry["widths"] = list(widths[draw(st.integers(0, len(widths) - 1)):])
+            blocks.append(entry)
+        kw.update(input_shape=(2, 8, 8), num_classes=2, options={"blocks": blocks})
     elif backbone == "mobilenet":
         kw.update(input_shape=(3, 8, 8), num_classes=2,
                   options={"stem_kernel": 2, "stem_stride": 2})
@@ -79,6 +97,11 @@ def small_problems(draw):
 @SETTINGS
 @given(small_problems())
 def test_reduced_set_equals_brute_force(problem):
+    check_reduction(problem)
+
+
+def check_reduction(problem) -> None:
+    """X^f == brute force, in order, with its report; M^red == the brute-force maximum."""
     space, target, options = problem
     expected = brute_feasible(space, target, options)
     if not expected:

@@ -67,39 +67,6 @@ def test_resnet_reduces_as_deployed_and_uncalibrated_kinds_are_refused():
     assert "\n" not in str(exc.value) and "--costs paper" in str(exc.value)
 
 
-def readme_space(tmp_path, heading: str):
-    """The space file of the README's toml block after ``heading``, loaded."""
-    import re
-    from pathlib import Path
-
-    from entronas.space.config import load_space_file
-
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    block = re.search(re.escape(heading) + r".*?```toml\n(.*?)```", text, re.S).group(1)
-    (tmp_path / "space.toml").write_text(block)
-    return load_space_file(tmp_path / "space.toml")[0]
-
-
-@pytest.mark.parametrize("heading,preset,arch,size", [
-    ("A ResNet of basic blocks", "resnet8-cifar10", (16, 16, 32, 64), 735),
-    ("An MCUNet-like MobileNetV2", "mobilenetv2-vww", (8, 8, 16, 16, 24, 24, 48, 48, 64, 64),
-     5_760)])
-def test_readme_space_files_are_the_presets(tmp_path, heading, preset, arch, size):
-    space, ref = readme_space(tmp_path, heading), get_space(preset)
-    assert space.backbone == ref.backbone and space.size() == ref.size() == size
-    assert space.layers(arch) == ref.layers(arch)
-
-
-def test_readme_figures_of_the_block_spaces(tmp_path):
-    """The README's counts: ResNet-8 in the paper-small X^f; 903 MobileNetV2s on the F412."""
-    tree, _ = reduce_space(readme_space(tmp_path, "A ResNet of basic blocks"),
-                           get_target("paper-small"), CostOptions())
-    assert (16, 16, 32, 64) in tree
-    tree, _ = reduce_space(readme_space(tmp_path, "An MCUNet-like MobileNetV2"),
-                           get_target("stm32f412"), costs("tflm", "int8"))
-    assert len(tree) == 903
-
-
 def test_inverted_residual_blocks_share_stage_widths_and_add_on_repeats():
     sp = get_space("mobilenetv2-vww")
     assert [sp.relation(10, i) for i in range(1, 10)] == \

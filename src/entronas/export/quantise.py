@@ -26,8 +26,11 @@ INT8_MIN, INT8_MAX = -128, 127
 def activation_qparams(lo: float, hi: float) -> tuple[float, int]:
     """(scale, zero_point) of an asymmetric int8 tensor covering [lo, hi] and 0."""
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
-    if hi - lo < 1e-12:
-        hi = lo + 1e-6
+    if hi - lo < 1e-6:
+        # a tensor that was 0 on every calibration input (a ReLU that never fired): any scale
+        # holds it exactly, but TFLM's int8 ADD needs its output scale above ~2e-6 x its input
+        # scales, or it aborts in Prepare (found by benchmarks/fit_tflm.py); so a span of 1
+        hi = lo + 1.0
     scale = (hi - lo) / (INT8_MAX - INT8_MIN)
     zp = int(round(INT8_MIN - lo / scale))
     return scale, int(np.clip(zp, INT8_MIN, INT8_MAX))

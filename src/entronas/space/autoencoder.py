@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 
 from .._core.errors import InvalidSpaceError
-from .base import BACKBONES, Backbone, ChainSpace
-from .layers import Layer, linear
+from .base import BACKBONES, ChainSpace
+from .blocks import BlockBackbone, Position
 
 
 def encoder_layers(depth: int) -> int:
@@ -22,7 +22,7 @@ def encoder_layers(depth: int) -> int:
     return -(-(depth - 2) // 2)
 
 
-class Autoencoder(Backbone):
+class Autoencoder(BlockBackbone):
     name = "autoencoder"
     kinds = ("dense",)
     option_kinds = {"bottleneck": "int", "batchnorm": "bool"}
@@ -33,31 +33,27 @@ class Autoencoder(Backbone):
                                     "output)")
         if space.num_classes:
             raise InvalidSpaceError("autoencoder spaces have no classifier: set num_classes = 0")
+        super().validate(space)
 
-    def grid(self, space: ChainSpace, depth: int, i: int) -> tuple[int, ...]:
-        a = encoder_layers(depth)
-        if i == a:
-            return (int(space.option("bottleneck", 8)),)
-        if i == depth - 1:
-            return (math.prod(space.input_shape),)
-        return space.widths
-
-    def relation(self, space: ChainSpace, depth: int, i: int) -> str | None:
-        a = encoder_layers(depth)
-        if 1 <= i < a:
-            return "le"  # encoder: non-increasing
-        if a + 1 < i < depth - 1:
-            return "ge"  # decoder: non-decreasing
-        return None
-
-    def layer(self, space: ChainSpace, depth: int, i: int, c_in: int | None,
-              c_out: int) -> Layer:
-        n_in = math.prod(space.input_shape) if c_in is None else c_in
-        last = i == depth - 1
-        bn = bool(space.option("batchnorm", True)) and not last
-        op = linear(n_in, c_out, bias=True, batchnorm=bn, activation=None if last else "relu")
-        name = "output" if last else ("bottleneck" if i == encoder_layers(depth) else f"fc{i + 1}")
-        return Layer(name, "dense", (op,))
+    def positions(self, space: ChainSpace, depth: int) -> tuple[Position, ...]:
+        """Where the bottleneck sits depends on the depth: the encoder is non-increasing, the
+        decoder non-decreasing; the bottleneck and the output have one-value grids."""
+        a, bn = encoder_layers(depth), bool(space.option("batchnorm", True))
+        hidden = (("batchnorm", bn),)
+        out = []
+        for i in range(depth):
+            rule = "le" if 1 <= i < a else "ge" if a + 1 < i < depth - 1 else "free"
+            if i == depth - 1:
+                out.append(Position("output", "dense", rule=rule,
+                                    widths=(math.prod(space.input_shape),),
+                                    params=(("activation", "none"), ("batchnorm", False))))
+            elif i == a:
+                out.append(Position("bottleneck", "dense", rule=rule,
+                                    widths=(int(space.option("bottleneck", 8)),), params=hidden))
+            else:
+                out.append(Position(f"fc{i + 1}", "dense", rule=rule, widths=space.widths,
+                                    params=hidden))
+        return tuple(out)
 
 
 BACKBONES.register("autoencoder", Autoencoder())

@@ -66,8 +66,9 @@ class ChainSpace:
     def __post_init__(self) -> None:
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
         object.__setattr__(self, "input_shape", tuple(int(s) for s in self.input_shape))
-        if isinstance(self.options, Mapping):
-            object.__setattr__(self, "options", tuple(sorted(self.options.items())))
+        opts = dict(self.options.items() if isinstance(self.options, Mapping) else self.options)
+        opts = BACKBONES.get(self.backbone).normalise_options(self.name, opts)
+        object.__setattr__(self, "options", tuple(sorted(opts.items())))
         if self.layer_widths is not None:
             object.__setattr__(
                 self, "layer_widths", tuple(tuple(int(w) for w in g) for g in self.layer_widths)
@@ -213,7 +214,7 @@ class ChainSpace:
             "monotone": self.monotone,
             "input_shape": list(self.input_shape),
             "num_classes": self.num_classes,
-            "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.options},
+            "options": {k: _plain(v) for k, v in self.options},
         }
 
     @classmethod
@@ -246,6 +247,13 @@ class ChainSpace:
             merged.update(changes.pop("options"))
             changes["options"] = tuple(sorted(merged.items()))
         return replace(self, **changes)
+
+
+def _plain(value: Any) -> Any:
+    """An option value as JSON/TOML writes it (tuples as lists, block entries as tables)."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return [_plain(v) for v in value] if isinstance(value, tuple) else value
 
 
 #: the rules between neighbouring widths: name -> (previous width, width) -> allowed
@@ -290,6 +298,9 @@ _OPTION_KINDS = {
              and all(is_int(x) and x >= 1 for x in v), "two positive ints, e.g. [10, 4]"),
     "ints": (lambda v: isinstance(v, (tuple, list)) and all(is_int(x) and x >= 1 for x in v),
              "a list of positive ints, e.g. [2, 4]"),
+    "size": (lambda v: (is_int(v) and v >= 1) or (isinstance(v, (tuple, list)) and len(v) == 2
+                                                   and all(is_int(x) and x >= 1 for x in v)),
+             "a positive int or two, e.g. 3 or [10, 4]"),
 }
 
 
@@ -326,6 +337,10 @@ class Backbone:
                     f"{where}: backbone {self.name!r} has no option {key!r}; its options: "
                     f"{sorted(self.option_kinds) or 'none'}")
             check_option(value, self.option_kinds[key], f"{where}: option {key}")
+
+    def normalise_options(self, space_name: str, options: dict[str, Any]) -> dict[str, Any]:
+        """Options as the space holds them (hashable); a space file's tables become values."""
+        return options
 
     def validate(self, space: ChainSpace) -> None:
         """Raise InvalidSpaceError for unsupported option combinations (after check_options)."""

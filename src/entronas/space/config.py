@@ -31,7 +31,7 @@ from .base import BACKBONES, ChainSpace, is_int, width_grid
 from .presets import SPACES, get_space
 
 SPACE_KEYS = {"name", "backbone", "preset", "depth", "widths", "layer_widths", "monotone",
-              "input_shape", "num_classes", "options"}
+              "input_shape", "num_classes", "options", "blocks"}
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def _int(value: Any, where: str, key: str, *, lo: int = 1, hi: int = MAX_EXTENT)
     return value
 
 
-def _ints(values: Any, where: str, key: str) -> tuple[int, ...]:
+def parse_grid(values: Any, where: str, key: str) -> tuple[int, ...]:
     if isinstance(values, dict):
         missing = {"lo", "step", "count"} - set(values)
         if missing or set(values) - {"lo", "step", "count"}:
@@ -76,6 +76,18 @@ def _ints(values: Any, where: str, key: str) -> tuple[int, ...]:
         raise InvalidSpaceError(f"{where}: {key} lists {len(values):,} values; at most "
                                 f"{MAX_GRID:,}")
     return tuple(_int(v, where, key) for v in values)
+
+
+def _block_widths(blocks: Any, where: str) -> tuple[int, ...]:
+    """The default grid of a blocks space that names none: every block's own widths, joined
+    (so a file whose blocks all carry ``widths`` needs no top-level ``widths``)."""
+    grids = [b.get("widths") if isinstance(b, dict) else None
+             for b in (blocks if isinstance(blocks, (list, tuple)) else ())]
+    if not grids or any(g is None for g in grids):
+        raise InvalidSpaceError(f"{where}: missing key 'widths' (the grid of every block that "
+                                "gives no widths of its own)")
+    return tuple(sorted({w for j, g in enumerate(grids)
+                         for w in parse_grid(g, where, f"blocks[{j + 1}].widths")}))
 
 
 def space_from_dict(data: dict[str, Any], where: str = "space") -> ChainSpace:
@@ -97,18 +109,18 @@ def space_from_dict(data: dict[str, Any], where: str = "space") -> ChainSpace:
             overrides.update(depth_min=_int(lo, where, "depth", hi=MAX_DEPTH),
                              depth_max=_int(hi, where, "depth", hi=MAX_DEPTH))
         if "widths" in data:
-            overrides["widths"] = _ints(data["widths"], where, "widths")
+            overrides["widths"] = parse_grid(data["widths"], where, "widths")
         if data.get("layer_widths") is not None:
             if not isinstance(data["layer_widths"], (list, tuple)):
                 raise InvalidSpaceError(f"{where}: layer_widths must be a list of grids, one "
                                         "per layer")
-            overrides["layer_widths"] = tuple(_ints(g, where, f"layer_widths[{i}]")
+            overrides["layer_widths"] = tuple(parse_grid(g, where, f"layer_widths[{i}]")
                                               for i, g in enumerate(data["layer_widths"]))
         for key in ("name", "backbone", "monotone"):
             if key in data:
                 overrides[key] = data[key]
         if "input_shape" in data:
-            overrides["input_shape"] = _ints(data["input_shape"], where, "input_shape")
+            overrides["input_shape"] = parse_grid(data["input_shape"], where, "input_shape")
         if "num_classes" in data:
             overrides["num_classes"] = _int(data["num_classes"], where, "num_classes", lo=0)
         if "options" in data:
@@ -117,6 +129,12 @@ def space_from_dict(data: dict[str, Any], where: str = "space") -> ChainSpace:
                                         f"got {data['options']!r}")
             overrides["options"] = {k: tuple(v) if isinstance(v, list) else v
                                     for k, v in data["options"].items()}
+        if "blocks" in data:   # a backbone written in the file (entronas.space.blocks)
+            overrides.setdefault("options", {})["blocks"] = data["blocks"]
+            if "preset" not in data:
+                overrides.setdefault("backbone", "blocks")
+                if "widths" not in data:
+                    overrides["widths"] = _block_widths(data["blocks"], where)
     except EntronasError:
         raise
     except (TypeError, ValueError, KeyError) as exc:
@@ -126,7 +144,7 @@ def space_from_dict(data: dict[str, Any], where: str = "space") -> ChainSpace:
         if data["preset"] not in SPACES:
             SPACES.get(data["preset"])  # raises with a close-match hint
         return get_space(data["preset"], **overrides)
-    missing = {"name", "backbone", "depth", "widths", "input_shape"} - set(data)
+    missing = {"name", "backbone", "depth", "widths", "input_shape"} - set(data) - set(overrides)
     if missing:
         raise InvalidSpaceError(f"{where}: missing key(s) {sorted(missing)} (or give "
                                 "preset = \"<name>\" to start from a built-in space)")

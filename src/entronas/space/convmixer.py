@@ -12,11 +12,11 @@ folds into the convolution for deployment. TensorFlow Lite Micro has no GELU ker
 from __future__ import annotations
 
 from .._core.errors import InvalidSpaceError
-from .base import BACKBONES, Backbone, ChainSpace
-from .layers import Layer, conv2d
+from .base import BACKBONES, ChainSpace
+from .blocks import BlockBackbone, Position
 
 
-class ConvMixer(Backbone):
+class ConvMixer(BlockBackbone):
     name = "convmixer"
     kinds = ("patch", "convmixer", "head")
     option_kinds = {"activation": ("gelu", "relu"), "patch": "int", "bias": "bool",
@@ -26,29 +26,21 @@ class ConvMixer(Backbone):
         if len(space.input_shape) != 3:
             raise InvalidSpaceError(f"convmixer needs a (C,H,W) input_shape, got "
                                     f"{space.input_shape}")
-        if space.option("activation", "gelu") not in ("gelu", "relu"):
-            raise InvalidSpaceError(f"convmixer activation must be 'gelu' or 'relu', got "
-                                    f"{space.option('activation')!r}")
         p = space.option("patch", 2)
         if space.input_shape[1] < p or space.input_shape[2] < p:
             raise InvalidSpaceError(f"patch size {p} is larger than the input "
                                     f"{space.input_shape[1:]}")
+        super().validate(space)
 
-    def layer(self, space: ChainSpace, depth: int, i: int, c_in: int | None,
-              c_out: int) -> Layer:
+    def positions(self, space: ChainSpace, depth: int) -> tuple[Position, ...]:
         p = space.option("patch", 2)
-        c, h, w = space.input_shape
-        bias = bool(space.option("bias", True))
-        act = space.option("activation", "gelu")
-        if i == 0:
-            op = conv2d((c, h, w), c_out, p, p, padding="valid", bias=bias, activation=act)
-            return Layer("patch", "patch", (op,))
-        hh, ww = h // p, w // p
-        k = space.option("kernel", 5)
-        dw = conv2d((c_in, hh, ww), c_in, k, 1, groups=c_in, bias=bias, activation=act,
-                    residual=True)
-        pw = conv2d(dw.out_shape, c_out, 1, 1, bias=bias, activation=act)
-        return Layer(f"mixer{i + 1}", "convmixer", (dw, pw))
+        bias = (("bias", bool(space.option("bias", True))),)
+        act = (("activation", space.option("activation", "gelu")),)
+        patch = Position("patch", "conv", p, params=tuple(sorted(
+            (("kernel", p), ("padding", "valid")) + bias + act)), layer_kind="patch")
+        mix = tuple(sorted((("kernel", space.option("kernel", 5)),) + bias + act))
+        return (patch,) + tuple(Position(f"mixer{i + 1}", "mixer", params=mix)
+                                for i in range(1, depth))
 
 
 BACKBONES.register("convmixer", ConvMixer())

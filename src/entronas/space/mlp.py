@@ -5,14 +5,12 @@ Also the paper's running example (Fig. 1/3): 16 inputs, two dense layers, no cla
 
 from __future__ import annotations
 
-import math
-
 from .._core.errors import InvalidSpaceError
-from .base import BACKBONES, Backbone, ChainSpace
-from .layers import Layer, linear
+from .base import BACKBONES, ChainSpace
+from .blocks import BlockBackbone, Position
 
 
-class MLP(Backbone):
+class MLP(BlockBackbone):
     """Layer i: ``Linear(M_{i-1} -> M_i)`` (+ BatchNorm if ``batchnorm``) + ReLU."""
 
     name = "mlp"
@@ -23,13 +21,13 @@ class MLP(Backbone):
         if len(space.input_shape) not in (1, 3):
             raise InvalidSpaceError(f"mlp input_shape must be (N,) or (C,H,W), got "
                                     f"{space.input_shape}")
+        super().validate(space)
 
-    def layer(self, space: ChainSpace, depth: int, i: int, c_in: int | None,
-              c_out: int) -> Layer:
-        n_in = math.prod(space.input_shape) if c_in is None else c_in
-        op = linear(n_in, c_out, bias=bool(space.option("bias", True)),
-                    batchnorm=bool(space.option("batchnorm", False)), activation="relu")
-        return Layer(f"fc{i + 1}", "dense", (op,))
+    def positions(self, space: ChainSpace, depth: int) -> tuple[Position, ...]:
+        params = (("batchnorm", bool(space.option("batchnorm", False))),
+                  ("bias", bool(space.option("bias", True))))
+        return tuple(Position(f"fc{i + 1}", "dense", params=tuple(sorted(params)))
+                     for i in range(depth))
 
 
 BACKBONES.register("mlp", MLP())

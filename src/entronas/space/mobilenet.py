@@ -15,14 +15,12 @@ size (the input tensor is then ``(3, resolution, resolution)``).
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from .._core.errors import InvalidSpaceError
-from .base import BACKBONES, Backbone, ChainSpace
-from .layers import Layer, conv2d, strided_inputs
+from .base import BACKBONES, ChainSpace
+from .blocks import BlockBackbone, Position
 
 
-class MobileNet(Backbone):
+class MobileNet(BlockBackbone):
     name = "mobilenet"
     kinds = ("conv", "dsconv", "head")
     option_kinds = {"stem_kernel": "int", "stem_stride": "int", "stride_layers": "ints"}
@@ -31,25 +29,14 @@ class MobileNet(Backbone):
         if len(space.input_shape) != 3:
             raise InvalidSpaceError(f"mobilenet needs a (C,H,W) input_shape, got "
                                     f"{space.input_shape}")
-        _in_shapes(space, space.depth_max)
+        super().validate(space)
 
-    def layer(self, space: ChainSpace, depth: int, i: int, c_in: int | None,
-              c_out: int) -> Layer:
-        h, w = _in_shapes(space, depth)[i]
-        if i == 0:
-            op = conv2d((space.input_shape[0], h, w), c_out, space.option("stem_kernel", 4),
-                        space.option("stem_stride", 4))
-            return Layer("stem", "conv", (op,))
-        stride = 2 if (i + 1) in tuple(space.option("stride_layers", (2, 4, 6))) else 1
-        dw = conv2d((c_in, h, w), c_in, 3, stride, groups=c_in)
-        pw = conv2d(dw.out_shape, c_out, 1, 1)
-        return Layer(f"ds{i + 1}", "dsconv", (dw, pw))
-
-
-@lru_cache(maxsize=256)
-def _in_shapes(space: ChainSpace, depth: int) -> tuple[tuple[int, int], ...]:
-    return strided_inputs(space.input_shape[1:], depth, space.option("stem_stride", 4),
-                          tuple(space.option("stride_layers", (2, 4, 6))))
+    def positions(self, space: ChainSpace, depth: int) -> tuple[Position, ...]:
+        stem = Position("stem", "conv", space.option("stem_stride", 4),
+                        params=(("kernel", space.option("stem_kernel", 4)),))
+        strided = tuple(space.option("stride_layers", (2, 4, 6)))
+        return (stem,) + tuple(Position(f"ds{i + 1}", "dwsep", 2 if (i + 1) in strided else 1)
+                               for i in range(1, depth))
 
 
 BACKBONES.register("mobilenet", MobileNet())

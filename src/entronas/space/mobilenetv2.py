@@ -16,14 +16,12 @@ the block input alive until the add. Tail: global average pooling + FC to ``num_
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from .._core.errors import InvalidSpaceError
-from .base import BACKBONES, Backbone, ChainSpace
-from .layers import Layer, add, conv2d, strided_inputs
+from .base import BACKBONES, ChainSpace
+from .blocks import BlockBackbone, Position
 
 
-class MobileNetV2(Backbone):
+class MobileNetV2(BlockBackbone):
     name = "mobilenetv2"
     kinds = ("conv", "invres", "head")
     option_kinds = {"stem_stride": "int", "stride_layers": "ints", "repeat_layers": "ints",
@@ -44,42 +42,23 @@ class MobileNetV2(Backbone):
                    "it must keep the map" if both else
                    "stride_layers or repeat_layers, which name blocks (layers 2..L); layer 1 "
                    "is the stem"))
-        _in_shapes(space, space.depth_max)
+        super().validate(space)
 
-    def relation(self, space: ChainSpace, depth: int, i: int) -> str | None:
-        if i > 0 and (i + 1) in _opt(space, "repeat_layers"):
-            return "eq"  # the residual adds the block input: same width
-        return super().relation(space, depth, i)
-
-    def layer(self, space: ChainSpace, depth: int, i: int, c_in: int | None,
-              c_out: int) -> Layer:
-        h, w = _in_shapes(space, depth)[i]
-        if i == 0:
-            stem = conv2d((space.input_shape[0], h, w), c_out, 3,
-                          space.option("stem_stride", 2))
-            return Layer("stem", "conv", (stem,))
-        stride = 2 if (i + 1) in _opt(space, "stride_layers") else 1
-        t = space.option("first_expansion", 1) if i == 1 else space.option("expansion", 6)
-        ops = []
-        if t > 1:
-            ops.append(conv2d((c_in, h, w), t * c_in, 1, 1))
-        hidden = t * c_in
-        ops.append(conv2d((hidden, h, w), hidden, 3, stride, groups=hidden))
-        ops.append(conv2d(ops[-1].out_shape, c_out, 1, 1, activation=None))
-        if (i + 1) in _opt(space, "repeat_layers") and c_in == c_out:
-            ops.append(add(ops[-1].out_shape, skip=len(ops) + 1))   # back to the block input
-        return Layer(f"ir{i + 1}", "invres", tuple(ops))
+    def positions(self, space: ChainSpace, depth: int) -> tuple[Position, ...]:
+        out = [Position("stem", "conv", space.option("stem_stride", 2))]
+        for i in range(1, depth):
+            t = space.option("first_expansion", 1) if i == 1 else space.option("expansion", 6)
+            # a repeated block adds its input: one stage width ("eq")
+            repeat = (i + 1) in _opt(space, "repeat_layers")
+            out.append(Position(
+                f"ir{i + 1}", "invres", 2 if (i + 1) in _opt(space, "stride_layers") else 1,
+                "eq" if repeat else "space",
+                params=(("expansion", t), ("shortcut", "identity" if repeat else "none"))))
+        return tuple(out)
 
 
 def _opt(space: ChainSpace, key: str) -> tuple[int, ...]:
     return tuple(space.option(key, (3, 5, 7) if key == "stride_layers" else ()))
-
-
-@lru_cache(maxsize=256)
-def _in_shapes(space: ChainSpace, depth: int) -> tuple[tuple[int, int], ...]:
-    """Spatial input size of each layer (independent of the widths)."""
-    return strided_inputs(space.input_shape[1:], depth, space.option("stem_stride", 2),
-                          _opt(space, "stride_layers"))
 
 
 BACKBONES.register("mobilenetv2", MobileNetV2())

@@ -17,16 +17,14 @@ output. The lowered graph keeps the block input alive until the add, which the `
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from .._core.errors import InvalidSpaceError
-from .base import BACKBONES, Backbone, ChainSpace
-from .layers import Layer, add, conv2d, strided_inputs
+from .base import BACKBONES, ChainSpace
+from .blocks import BlockBackbone, Position
 
 SHORTCUTS = ("identity", "projection")
 
 
-class ResNet(Backbone):
+class ResNet(BlockBackbone):
     name = "resnet"
     kinds = ("conv", "resblock", "head")
     option_kinds = {"stride_layers": "ints", "shortcut": SHORTCUTS}
@@ -38,46 +36,18 @@ class ResNet(Backbone):
         if 1 in tuple(space.option("stride_layers", (3, 4))):
             raise InvalidSpaceError(f"space {space.name!r}: stride_layers names blocks (layers "
                                     "2..L); layer 1 is the stem, which keeps the map")
-        _in_shapes(space, space.depth_max)
+        super().validate(space)
 
-    def relation(self, space: ChainSpace, depth: int, i: int) -> str | None:
-        if _identity(space, i):
-            return "eq"  # the identity shortcut adds the block input: same width
-        return super().relation(space, depth, i)
-
-    def layer(self, space: ChainSpace, depth: int, i: int, c_in: int | None,
-              c_out: int) -> Layer:
-        h, w = _in_shapes(space, depth)[i]
-        if i == 0:
-            stem = conv2d((space.input_shape[0], h, w), c_out, 3, 1, bias=True)
-            return Layer("conv1", "conv", (stem,))
-        stride = 2 if _strided(space, i) else 1
-        a = conv2d((c_in, h, w), c_out, 3, stride, bias=True)
-        b = conv2d(a.out_shape, c_out, 3, 1, bias=True, activation=None)
-        if _identity(space, i) and c_in == c_out:  # (unequal pairs: forbidden by "eq")
-            ops = (a, b, add(b.out_shape, skip=3))
-        else:  # 1x1 projection of the block input (3 ops back), then the add of b (2 back)
-            proj = conv2d((c_in, h, w), c_out, 1, stride, bias=True, batchnorm=False,
-                          activation=None, source=3)
-            ops = (a, b, proj, add(b.out_shape, skip=2))
-        return Layer(f"res{i + 1}", "resblock", ops)
-
-
-def _strided(space: ChainSpace, i: int) -> bool:
-    return (i + 1) in tuple(space.option("stride_layers", (3, 4)))
-
-
-def _identity(space: ChainSpace, i: int) -> bool:
-    """Block i keeps the map and adds its input unchanged (its width tied to layer i-1's)."""
-    return i > 0 and not _strided(space, i) and \
-        space.option("shortcut", "identity") == "identity"
-
-
-@lru_cache(maxsize=256)
-def _in_shapes(space: ChainSpace, depth: int) -> tuple[tuple[int, int], ...]:
-    """Spatial input size of each layer (independent of the widths)."""
-    return strided_inputs(space.input_shape[1:], depth, 1,
-                          tuple(space.option("stride_layers", (3, 4))))
+    def positions(self, space: ChainSpace, depth: int) -> tuple[Position, ...]:
+        out = [Position("conv1", "conv", params=(("bias", True),))]
+        strided = tuple(space.option("stride_layers", (3, 4)))
+        for i in range(1, depth):
+            stride = 2 if (i + 1) in strided else 1
+            # the identity shortcut adds the block input, so its width is tied ("eq")
+            identity = stride == 1 and space.option("shortcut", "identity") == "identity"
+            out.append(Position(f"res{i + 1}", "basic", stride, "eq" if identity else "space",
+                                params=(("shortcut", "identity" if identity else "projection"),)))
+        return tuple(out)
 
 
 BACKBONES.register("resnet", ResNet())
