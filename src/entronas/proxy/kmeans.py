@@ -144,8 +144,9 @@ def _prefix_layers(
     Layer ``j`` holds ``D[j][i]`` (best cost of ``x_0..x_i`` in ``j+1`` clusters) for
     (at least) the rows ``i`` in ``[j, n - k + j]`` that can still be part of a
     ``k``-clustering of cost ``<= limit``; unsolved entries are ``+inf``. Returns the
-    last layer's costs (length ``n``) and ``opts`` with ``opts[j, i - j] = opt[j][i] - j``
-    (smallest optimal start of the last cluster), valid on the solved rows.
+    last layer's costs (length ``n``) and the smallest optimal starts of the last cluster
+    on the solved rows of every layer, as ``(flat, off)``: ``opt[j][i] = flat[off[j] + i -
+    j]`` (ragged: only solved rows are kept).
 
     Pruning: ``D[j][i]`` is nondecreasing in ``i`` and no optimal solution passes a prefix
     costing more than ``limit``, so a layer is solved on a guessed row range (from the
@@ -166,11 +167,14 @@ def _prefix_layers(
                          _GUESS_GROWTH, _GUESS_SLACK)
 
 
-def _backtrack(opts: np.ndarray, row: int) -> list[int]:
-    """Cluster starts of the optimal ``len(opts)``-clustering of the prefix ``0..row``."""
-    starts = [0] * opts.shape[0]
-    for j in range(opts.shape[0] - 1, 0, -1):
-        starts[j] = int(opts[j, row - j]) + j
+def _backtrack(opts, row: int) -> list[int]:
+    """Cluster starts of the optimal clustering (one per layer) of the prefix ``0..row``."""
+    flat, off = opts
+    starts = [0] * (off.size - 1)
+    for j in range(off.size - 2, 0, -1):
+        if not 0 <= row - j < off[j + 1] - off[j]:
+            raise RuntimeError(f"k-means backtrack left the solved rows (layer {j}, row {row})")
+        starts[j] = int(flat[off[j] + row - j])
         row = starts[j] - 1
     return starts
 
@@ -200,8 +204,8 @@ def _optimal_starts(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
         # layers release the GIL), the mirrored suffixes here.
         with ThreadPoolExecutor(1) as pool:
             forward = pool.submit(_prefix_layers, xl, wl, k, a, limit)
-            bwd, opts_b = _prefix_layers(-xl[::-1], wl[::-1], k, b, limit)
-            fwd, opts_f = forward.result()
+            bwd, *opts_b = _prefix_layers(-xl[::-1], wl[::-1], k, b, limit)
+            fwd, *opts_f = forward.result()
         # Prefix x_0..x_i in a clusters, suffix x_{i+1}..x_{n-1} (mirrored prefix n-2-i)
         # in b clusters: bwd[::-1][i + 1] = bwd[n - 2 - i]. Ties go to the smallest split.
         joined = fwd[a - 1 : n - b] + bwd[::-1][a : n - b + 1]

@@ -67,18 +67,19 @@ def prefix_layers(s0, s1, s2, k, n_layers, limit, growth, slack):  # pragma: no 
 
     ``s0, s1, s2``: prefix sums (length ``n + 1``) of ``w``, ``w x``, ``w x^2`` of the
     centred data. Returns the last layer's costs ``D[n_layers-1][i]`` (``+inf`` on rows
-    left out by the pruning) and ``opts[j, i - j] = opt[j][i] - j`` (int32) on the solved
-    rows of every layer. ``growth`` and ``slack`` shape the row-range guess of a layer (a
-    speed hint only: a short guess is extended until the last row costs more than
-    ``limit``).
+    left out by the pruning), and the smallest optimal splits of the solved rows only
+    (ragged, so memory follows the pruned rows, not ``n_layers * n``): ``opt[j][i] =
+    flat[off[j] + i - j]`` for ``j <= i < j + off[j + 1] - off[j]`` (int32; ``n < 2**31``).
+    ``growth`` and ``slack`` shape the row-range guess of a layer (a speed hint only: a
+    short guess is extended until the last row costs more than ``limit``).
     """
     n = s0.size - 1
-    n_rows = n - k + 1
     prev = np.empty(n)
     for i in range(n):
         d1 = s1[i + 1]
         prev[i] = max(s2[i + 1] - d1 * d1 / s0[i + 1], 0.0)
-    opts = np.zeros((n_layers, n_rows), np.int32)
+    flat = np.empty(max(4 * n, 1024), np.int32)
+    off = np.zeros(n_layers + 1, np.int64)  # layer 0: opt[0][i] = 0, nothing stored
     opt_row = np.zeros(n, np.int64)
     pen = np.full(n + 1, np.inf)
     lower = np.zeros(n, np.int64)
@@ -110,9 +111,14 @@ def prefix_layers(s0, s1, s2, k, n_layers, limit, growth, slack):  # pragma: no 
             cnt = (done - j) // 16 + slack  # the guess was short: extend
         for m in range(j, m_max + 1):
             pen[m] = np.inf
+        if off[j] + done - j > flat.size:  # grow the ragged store
+            grown = np.empty(2 * (off[j] + done - j), np.int32)
+            grown[: off[j]] = flat[: off[j]]
+            flat = grown
         for i in range(j, done):
-            opts[j, i - j] = opt_row[i] - j
+            flat[off[j] + i - j] = opt_row[i]
             lower[i] = opt_row[i]
+        off[j + 1] = off[j] + done - j
         for i in range(done, n):  # unsolved rows: opt[j][i] >= opt[j][last solved row]
             lower[i] = opt_row[done - 1]
         need_prev = need
@@ -120,4 +126,6 @@ def prefix_layers(s0, s1, s2, k, n_layers, limit, growth, slack):  # pragma: no 
         while need < done and cur[need] <= limit:
             need += 1
         prev = cur
-    return prev, opts
+    if n_layers == 1:
+        off[1] = 0
+    return prev, flat[: off[n_layers]].copy(), off
