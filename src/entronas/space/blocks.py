@@ -37,7 +37,8 @@ class Position:
         block: a :data:`BLOCK_KINDS` name.
         stride: the block's stride.
         rule: against the previous width: ``"space"`` (the space's ``monotone`` rule),
-            ``"free"``, ``"le"``, ``"ge"`` or ``"eq"`` (tied: an identity shortcut).
+            ``"free"``, ``"le"`` or ``"ge"``. A block that adds its input unchanged
+            (:meth:`BlockKind.identity`) is tied (``"eq"``) whatever its rule.
         widths: this layer's grid (None: the space's grid for the position).
         params: the kind's parameters as sorted (key, value) pairs (absent: the default).
         layer_kind: overrides the kind's :attr:`Layer.kind` (ConvMixer's stem is a ``patch``).
@@ -194,10 +195,14 @@ class BlockBackbone(Backbone):
         return own if own is not None else super().grid(space, depth, i)
 
     def relation(self, space: ChainSpace, depth: int, i: int) -> str | None:
-        rule = _positions(self, space, depth)[i].rule
-        if i == 0 or rule == "free":
+        pos = _positions(self, space, depth)[i]
+        if i == 0:
             return None
-        return super().relation(space, depth, i) if rule == "space" else rule
+        if BLOCK_KINDS.get(pos.block).identity(pos):
+            return "eq"   # the block adds its input: its width is the previous one
+        if pos.rule == "free":
+            return None
+        return super().relation(space, depth, i) if pos.rule == "space" else pos.rule
 
     def layer(self, space: ChainSpace, depth: int, i: int, c_in: int | None,
               c_out: int) -> Layer:
@@ -266,12 +271,9 @@ class BlockEntry:
             params = dict(self.params)
             if r and "shortcut" in kind.keys:
                 params["shortcut"] = "identity"    # a stage's later blocks add their input
-            pos = Position(f"{kind.prefix}{first + r + 1}", self.block,
-                           self.stride if r == 0 else 1, widths=self.widths,
-                           params=tuple(sorted(params.items())))
-            if kind.identity(pos):
-                pos = Position(pos.name, pos.block, pos.stride, "eq", pos.widths, pos.params)
-            out.append(pos)
+            out.append(Position(f"{kind.prefix}{first + r + 1}", self.block,
+                                self.stride if r == 0 else 1, widths=self.widths,
+                                params=tuple(sorted(params.items()))))
         return out
 
 
@@ -344,7 +346,7 @@ class FileBlocks(BlockBackbone):
                 f"{where}: the blocks list {len(listed)} layers but depth_max is "
                 f"{space.depth_max}; a network of depth d is the first d layers, so make them "
                 "equal (repeat counts a stage's layers)")
-        if listed[0].rule == "eq":
+        if BLOCK_KINDS.get(listed[0].block).identity(listed[0]):
             raise InvalidSpaceError(f"{where}: the first block cannot add its input (there is "
                                     "no earlier layer to tie its width to)")
         if space.layer_widths is not None and any(p.widths is not None for p in listed):

@@ -176,20 +176,6 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
     return out, total // 2, total - total // 2
 
 
-def strided_inputs(hw: Sequence[int], depth: int, first_stride: int,
-                   strided: Sequence[int]) -> tuple[tuple[int, int], ...]:
-    """Spatial input size (H, W) of each layer of a chain with 'same' padding: layer 1 has
-    stride ``first_stride``, the layers at the 1-based positions ``strided`` stride 2, every
-    other layer keeps the map (the same for every width, so backbones cache it)."""
-    h, w = hw
-    out = []
-    for i in range(depth):
-        out.append((h, w))
-        s = first_stride if i == 0 else 2 if (i + 1) in strided else 1
-        h, w = -(-h // s), -(-w // s)
-    return tuple(out)
-
-
 def conv2d(
     in_shape: Sequence[int],
     out_channels: int,

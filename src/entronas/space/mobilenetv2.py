@@ -52,7 +52,6 @@ class MobileNetV2(BlockBackbone):
             repeat = (i + 1) in _opt(space, "repeat_layers")
             out.append(Position(
                 f"ir{i + 1}", "invres", 2 if (i + 1) in _opt(space, "stride_layers") else 1,
-                "eq" if repeat else "space",
                 params=(("expansion", t), ("shortcut", "identity" if repeat else "none"))))
         return tuple(out)
 

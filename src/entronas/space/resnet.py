@@ -45,7 +45,7 @@ class ResNet(BlockBackbone):
             stride = 2 if (i + 1) in strided else 1
             # the identity shortcut adds the block input, so its width is tied ("eq")
             identity = stride == 1 and space.option("shortcut", "identity") == "identity"
-            out.append(Position(f"res{i + 1}", "basic", stride, "eq" if identity else "space",
+            out.append(Position(f"res{i + 1}", "basic", stride,
                                 params=(("shortcut", "identity" if identity else "projection"),)))
         return tuple(out)
 
