@@ -78,3 +78,32 @@ def test_best_never_pairs_an_arch_with_another_networks_weights(tmp_path) -> Non
     rd.write_best(ArchRecord(space, (32, 16), trial=2), {"rom": 2})  # trial 2 saved none
     assert not (rd.best / "model.pt").exists()
     assert rd.read_best().widths == (32, 16) and rd.read_best().state_dict is None
+
+
+def test_a_changed_block_is_named_by_its_key_not_the_whole_list(tmp_path) -> None:
+    """A space file's backbone is a list of tables: a resume refusal names the entry and key
+    that differ ("space options blocks[2] expansion 4 -> 3"), not the whole list twice."""
+    body = """[space]
+name = "mine"
+depth = [2, 4]
+widths = [8, 16, 32]
+input_shape = [3, 32, 32]
+num_classes = 10
+[[space.blocks]]
+block = "conv"
+stride = 2
+[[space.blocks]]
+block = "invres"
+expansion = {t}
+repeat = 2
+[[space.blocks]]
+block = "basic"
+stride = 2
+"""
+    for d, t in (("a", 4), ("b", 3)):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "mine.toml").write_text(body.format(t=t))
+    a = _record(space=str(tmp_path / "a" / "mine.toml"), target="stm32f746")
+    b = _record(space=str(tmp_path / "b" / "mine.toml"), target="stm32f746")
+    assert b.differences(a) == ["space options blocks[2] expansion 3 -> 4"]
+    assert a.differences(a) == []

@@ -160,7 +160,7 @@ class RunRecord:
         space = self.space.to_dict()
         for k, v in space.items():
             if k != "name":
-                out[f"space {k}"] = v
+                out.update(_flatten(f"space {k}", v))
         return out
 
     def differences(self, other: "RunRecord") -> list[str]:
@@ -172,6 +172,22 @@ class RunRecord:
             if a != b:
                 out.append(f"{key} {_show(key, a)} -> {_show(key, b)}")
         return out
+
+
+def _flatten(key: str, value: Any) -> dict[str, Any]:
+    """Nested tables as one setting per leaf (``space options blocks[2] expansion``), so a
+    difference names the entry and key that changed; lists of plain values stay whole."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(f"{key} {k}", v))
+        return out
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        out = {}
+        for j, v in enumerate(value):
+            out.update(_flatten(f"{key}[{j + 1}]", v))
+        return out
+    return {key: value}
 
 
 _FIRST = ("space", "costs", "target", "rom", "ram", "flops", "rom_reserve", "ram_reserve",
