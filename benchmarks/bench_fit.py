@@ -41,6 +41,7 @@ BACKBONES = [
     ("resnet", "resnet8-cifar10", {}),
     ("mobilenetv2", "mobilenetv2-vww", {}),
     ("blocks (every kind)", "benchmarks/spaces/every_block.toml", {}),   # a space file
+    ("conv + max pool", "cnn-digits", {}),
 ]
 TARGETS = ["demo", "paper-small", "stm32f412", "stm32f746"]
 DATA = Path(__file__).resolve().parent / "data" / "bench_fit.jsonl.gz"

@@ -89,6 +89,25 @@ LATER_VARIANTS = [
                    {"block": "dwsep", "stride": 2, "repeat": 2},
                    {"block": "invres", "expansion": 2, "stride": 2, "repeat": 2},
                    {"block": "basic", "repeat": 2}]}),
+    # pooling inside conv and dwsep blocks (MAX_POOL_2D, windowed AVERAGE_POOL_2D): windows
+    # that divide the map and windows that do not, on large maps and on small ones
+    ("blocks-pooled", None, {
+        "name": "pooled", "depth": [2, 6], "widths": [8, 16, 24, 32],
+        "input_shape": [3, 32, 32], "num_classes": 10,
+        "blocks": [{"block": "conv", "kernel": 5, "pool": "max"},
+                   {"block": "dwsep", "pool": "avg"},
+                   {"block": "conv", "pool": "max", "pool_size": 3},
+                   {"block": "dwsep", "repeat": 2},
+                   {"block": "conv", "pool": "avg", "pool_size": 2}]}),
+    ("blocks-pooled-small", None, {
+        "name": "pooled-small", "depth": [3, 8], "widths": [4, 8, 12, 16],
+        "input_shape": [1, 40, 24], "num_classes": 4,
+        "blocks": [{"block": "conv", "padding": "valid", "pool": "avg", "pool_size": 3},
+                   {"block": "dwsep", "kernel": 5, "pool": "max"},
+                   {"block": "invres", "expansion": 2, "repeat": 2},
+                   {"block": "dwsep", "pool": "max", "pool_size": 2},
+                   {"block": "dwsep", "repeat": 2},
+                   {"block": "dense"}]}),
 ]
 
 

@@ -49,6 +49,9 @@ def small_problems(draw, backbones=BACKBONES):
                            "expansion": draw(st.integers(1, 3))})
     elif backbone == "blocks":  # a space file's backbone: random kinds, strides, own grids
         blocks = [{"block": "conv", "stride": draw(st.integers(1, 2))}]
+        pool = draw(st.sampled_from(["none", "max", "avg"]))   # 8x8 -> 4x4 or 2x2 at most
+        if pool != "none":
+            blocks[0].update(pool=pool, pool_size=2)
         for _ in range(1, dmax):
             kind = draw(st.sampled_from(["dwsep", "invres", "basic", "mixer"]))
             entry = {"block": kind}

@@ -54,6 +54,7 @@ def sample_archs(space: ChainSpace, n: int, seed: int = 0) -> list[tuple[int, ..
     ("An MCUNet-like MobileNetV2", "mobilenetv2-vww"),
     ("A DS-CNN of depthwise-separable blocks", "dscnn-kws"),
     ("A ConvMixer, the preset", "convmixer-cifar10"),
+    ("A small CNN with max pooling", "cnn-digits"),
     ("An MLP of dense layers", "mlp-digits")])
 def test_readme_block_files_are_the_presets(tmp_path, heading, preset):
     """Same sizes at every depth, same rules, and the same ops layer for layer (so the same
@@ -116,6 +117,31 @@ def test_stages_tie_and_add_and_round_trip():
     assert sp.with_options(options={}) == sp
 
 
+def test_pooling_is_part_of_its_block_and_counted_on_the_pooled_map():
+    """conv + 2x2 max pool, dwsep + 3x3 average pool (8x8 -> 4x4 -> 1x1): the layer's output
+    (Eq. 4's buffer) is the pooled map, the pool has no weights and no MACs, and the model
+    built from the description gives those shapes."""
+    import torch
+
+    from entronas.models import build_model
+
+    sp = blocks_space([{"block": "conv", "pool": "max"},
+                       {"block": "dwsep", "pool": "avg", "pool_size": 3}])
+    conv, ds, head = sp.layers((8, 12))
+    assert [(op.kind, op.out_shape) for op in conv.ops] == [("conv2d", (8, 8, 8)),
+                                                            ("max_pool", (8, 4, 4))]
+    assert [(op.kind, op.out_shape) for op in ds.ops][-1] == ("avg_pool", (12, 1, 1))
+    assert (conv.outputs, ds.outputs) == (8 * 4 * 4, 12)
+    assert conv.ops[1].macs == conv.ops[1].kernel_weights == conv.ops[1].bias_terms == 0
+    assert conv.log2_width == conv.ops[0].log2_width       # Eq. 6: pooling adds nothing
+    model = build_model(sp, (8, 12)).eval()
+    seen = []
+    for m in model.layer_modules:
+        m.register_forward_hook(lambda _m, _i, out: seen.append(tuple(out.shape[1:])))
+    model(torch.randn(2, 2, 8, 8))
+    assert seen[:2] == [(8, 4, 4), (12, 1, 1)]
+
+
 def test_block_space_reduction_equals_brute_force():
     sp = blocks_space(ALL_KINDS[:5], depth=[2, 6])
     every = brute_feasible(sp, Target("all", None, None, costs="paper"))
@@ -156,6 +182,11 @@ def test_random_block_spaces_reduce_as_brute_force(problem):
     (["conv"], {}, r"blocks\[1\] is 'conv'; write each block as a table"),
     ([], {}, r"blocks must be a non-empty list"),
     ([{"block": "conv", "stride": 2, "padding": "valid"}] * 3, {}, r"leaves no output"),
+    ([{"block": "conv", "pool_size": 2}], {}, r"blocks\[1\]: pool_size without pool"),
+    ([{"block": "dwsep", "pool": "mean"}], {},
+     r"blocks\[1\]\.pool is 'mean'; use one of \['none', 'max', 'avg'\]"),
+    ([{"block": "conv", "pool": "max", "pool_size": 3}] * 2, {},
+     r"layer 'conv2' \(conv\): a 3x3 pooling window does not fit the 2x2 map"),
 ])
 def test_bad_block_files_get_one_line_errors(blocks, kw, message):
     with pytest.raises(InvalidSpaceError, match=message) as exc:

@@ -61,7 +61,31 @@ def measured(name: str, dtype: str) -> dict:
 
 @lru_cache(maxsize=None)
 def calibrated(name: str) -> bool:
-    """Whether the tflm constants were fitted on every layer kind of the space."""
-    from entronas.cost.tflm import CALIBRATED_KINDS
+    """Whether the tflm constants were fitted on every layer and op kind of the space."""
+    from entronas.cost.tflm import uncalibrated
 
-    return {layer.kind for layer in space(name).layers(feasible_arch(name))} <= CALIBRATED_KINDS
+    return not uncalibrated(space(name).layers(feasible_arch(name)))
+
+
+def litert_outputs(model, x: np.ndarray) -> np.ndarray:
+    """Outputs of an exported model in Google's LiteRT interpreter, dequantised."""
+    from entronas.export.quantise import dequantize, quantize_activation
+
+    litert = pytest.importorskip("ai_edge_litert.interpreter",
+                                 reason="LiteRT not installed (pip install ai-edge-litert)")
+    interp = litert.Interpreter(model_content=bytes(model.data))
+    interp.allocate_tensors()
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    xin = model.to_nhwc(x)
+    rows = []
+    for i in range(len(x)):
+        xi = xin[i:i + 1]
+        if model.dtype == "int8":
+            xi = quantize_activation(xi, *model.input_quant)
+        interp.set_tensor(inp["index"], xi.astype(inp["dtype"]))
+        interp.invoke()
+        y = interp.get_tensor(out["index"])
+        if model.dtype == "int8":
+            y = dequantize(y, *model.output_quant)
+        rows.append(np.asarray(y, np.float64).reshape(-1))
+    return np.stack(rows)

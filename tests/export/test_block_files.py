@@ -8,7 +8,7 @@ import pytest
 
 from entronas.space.config import space_from_dict
 
-from .conftest import needs_tflm
+from .conftest import litert_outputs, needs_tflm
 
 pytestmark = needs_tflm
 
@@ -35,6 +35,44 @@ def test_every_block_kind_runs_in_tflm_within_the_estimate(dtype):
     assert r["estimate"]["ram_tflm"] >= r["measured"]["min_arena"], (r["estimate"],
                                                                       r["measured"])
     assert r["measured"]["head"] == r["estimate"]["ram_tflm_plan"]
+
+
+#: both pooling kinds, in conv and dwsep blocks, a window that does not divide its map (3 on 10)
+POOLED = dict(
+    name="pooled", depth=[4, 4], widths=[4, 8, 12], input_shape=[1, 20, 12], num_classes=4,
+    blocks=[{"block": "conv", "pool": "avg"},
+            {"block": "dwsep", "pool": "max", "pool_size": 3},
+            {"block": "conv", "kernel": 1, "pool": "max"},
+            {"block": "dwsep"}])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_pooling_blocks_run_in_tflm_and_litert_as_the_reference(dtype):
+    """MAX_POOL_2D and windowed AVERAGE_POOL_2D: TFLM's outputs match the float reference,
+    its file and smallest arena are within the tflm estimate, and LiteRT agrees too."""
+    import numpy as np
+
+    from entronas.export import measure
+    from entronas.export.reference import forward, random_weights
+    from entronas.export.report import calibration_inputs, int8_error_bound, to_tflite
+    from entronas.export.weights import space_ops
+
+    space = space_from_dict(POOLED)
+    widths = (8, 12, 8, 12)
+    assert [op.kind for layer in space.layers(widths) for op in layer.ops
+            if op.kind.endswith("pool")] == ["avg_pool", "max_pool", "max_pool",
+                                             "global_avg_pool"]
+    r = measure(space, widths, dtype=dtype)
+    assert r["numerics"]["ok"], r["numerics"]
+    assert r["measured"]["flatbuffer"] <= r["estimate"]["rom_tflm"]
+    assert r["measured"]["min_arena"] <= r["estimate"]["ram_tflm"]
+    assert r["measured"]["head"] == r["estimate"]["ram_tflm_plan"]
+    weights = random_weights(space_ops(space, widths), seed=0)
+    x = calibration_inputs(space, 8, seed=1)
+    model = to_tflite(weights, space, dtype, calibration=x if dtype == "int8" else None)
+    got = litert_outputs(model, x)
+    err = float(np.abs(got - forward(weights, x).reshape(len(x), -1)).max())
+    assert err <= (1e-5 if dtype == "float32" else int8_error_bound(model, weights)), err
 
 
 def test_a_residual_add_that_never_fired_in_calibration_still_runs_in_tflm():

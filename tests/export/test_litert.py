@@ -14,31 +14,10 @@ from entronas.export.reference import forward, random_weights
 from entronas.export.report import calibration_inputs, int8_error_bound, to_tflite
 from entronas.export.weights import space_ops
 
-from .conftest import SPACES, feasible_arch, space
+from .conftest import SPACES, feasible_arch, litert_outputs, space
 
 litert = pytest.importorskip("ai_edge_litert.interpreter",
                              reason="LiteRT not installed (pip install ai-edge-litert)")
-
-
-def litert_outputs(model, x: np.ndarray) -> np.ndarray:
-    from entronas.export.quantise import dequantize, quantize_activation
-
-    interp = litert.Interpreter(model_content=bytes(model.data))
-    interp.allocate_tensors()
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    xin = model.to_nhwc(x)
-    rows = []
-    for i in range(len(x)):
-        xi = xin[i:i + 1]
-        if model.dtype == "int8":
-            xi = quantize_activation(xi, *model.input_quant)
-        interp.set_tensor(inp["index"], xi.astype(inp["dtype"]))
-        interp.invoke()
-        y = interp.get_tensor(out["index"])
-        if model.dtype == "int8":
-            y = dequantize(y, *model.output_quant)
-        rows.append(np.asarray(y, np.float64).reshape(-1))
-    return np.stack(rows)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "int8"])

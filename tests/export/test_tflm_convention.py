@@ -10,7 +10,7 @@ import pytest
 
 from entronas._core.errors import InvalidSpaceError
 from entronas.cost import costs, estimate
-from entronas.cost.tflm import CALIBRATED_KINDS
+from entronas.cost.tflm import CALIBRATED_KINDS, CALIBRATED_OPS, uncalibrated
 from entronas.space import get_space, list_spaces
 
 from .conftest import needs_tflm
@@ -58,7 +58,7 @@ def test_replay_and_estimates_hold_in_tflm(name: str, dtype: str) -> None:
         model = to_tflite(random_weights(space_ops(space, widths)), space, dtype, calib)
         m = measure_tflm(model.data)
         assert m["head"] == tflm_planned_ram(space, widths, dtype), widths
-        if not {layer.kind for layer in space.layers(widths)} <= CALIBRATED_KINDS:
+        if uncalibrated(space.layers(widths)):
             with pytest.raises(InvalidSpaceError, match="not calibrated"):
                 estimate(space, widths, opts)
             continue
@@ -68,7 +68,8 @@ def test_replay_and_estimates_hold_in_tflm(name: str, dtype: str) -> None:
 
 
 def test_calibrated_kinds_are_what_the_fit_measured() -> None:
-    """CALIBRATED_KINDS says which layer kinds benchmarks/fit_tflm.py fitted the constants on."""
+    """CALIBRATED_KINDS / CALIBRATED_OPS say which layer and op kinds benchmarks/fit_tflm.py
+    fitted the constants on."""
     import importlib.util
     from pathlib import Path
 
@@ -76,9 +77,12 @@ def test_calibrated_kinds_are_what_the_fit_measured() -> None:
     spec = importlib.util.spec_from_file_location("fit_tflm", path)
     fit = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fit)
-    kinds = set()
+    kinds, ops = set(), set()
     for _label, preset, overrides in fit.all_variants():
         sp = fit._space(preset, overrides)
         d = sp.depth_max
-        kinds |= {layer.kind for layer in sp.layers([sp.grid(d, i)[-1] for i in range(d)])}
+        layers = sp.layers([sp.grid(d, i)[-1] for i in range(d)])
+        kinds |= {layer.kind for layer in layers}
+        ops |= {op.kind for layer in layers for op in layer.ops}
     assert kinds == set(CALIBRATED_KINDS)
+    assert ops == set(CALIBRATED_OPS)

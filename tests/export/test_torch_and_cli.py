@@ -11,20 +11,23 @@ from entronas.cli import main
 from entronas.export import check_fits, folded_weights, forward, measure
 from entronas.targets import Target
 
-from .conftest import needs_tflm, needs_torch, space
+from .conftest import SPACES, litert_outputs, needs_tflm, needs_torch, space
 
 
 @needs_torch
 @needs_tflm
-@pytest.mark.parametrize("name", ["dscnn-digits", "autoencoder-ad", "mobilenet-vww"])
+@pytest.mark.parametrize("name", sorted(SPACES))
 def test_torch_model_matches_tflm(name: str) -> None:
-    """BN-folded PyTorch weights: numpy reference == torch, TFLM float32 == torch."""
+    """BN-folded PyTorch weights of every space: numpy reference == torch, TFLM float32 ==
+    torch (LiteRT for a network TFLM has no kernel for, GELU)."""
     import torch
 
+    from entronas.cost.tflm import TFLM_OPS
     from entronas.models import build_model
+    from entronas.space.lowering import lower
 
     sp = space(name)
-    arch = [sp.grid(sp.depth_min, i)[0] for i in range(sp.depth_min)]
+    arch = sp.check_arch([sp.grid(sp.depth_min, i)[0] for i in range(sp.depth_min)])
     torch.manual_seed(0)
     model = build_model(sp, arch)
     for m in model.modules():  # non-trivial BN statistics so folding is exercised
@@ -38,6 +41,12 @@ def test_torch_model_matches_tflm(name: str) -> None:
         ref = model(torch.from_numpy(x)).double().numpy().reshape(4, -1)
     w = folded_weights(model)
     assert np.abs(np.asarray(forward(w, x)).reshape(4, -1) - ref).max() < 1e-4
+    if not set(lower([op for op, _, _ in w]).codes()) <= TFLM_OPS:
+        from entronas.export.report import to_tflite
+
+        got = litert_outputs(to_tflite(w, sp, "float32"), x)
+        assert np.abs(got - ref).max() <= 1e-5 * max(1.0, float(np.abs(ref).max()))
+        return
     rep = measure(sp, arch, model.state_dict(), "float32", calibration=x)
     assert rep["trained"]
     from entronas.export.report import tflm_outputs

@@ -38,7 +38,7 @@ DTYPE_BYTES = {"float32": 4, "int8": 1}
 #: builtin ops the TFLM interpreter of the pinned tflite-micro registers (GELU is absent:
 #: "Didn't find op for builtin opcode 'GELU'", so a GELU network cannot run on the MCU as is)
 TFLM_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
-                      "ADD", "PAD", "RESHAPE"})
+                      "MAX_POOL_2D", "ADD", "PAD", "RESHAPE"})
 #: bytes of the constant data of a role, per element, by dtype (int8 models store int32 biases)
 _ROLE_BYTES = {"float32": {"weights": 4, "bias": 4, "paddings": 4},
                "int8": {"weights": 1, "bias": 4, "paddings": 4}}
@@ -66,16 +66,30 @@ CALIBRATED_KINDS = frozenset({"dense", "head", "conv", "dsconv", "patch", "convm
                               "resblock", "invres"})
 
 
+#: op kinds (:data:`entronas.space.layers.OP_KINDS`) the constants were fitted on, for the
+#: same reason: a pooling window inside a conv block keeps the layer's kind but adds an
+#: operator (MAX_POOL_2D) the flatbuffer and arena models have no term for
+CALIBRATED_OPS = frozenset({"conv2d", "linear", "global_avg_pool", "max_pool", "avg_pool",
+                            "add"})
+
+
 class UncalibratedError(InvalidSpaceError):
     """Layers whose kind the ``tflm`` constants were not fitted on (so they have no estimate)."""
 
 
+def uncalibrated(layers: Sequence[Layer]) -> list[str]:
+    """Layer kinds and op kinds of ``layers`` the ``tflm`` constants were not fitted on."""
+    kinds = sorted({layer.kind for layer in layers} - CALIBRATED_KINDS)
+    ops = sorted({op.kind for layer in layers for op in layer.ops} - CALIBRATED_OPS)
+    return [f"{k!r} layers" for k in kinds] + [f"{k!r} ops" for k in ops]
+
+
 def check_calibrated(layers: Sequence[Layer], where: str) -> None:
     """Refuse layers whose kind the ``tflm`` constants were not fitted on, naming the fix."""
-    kinds = sorted({layer.kind for layer in layers} - CALIBRATED_KINDS)
-    if kinds:
+    missing = uncalibrated(layers)
+    if missing:
         raise UncalibratedError(
-            f"{where} has {', '.join(repr(k) for k in kinds)} layers, which the tflm convention "
+            f"{where} has {', '.join(missing)}, which the tflm convention "
             "is not calibrated for yet (its flatbuffer and arena constants were fitted without "
             "them, and would under-count); count with --costs paper, export to measure in "
             "TFLM, or add the space to benchmarks/fit_tflm.py and refit")
@@ -157,7 +171,8 @@ def network_features(layers: Sequence[Layer], dtype: str, per_channel_fc: bool =
     return total
 
 
-__all__ = ["CALIBRATED_KINDS", "DTYPE_BYTES", "TFLM_OPS", "UncalibratedError", "align16",
+__all__ = ["CALIBRATED_KINDS", "CALIBRATED_OPS", "DTYPE_BYTES", "TFLM_OPS", "UncalibratedError",
+           "align16",
            "check_calibrated", "check_tflm_codes", "fixed_flatbuffer_bytes",
            "fixed_persistent_bytes", "flatbuffer_bytes", "graph_features", "layer_features",
-           "network_features", "persistent_bytes", "prepare_bytes"]
+           "network_features", "persistent_bytes", "prepare_bytes", "uncalibrated"]

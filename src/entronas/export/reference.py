@@ -90,6 +90,15 @@ def _conv2d(x: np.ndarray, op: Op, w: np.ndarray, b: np.ndarray | None) -> np.nd
     return y
 
 
+def _pool(x: np.ndarray, op: Op) -> np.ndarray:
+    """Max or average over ``op.kernel`` windows at ``op.stride`` ('VALID'), NCHW."""
+    (kh, kw), (sh, sw) = op.kernel, op.stride
+    _, oh, ow = op.out_shape
+    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))
+    win = win[:, :, :(oh - 1) * sh + 1:sh, :(ow - 1) * sw + 1:sw]
+    return win.max(axis=(4, 5)) if op.kind == "max_pool" else win.mean(axis=(4, 5))
+
+
 def forward(weights: Sequence[OpWeights], x: np.ndarray, *,
             record: bool = False) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
     """Run a batch ``x`` of shape (N, *input_shape) through the ops in float64.
@@ -111,8 +120,8 @@ def forward(weights: Sequence[OpWeights], x: np.ndarray, *,
             if record:
                 stages[f"op{k}/out"] = h
             continue
-        if op.kind == "global_avg_pool":
-            h = inp.mean(axis=(2, 3))
+        if op.kind in ("global_avg_pool", "max_pool", "avg_pool"):
+            h = inp.mean(axis=(2, 3)) if op.kind == "global_avg_pool" else _pool(inp, op)
             outs.append(h)
             if record:
                 stages[f"op{k}/out"] = h

@@ -29,12 +29,13 @@ from .reference import OpWeights
 RESOLVER_METHODS = {
     "CONV_2D": "AddConv2D", "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
     "FULLY_CONNECTED": "AddFullyConnected", "AVERAGE_POOL_2D": "AddAveragePool2D",
-    "ADD": "AddAdd", "PAD": "AddPad", "GELU": "AddGelu", "RESHAPE": "AddReshape",
+    "MAX_POOL_2D": "AddMaxPool2D", "ADD": "AddAdd", "PAD": "AddPad", "GELU": "AddGelu",
+    "RESHAPE": "AddReshape",
 }
 #: (float32, int8) op versions, as TF's converter would write them (LiteRT checks these)
 _VERSIONS = {"CONV_2D": (1, 3), "DEPTHWISE_CONV_2D": (1, 3), "FULLY_CONNECTED": (1, 4),
-             "AVERAGE_POOL_2D": (1, 2), "ADD": (1, 2), "PAD": (1, 2), "GELU": (1, 2),
-             "RESHAPE": (1, 1)}
+             "AVERAGE_POOL_2D": (1, 2), "MAX_POOL_2D": (1, 2), "ADD": (1, 2), "PAD": (1, 2),
+             "GELU": (1, 2), "RESHAPE": (1, 1)}
 DTYPES = ("float32", "int8")
 
 
@@ -224,14 +225,16 @@ class _Writer:
              b: np.ndarray | None) -> None:
         fb, name = self.fb, f"op{rop.source}"
         x = self.act(g, rop.inputs[0])
-        if rop.code == "AVERAGE_POOL_2D":
-            c, h, wd = op.in_shape
+        if rop.code in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
             out = self.act(g, rop.output)
             o = fb.Pool2DOptionsT()
-            o.padding, o.strideW, o.strideH = fb.Padding.VALID, 1, 1
-            o.filterWidth, o.filterHeight = wd, h
+            o.padding = fb.Padding.VALID
+            if op.kind == "global_avg_pool":   # one window over the whole map
+                (o.filterHeight, o.filterWidth), (o.strideH, o.strideW) = op.in_shape[1:], (1, 1)
+            else:
+                (o.filterHeight, o.filterWidth), (o.strideH, o.strideW) = op.kernel, op.stride
             o.fusedActivationFunction = fb.ActivationFunctionType.NONE
-            self.b.op("AVERAGE_POOL_2D", [x], [out], "Pool2DOptions", o)
+            self.b.op(rop.code, [x], [out], "Pool2DOptions", o)
         elif rop.code == "PAD":
             left, right, top, bottom = op.padding
             pads = np.array([[0, 0], [top, bottom], [left, right], [0, 0]], np.int32)

@@ -43,6 +43,7 @@ class OpModule(nn.Module):
         self.residual = desc.residual
         self.pad: nn.Module | None = None
         self.op: nn.Module | None = None
+        self.pool: nn.Module | None = None
         self.bn: nn.Module | None = None
         self.act: nn.Module | None = None
         if desc.kind == "conv2d":
@@ -60,6 +61,10 @@ class OpModule(nn.Module):
             self.op = nn.Linear(desc.in_shape[0], desc.out_shape[0], bias=desc.bias)
             if desc.batchnorm:
                 self.bn = nn.BatchNorm1d(desc.out_channels, eps=BN_EPS, momentum=BN_MOMENTUM)
+        elif desc.kind in ("max_pool", "avg_pool"):   # 'VALID' windows (see layers.pool2d)
+            # not ``op``: that is the weighted op, which folding and export read
+            pool = nn.MaxPool2d if desc.kind == "max_pool" else nn.AvgPool2d
+            self.pool = pool(desc.kernel, desc.stride)
         elif desc.kind not in ("global_avg_pool", "add"):  # pragma: no cover - closed set
             raise InvalidParameterError(f"cannot build op kind {desc.kind!r}")
         if desc.activation == "relu":
@@ -76,6 +81,8 @@ class OpModule(nn.Module):
             return self.act(y) if self.act is not None else y
         if self.kind == "global_avg_pool":
             return x.mean(dim=(2, 3))
+        if self.kind in ("max_pool", "avg_pool"):
+            return self.pool(x)
         if self.kind == "linear" and x.dim() > 2:
             x = x.flatten(1)  # a feature map feeding a dense layer (e.g. an MLP on images)
         y = self.pad(x) if self.pad is not None else x

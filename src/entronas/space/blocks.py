@@ -23,9 +23,11 @@ from typing import Any, Mapping
 from .._core.errors import InvalidSpaceError
 from .._core.registry import Registry
 from .base import BACKBONES, Backbone, ChainSpace, check_option
-from .layers import Layer, Op, add, conv2d, linear
+from .layers import Layer, Op, add, conv2d, linear, pool2d
 
 ACTIVATIONS = ("relu", "gelu", "none")
+#: a conv or dwsep block's optional pooling after its activation: (kind, window) keys
+POOL_KEYS = {"pool": (("none", "max", "avg"), "none"), "pool_size": ("int", 2)}
 
 
 @dataclass(frozen=True)
@@ -83,30 +85,41 @@ def _act(name: str) -> str | None:
     return None if name == "none" else name
 
 
+def _pooled(pos: Position, ops: tuple[Op, ...]) -> tuple[Op, ...]:
+    """``ops`` followed by the block's ``pool`` (a pool_size window at stride pool_size)."""
+    if pos.get("pool") == "none":
+        return ops
+    kind = "max_pool" if pos.get("pool") == "max" else "avg_pool"
+    return (*ops, pool2d(ops[-1].out_shape, kind, pos.get("pool_size")))
+
+
 class ConvBlock(BlockKind):
-    """One convolution + BatchNorm + activation (a stem, a patch embedding)."""
+    """One convolution + BatchNorm + activation (a stem, a patch embedding), optionally
+    pooled (``pool = "max"`` / ``"avg"`` over ``pool_size`` windows)."""
 
     name, layer_kind, prefix = "conv", "conv", "conv"
     keys = {"kernel": ("size", 3), "padding": (("same", "valid"), "same"),
             "bias": ("bool", False), "batchnorm": ("bool", True),
-            "activation": (ACTIVATIONS, "relu")}
+            "activation": (ACTIVATIONS, "relu"), **POOL_KEYS}
 
     def ops(self, pos, in_shape, c_out):
         k = pos.get("kernel")
-        return (conv2d(in_shape, c_out, tuple(k) if isinstance(k, (list, tuple)) else k,
-                       pos.stride, padding=pos.get("padding"), bias=pos.get("bias"),
-                       batchnorm=pos.get("batchnorm"), activation=_act(pos.get("activation"))),)
+        return _pooled(pos, (conv2d(
+            in_shape, c_out, tuple(k) if isinstance(k, (list, tuple)) else k, pos.stride,
+            padding=pos.get("padding"), bias=pos.get("bias"), batchnorm=pos.get("batchnorm"),
+            activation=_act(pos.get("activation"))),))
 
 
 class DepthwiseSeparableBlock(BlockKind):
-    """k x k depthwise (stride s) + BN + ReLU, 1x1 pointwise + BN + ReLU (MobileNetV1, DS-CNN)."""
+    """k x k depthwise (stride s) + BN + ReLU, 1x1 pointwise + BN + ReLU (MobileNetV1, DS-CNN),
+    optionally pooled like a conv block."""
 
     name, layer_kind, prefix = "dwsep", "dsconv", "ds"
-    keys = {"kernel": ("int", 3)}
+    keys = {"kernel": ("int", 3), **POOL_KEYS}
 
     def ops(self, pos, in_shape, c_out):
         dw = conv2d(in_shape, in_shape[0], pos.get("kernel"), pos.stride, groups=in_shape[0])
-        return dw, conv2d(dw.out_shape, c_out, 1, 1)
+        return _pooled(pos, (dw, conv2d(dw.out_shape, c_out, 1, 1)))
 
 
 class MixerBlock(BlockKind):
@@ -236,7 +249,11 @@ def _in_shapes(backbone: BlockBackbone, space: ChainSpace, depth: int
                                     f"needs a (C,H,W) feature map but gets {got}; put dense "
                                     "blocks last, or give a (C,H,W) input_shape")
         probe = (shape[0] if not shapes[1:] else 1, *shape[1:]) if kind.spatial else shape
-        shape = kind.ops(pos, probe, 1)[-1].out_shape
+        try:
+            shape = kind.ops(pos, probe, 1)[-1].out_shape
+        except InvalidSpaceError as exc:   # name the layer: "a 2x2 window ... 3x1 map"
+            raise InvalidSpaceError(f"space {space.name!r}: layer {pos.name!r} "
+                                    f"({pos.block}): {exc}") from None
     return tuple(shapes)
 
 
@@ -307,6 +324,9 @@ def parse_entry(raw: Any, where: str) -> BlockEntry:
     if entry.stride > 1 and params.get("shortcut") == "identity":
         raise InvalidSpaceError(f"{where}: shortcut 'identity' needs stride 1 (the add needs "
                                 "the map kept); write shortcut = \"projection\" or stride = 1")
+    if "pool_size" in params and params.get("pool", "none") == "none":
+        raise InvalidSpaceError(f"{where}: pool_size without pool; add pool = \"max\" or "
+                                "\"avg\", or remove pool_size")
     if kind.name == "mixer" and entry.stride != 1:
         raise InvalidSpaceError(f"{where}: a mixer block keeps the map (its depthwise "
                                 "convolution adds its input); remove stride")

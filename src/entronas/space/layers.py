@@ -15,7 +15,9 @@ from typing import Sequence
 from .._core.errors import InvalidSpaceError
 
 #: Primitive op kinds understood by the cost model and the builders.
-OP_KINDS = ("conv2d", "linear", "global_avg_pool", "add")
+OP_KINDS = ("conv2d", "linear", "global_avg_pool", "max_pool", "avg_pool", "add")
+#: the windowed pooling op kinds (``pool`` of a conv or dwsep block)
+POOL_KINDS = ("max_pool", "avg_pool")
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,8 @@ class Op:
 
     Attributes:
         kind: ``"conv2d"`` (incl. depthwise/pointwise via ``groups``/``kernel``), ``"linear"``,
-            ``"global_avg_pool"`` or ``"add"``.
+            ``"global_avg_pool"``, ``"max_pool"`` / ``"avg_pool"`` (a ``kernel`` window at
+            ``stride``, no padding: TF's 'VALID') or ``"add"``.
         in_shape / out_shape: channels-first shapes.
         kernel, stride: (height, width).
         padding: (left, right, top, bottom) zeros, as ``torch.nn.functional.pad`` takes them;
@@ -233,6 +236,21 @@ def linear(
 
 def global_avg_pool(in_shape: Sequence[int]) -> Op:
     return Op("global_avg_pool", tuple(in_shape), (in_shape[0],))
+
+
+def pool2d(in_shape: Sequence[int], kind: str, size: int, stride: int | None = None) -> Op:
+    """Max or average pooling over ``size`` x ``size`` windows at ``stride`` (default: the
+    size), 'VALID' (no padding: an average over padded zeros differs between TF and PyTorch)."""
+    c, h, w = in_shape
+    s = size if stride is None else stride
+    if kind not in POOL_KINDS:  # pragma: no cover - internal misuse
+        raise ValueError(kind)
+    if size > h or size > w:
+        raise InvalidSpaceError(
+            f"a {size}x{size} pooling window does not fit the {h}x{w} map it pools; use a "
+            "smaller pool_size, fewer strided layers or a larger input")
+    return Op(kind, (c, h, w), (c, (h - size) // s + 1, (w - size) // s + 1), (size, size),
+              (s, s))
 
 
 def add(shape: Sequence[int], skip: int, activation: str | None = "relu") -> Op:

@@ -14,6 +14,8 @@ Each :class:`~entronas.space.layers.Op` lowers to:
 * ``linear``: ``FULLY_CONNECTED`` (a 4-D input is flattened by the op itself) -> [``GELU``] ->
   [``ADD``];
 * ``global_avg_pool``: ``AVERAGE_POOL_2D`` over the whole map;
+* ``max_pool`` / ``avg_pool``: ``MAX_POOL_2D`` / ``AVERAGE_POOL_2D`` over the op's window
+  ('VALID'); the int8 output keeps its input's quantisation, as TFLM's kernels require;
 * ``add``: ``ADD`` of its input and the output of the op ``skip`` back, activation fused.
 
 An op reads the output of the op ``source`` positions back (:class:`~entronas.space.layers.Op`),
@@ -34,8 +36,11 @@ from .._core.errors import InvalidSpaceError
 from .layers import Op, same_padding
 
 #: builtin operators the lowering emits
-OP_CODES = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "PAD", "GELU",
-            "ADD")
+OP_CODES = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D",
+            "PAD", "GELU", "ADD")
+#: the builtin operator of each pooling op kind
+POOL_CODES = {"global_avg_pool": "AVERAGE_POOL_2D", "avg_pool": "AVERAGE_POOL_2D",
+              "max_pool": "MAX_POOL_2D"}
 
 
 @dataclass(frozen=True)
@@ -168,9 +173,11 @@ def lower(ops: Sequence[Op], *, per_channel_fc: bool = False) -> Lowered:
             out.append(RuntimeOp("ADD", (x, output_of(op.skip, k)), r, k))
             outs.append(r)
             continue
-        if op.kind == "global_avg_pool":
-            y = new((1, 1, 1, op.in_shape[0]), f"{name}/out", quant_of=x)
-            out.append(RuntimeOp("AVERAGE_POOL_2D", (x,), y, k))
+        if op.kind in POOL_CODES:
+            shape = (1, 1, 1, op.in_shape[0]) if op.kind == "global_avg_pool" \
+                else runtime_shape(op.out_shape)
+            y = new(shape, f"{name}/out", quant_of=x)
+            out.append(RuntimeOp(POOL_CODES[op.kind], (x,), y, k))
             outs.append(y)
             continue
         gelu = op.activation == "gelu"
@@ -214,5 +221,5 @@ def lower(ops: Sequence[Op], *, per_channel_fc: bool = False) -> Lowered:
     return Lowered(tuple(tensors), tuple(out))
 
 
-__all__ = ["Constant", "Lowered", "OP_CODES", "RuntimeOp", "Tensor", "conv_padding",
+__all__ = ["Constant", "Lowered", "OP_CODES", "POOL_CODES", "RuntimeOp", "Tensor", "conv_padding",
            "is_depthwise", "lower", "runtime_shape"]

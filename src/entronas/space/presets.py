@@ -77,6 +77,16 @@ def dscnn_digits(**overrides: Any) -> ChainSpace:
                       options={"first_kernel": (3, 3)}), overrides)
 
 
+@register_space("cnn-digits", "conv + max-pool CNN for the offline 8x8 digits data: L 2..3, "
+                "widths 8..64/8, 2x2 max pooling after the first two convolutions")
+def cnn_digits(**overrides: Any) -> ChainSpace:
+    blocks = ({"block": "conv", "pool": "max"}, {"block": "conv", "pool": "max"},
+              {"block": "conv"})
+    return _make(dict(name="cnn-digits", backbone="blocks", depth_min=2, depth_max=3,
+                      widths=width_grid(8, 8, 8), input_shape=(1, 8, 8), num_classes=10,
+                      options={"blocks": blocks}), overrides)
+
+
 @register_space("resnet8-cifar10", "ResNet basic blocks for CIFAR-10 around MLPerf Tiny's "
                 "ResNet-8: L 3..5, widths 8..64, stride 2 at blocks 3 and 4, 32x32x3")
 def resnet8_cifar10(**overrides: Any) -> ChainSpace:
