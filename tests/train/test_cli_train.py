@@ -53,6 +53,8 @@ def test_train_mlp_digits_reaches_95_percent_and_saves(tmp_path) -> None:
     (["train", "mlp-digitz", "--arch", "64"], "unknown space"),
     (["train", "mlp-digits", "--arch", "6x"], "cannot read --arch"),
     (["train", "mlp-digits"], "--arch is required"),
+    (["train", "mlp-digits", "--arch", "64,32", "--threads", "0"], "threads"),
+    (["search", "--threads", "0"], "threads"),
 ])
 def test_bad_input_is_one_line_error(args, message, capsys) -> None:
     assert main(args) == 2

@@ -186,3 +186,37 @@ def test_tiny_models_train_single_threaded_and_threads_are_restored(blobs, monke
     with pytest.raises(InvalidParameterError, match="threads"):
         train(MLP, (16,), blobs, epochs=1, progress=False, device="cpu", threads=0)
     assert torch.get_num_threads() == before
+
+
+def test_adam_is_fused_where_torch_has_the_kernel_and_cpu_runs_no_grad_scaler(blobs,
+                                                                              monkeypatch):
+    """Issue 12 item 5: the fused Adam kernel (per-tensor loop with fused_adam=False), and no
+    GradScaler on the CPU, where float16 autocast never runs; seeded runs stay identical."""
+    model = torch.nn.Linear(3, 2)
+    assert loop._adam(model, 1e-3, True).defaults["fused"] is True
+    assert not loop._adam(model, 1e-3, False).defaults.get("fused")
+
+    def no_scaler(*args, **kwargs):
+        raise AssertionError("a GradScaler was made for a CPU run")
+
+    monkeypatch.setattr(torch.amp, "GradScaler", no_scaler)
+    kw = dict(epochs=2, batch_size=32, progress=False, device="cpu", amp=True, seed=5)
+    a, b = train(DSCNN, (8, 8), blobs, **kw), train(DSCNN, (8, 8), blobs, **kw)
+    assert same_state(a.state_dict, b.state_dict)
+    c = train(DSCNN, (8, 8), blobs, fused_adam=False, **kw)
+    assert not same_state(a.state_dict, c.state_dict)   # another kernel: other rounding
+    assert abs(a.metrics["accuracy"] - c.metrics["accuracy"]) < 0.05
+
+
+def test_thread_count_is_capped_by_the_cpus_and_quota_the_process_has(tmp_path, monkeypatch):
+    quota = tmp_path / "cpu.max"
+    monkeypatch.setattr(loop, "CGROUP_CPU_MAX", str(quota))
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 64)
+    monkeypatch.setattr(loop.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    quota.write_text("max 100000\n")
+    assert loop.machine_threads() == 8                       # the affinity mask
+    quota.write_text("150000 100000\n")
+    assert loop.machine_threads() == 2                       # 1.5 CPUs of quota: 2 threads
+    monkeypatch.setattr(loop, "CGROUP_CPU_MAX", str(tmp_path / "absent"))
+    monkeypatch.setattr(loop.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    assert loop.machine_threads() is None                    # torch's count already fits

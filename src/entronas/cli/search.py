@@ -69,13 +69,16 @@ def _echo(msg: str) -> None:
               help="TPE: each width a categorical choice (default, as the paper) or an "
                    "ordered integer.")
 @click.option("--device", default="auto", show_default=True, help="Training device.")
+@click.option("--threads", type=int, default=None,
+              help="CPU threads per training (default: 1 for networks whose batch needs "
+                   "fewer than 50 M FLOPs, else torch's count).")
 @click.option("--quiet", "-q", is_flag=True, help="No per-trial progress lines.")
 @click.option("--measure", is_flag=True,
               help="Export the best model to TFLite in the run's dtype and measure it in "
                    "TFLite Micro next to the estimate; needs the 'export' extra.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def search_cmd(config_path: str | None, device: str, quiet: bool, measure: bool,
-               as_json: bool, **flags: Any) -> None:
+def search_cmd(config_path: str | None, device: str, threads: int | None, quiet: bool,
+               measure: bool, as_json: bool, **flags: Any) -> None:
     """Search X^f for the most accurate network that fits the target.
 
     With no arguments: a small real search on the offline digits data (mlp-digits on a
@@ -98,7 +101,7 @@ def search_cmd(config_path: str | None, device: str, quiet: bool, measure: bool,
             data[key] = value
     cfg = SearchConfig.from_dict(data)
     record = cfg.resolve()  # every setting is checked before any work starts
-    evaluate, save = make_evaluator(record, device=device)
+    evaluate, save = make_evaluator(record, device=device, threads=threads)
     t0 = time.perf_counter()
     try:
         result = run_search(record, evaluate, run_dir=cfg.resolved_run_dir(),

@@ -89,12 +89,16 @@ def register(group: click.Group) -> None:
     @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
                   show_default=True)
     @click.option("--amp", is_flag=True, help="Mixed precision (CUDA only; ignored on CPU).")
+    @click.option("--threads", type=int, default=None,
+                  help="CPU threads (default: 1 for networks whose batch needs fewer than "
+                       "50 M FLOPs, else torch's count).")
     @click.option("--out", type=click.Path(file_okay=False), default=None,
                   help="Save model.pt, arch.json and metrics.json here.")
     @click.option("--progress/--no-progress", default=True, show_default=True)
     def train_cmd(space_name: str, arch: str | None, dataset: str | None, data_root: str | None,
                   download: bool, epochs: int | None, batch_size: int | None, lr: float,
-                  seed: int, device: str, amp: bool, out: str | None, progress: bool) -> None:
+                  seed: int, device: str, amp: bool, threads: int | None, out: str | None,
+                  progress: bool) -> None:
         """Train SPACE's architecture --arch on --dataset; print metrics and resources.
 
         SPACE may also be a reference name (micronet-kws-s, mlperf-dscnn, mlperf-fc-ae, ...),
@@ -114,7 +118,7 @@ def register(group: click.Group) -> None:
 
         ds = get_dataset(dataset or dataset_for(space), root=data_root, download=download)
         result = train(space, candidate, ds, epochs=epochs, batch_size=batch_size, lr=lr,
-                       seed=seed, device=device, amp=amp, progress=progress)
+                       seed=seed, device=device, amp=amp, progress=progress, threads=threads)
         costs = estimate(space, candidate, cost_convention("paper"))
         with_bias = estimate(space, candidate, cost_convention("paper", bias=True))
         deployed = {d: estimate(space, candidate, cost_convention("tflm", d))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._core.arch import Arch
-from .._core.validation import check_choice
+from .._core.validation import check_choice, check_number
 from ..space.base import ChainSpace
 from .data_device import DeviceData, prepare_data
 from .loop import train
@@ -25,13 +25,16 @@ class Evaluator:
     def __init__(self, space: ChainSpace, dataset: Any, *, epochs: int | None = None,
                  batch_size: int | None = None, lr: float = 1e-3, device: str = "auto",
                  amp: bool = False, progress: bool = False, deterministic: bool = True,
-                 max_device_bytes: int | None = None, keep_weights: bool = False) -> None:
+                 max_device_bytes: int | None = None, keep_weights: bool = False,
+                 threads: int | None = None) -> None:
         check_choice(str(device).split(":")[0], "device", "make_evaluator()",
                      ("auto", "cpu", "cuda"))
         self.space = space
         self.dataset = dataset
+        if threads is not None:
+            check_number(threads, "threads", "the trainer (--threads)", lo=1, integer=True)
         self.kwargs = dict(epochs=epochs, batch_size=batch_size, lr=lr, amp=amp,
-                           progress=progress, deterministic=deterministic)
+                           progress=progress, deterministic=deterministic, threads=threads)
         self.device = device
         self.max_device_bytes = max_device_bytes
         self.keep_weights = keep_weights
@@ -76,7 +79,8 @@ def _from_record(record: Any, runtime: Any) -> tuple[Any, Any]:
     from ..data import get_dataset
 
     t = record.training
-    kw = {"device": runtime.get("device", "auto"), **dict(t.options)}
+    kw = {"device": runtime.get("device", "auto"), "threads": runtime.get("threads"),
+          **dict(t.options)}
     evaluate = make_evaluator(record.space, get_dataset(t.dataset), epochs=t.epochs,
                               keep_weights=True, **kw)
     return evaluate, save_trial_artifacts

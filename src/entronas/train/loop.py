@@ -38,6 +38,28 @@ RECALIBRATE_BELOW_STEPS = math.ceil(math.log(1e-3) / math.log(1.0 - BN_MOMENTUM)
 SINGLE_THREAD_BELOW_FLOPS = 50_000_000
 
 
+#: the cgroup v2 CPU quota file ("max 100000" or "<quota> <period>")
+CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"
+
+
+def machine_threads() -> int | None:
+    """CPU threads for training: torch's count, capped by the CPUs this process may run on
+    and by a container's CPU quota (None: torch's count already fits).
+
+    Why: torch counts the host's cores; in a container limited to 2 CPUs of a 64-core host,
+    64 spinning OpenMP workers on 2 CPUs make every step many times slower."""
+    n = torch.get_num_threads()
+    cap = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else n
+    try:
+        with open(CGROUP_CPU_MAX) as fh:
+            quota, period = fh.read().split()[:2]
+        if quota != "max":
+            cap = min(cap, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cap if cap < n else None
+
+
 @contextlib.contextmanager
 def _threads(n: int | None) -> Iterator[None]:
     """``torch.set_num_threads(n)`` inside (process-wide), the previous value restored."""
@@ -96,6 +118,17 @@ def _batches(n: int, batch_size: int) -> list[tuple[int, int]]:
     return bounds
 
 
+def _adam(model: nn.Module, lr: float, fused: bool) -> torch.optim.Optimizer:
+    """Adam; ``fused``: one fused kernel per step where torch has one for the device (CPU and
+    CUDA), instead of a loop over the parameter tensors (same update rule)."""
+    if fused:
+        try:
+            return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+        except (RuntimeError, TypeError, ValueError):   # a device or dtype without the kernel
+            pass
+    return torch.optim.Adam(model.parameters(), lr=lr)
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -106,7 +139,8 @@ def train(space: ChainSpace, arch: Arch | tuple[int, ...] | list[int], dataset: 
           seed: int = 0, device: str = "auto", amp: bool = False, progress: bool = True,
           deterministic: bool = True, handle_interrupt: bool = True,
           max_device_bytes: int | None = None, recalibrate_bn: bool | None = None,
-          threads: int | None = None, channels_last: bool | None = None) -> TrainResult:
+          threads: int | None = None, channels_last: bool | None = None,
+          fused_adam: bool = True) -> TrainResult:
     """Train ``arch`` from scratch on ``dataset`` with Adam and evaluate it.
 
     Args:
@@ -132,10 +166,13 @@ def train(space: ChainSpace, arch: Arch | tuple[int, ...] | list[int], dataset: 
             as digits evaluate at chance level otherwise).
         threads: CPU intra-op threads while training and evaluating; ``None`` (auto) uses
             one thread when a batch needs fewer than ``SINGLE_THREAD_BELOW_FLOPS`` forward
-            FLOPs and torch's setting otherwise. Ignored on CUDA.
+            FLOPs and otherwise torch's setting capped by :func:`machine_threads` (the CPUs
+            and CPU quota the process has). Ignored on CUDA.
         channels_last: keep conv weights (and so activations) in channels-last memory format;
             None = on for networks with convolutions (about 1.3x faster DS-CNN training on
             CPU with oneDNN, and the layout tensor cores want on CUDA).
+        fused_adam: Adam's fused kernel where the device has one (``benchmarks/bench_train.py``
+            measures it against the per-tensor loop); False: the per-tensor loop.
     """
     owner = "train()"
     check_number(lr, "lr", owner, lo=0, closed="neither")
@@ -144,6 +181,9 @@ def train(space: ChainSpace, arch: Arch | tuple[int, ...] | list[int], dataset: 
         epochs, "epochs", owner, lo=1, integer=True)
     batch_size = default_batch_size(space) if batch_size is None else check_number(
         batch_size, "batch_size", owner, lo=1, integer=True)
+    if threads is not None:
+        check_number(threads, "threads", owner, lo=1, integer=True,
+                     fix="Give at least 1 (--threads), or leave it out for the automatic count.")
     data = dataset if isinstance(dataset, DeviceData) else prepare_data(
         space, dataset, device, max_device_bytes=max_device_bytes)
     if data.input_shape != tuple(space.input_shape):
@@ -159,9 +199,7 @@ def train(space: ChainSpace, arch: Arch | tuple[int, ...] | list[int], dataset: 
         threads = None
     elif threads is None:
         batch_flops = 2 * sum(layer.macs for layer in space.layers(widths)) * batch_size
-        threads = 1 if batch_flops < SINGLE_THREAD_BELOW_FLOPS else None
-    else:
-        check_number(threads, "threads", owner, lo=1, integer=True)
+        threads = 1 if batch_flops < SINGLE_THREAD_BELOW_FLOPS else machine_threads()
 
     with _threads(threads), _determinism(deterministic, dev):
         torch.manual_seed(derive_seed(seed, 0))
@@ -180,8 +218,9 @@ def train(space: ChainSpace, arch: Arch | tuple[int, ...] | list[int], dataset: 
             raise InvalidParameterError(
                 f"space {space.name!r} has no classifier and its output {out_shape} does not "
                 f"match the {data.num_classes} classes of dataset {data.name!r}")
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-        scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+        optimizer = _adam(model, lr, fused_adam)
+        # loss scaling only where float16 autocast runs (on the CPU it would do nothing)
+        scaler = torch.amp.GradScaler("cuda") if use_amp else None
         loss_fn: nn.Module = nn.CrossEntropyLoss() if classify else nn.MSELoss()
         shuffle = torch.Generator().manual_seed(derive_seed(seed, 1))
         aug = None
@@ -215,9 +254,13 @@ def train(space: ChainSpace, arch: Arch | tuple[int, ...] | list[int], dataset: 
                         else:
                             loss = loss_fn(out.float(), xb.reshape(out.shape).float())
                     optimizer.zero_grad(set_to_none=True)
-                    scaler.scale(loss).backward()
-                    scaler.step(optimizer)
-                    scaler.update()
+                    if scaler is None:
+                        loss.backward()
+                        optimizer.step()
+                    else:
+                        scaler.scale(loss).backward()
+                        scaler.step(optimizer)
+                        scaler.update()
                     total += loss.detach().float() * (b - a)
                     samples += b - a
                     steps += 1
