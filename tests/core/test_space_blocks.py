@@ -142,6 +142,27 @@ def test_pooling_is_part_of_its_block_and_counted_on_the_pooled_map():
     assert seen[:2] == [(8, 4, 4), (12, 1, 1)]
 
 
+def test_relu6_is_an_activation_of_the_blocks_and_of_mobilenetv2():
+    """MobileNetV2's ReLU6 in the expansion and depthwise convolutions (projection linear),
+    from a space file and from the mobilenetv2 backbone's option alike."""
+    import torch
+
+    from entronas.models import build_model
+
+    ref = get_space("mobilenetv2-vww", options={"activation": "relu6"})
+    arch = (8, 8, 16, 16, 24, 24, 48)
+    acts = [op.activation for layer in ref.layers(arch)[:-1] for op in layer.ops
+            if op.kind == "conv2d"]
+    assert acts[0] == "relu6" and None in acts and set(acts) == {"relu6", None}
+    assert [layer.ops for layer in get_space("mobilenetv2-vww").layers(arch)] != \
+        [layer.ops for layer in ref.layers(arch)]
+    model = build_model(ref, arch)
+    assert any(isinstance(m, torch.nn.ReLU6) for m in model.modules())
+    assert not any(type(m) is torch.nn.ReLU for m in model.modules())
+    with pytest.raises(InvalidSpaceError, match=r"option activation is 'gelu'; use one of"):
+        get_space("mobilenetv2-vww", options={"activation": "gelu"})
+
+
 def test_block_space_reduction_equals_brute_force():
     sp = blocks_space(ALL_KINDS[:5], depth=[2, 6])
     every = brute_feasible(sp, Target("all", None, None, costs="paper"))
@@ -165,7 +186,8 @@ def test_random_block_spaces_reduce_as_brute_force(problem):
 @pytest.mark.parametrize("blocks,kw,message", [
     ([{"block": "dwconv"}], {}, r"blocks\[1\]\.block is 'dwconv'; use one of \['basic', 'conv'"),
     ([{"block": "conv"}, {"block": "invres", "kernal": 3}], {},
-     r"blocks\[2\] \(invres\) has no key 'kernal'; its keys: \['block', 'expansion', 'kernel'"),
+     r"blocks\[2\] \(invres\) has no key 'kernal'; its keys: \['activation', 'block', "
+     r"'expansion', 'kernel'"),
     ([{"block": "conv"}, {"block": "basic", "stride": 2, "shortcut": "identity"}], {},
      r"blocks\[2\]: shortcut 'identity' needs stride 1"),
     ([{"block": "conv"}, {"block": "basic", "shortcut": "direct"}], {},
@@ -183,6 +205,8 @@ def test_random_block_spaces_reduce_as_brute_force(problem):
     ([], {}, r"blocks must be a non-empty list"),
     ([{"block": "conv", "stride": 2, "padding": "valid"}] * 3, {}, r"leaves no output"),
     ([{"block": "conv", "pool_size": 2}], {}, r"blocks\[1\]: pool_size without pool"),
+    ([{"block": "conv"}, {"block": "invres", "activation": "gelu"}], {},
+     r"blocks\[2\]\.activation is 'gelu'; use one of \['relu', 'relu6'\]"),
     ([{"block": "dwsep", "pool": "mean"}], {},
      r"blocks\[1\]\.pool is 'mean'; use one of \['none', 'max', 'avg'\]"),
     ([{"block": "conv", "pool": "max", "pool_size": 3}] * 2, {},

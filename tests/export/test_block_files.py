@@ -75,6 +75,41 @@ def test_pooling_blocks_run_in_tflm_and_litert_as_the_reference(dtype):
     assert err <= (1e-5 if dtype == "float32" else int8_error_bound(model, weights)), err
 
 
+#: ReLU6 (MobileNetV2, MCUNet) in every block kind that takes it; random weights push
+#: pre-activations past 6, so the clamp is exercised
+RELU6 = dict(
+    name="relu6", depth=[3, 3], widths=[4, 8, 12], input_shape=[2, 16, 16], num_classes=3,
+    blocks=[{"block": "conv", "activation": "relu6", "stride": 2},
+            {"block": "dwsep", "activation": "relu6"},
+            {"block": "invres", "expansion": 3, "activation": "relu6"}])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_relu6_runs_in_tflm_and_litert_as_the_reference(dtype):
+    """A fused RELU6 in CONV_2D / DEPTHWISE_CONV_2D: TFLM (float32 and int8) and LiteRT
+    (float32) match the float reference's clamp, within the tflm estimate."""
+    import numpy as np
+
+    from entronas.export import measure
+    from entronas.export.reference import forward, random_weights
+    from entronas.export.report import calibration_inputs, to_tflite
+    from entronas.export.weights import space_ops
+
+    space = space_from_dict(RELU6)
+    widths = (8, 8, 12)
+    weights = random_weights(space_ops(space, widths), seed=0)
+    x = calibration_inputs(space, 16, seed=1)
+    want, stages = forward(weights, x, record=True)
+    assert max(float(v.max()) for k, v in stages.items() if k.endswith("/pre")) > 6
+    r = measure(space, widths, dtype=dtype)
+    assert r["numerics"]["ok"], r["numerics"]
+    assert r["measured"]["flatbuffer"] <= r["estimate"]["rom_tflm"]
+    assert r["measured"]["min_arena"] <= r["estimate"]["ram_tflm"]
+    if dtype == "float32":   # the clamp itself, exactly (int8: within measure's bound above)
+        model = to_tflite(weights, space, dtype)
+        assert float(np.abs(litert_outputs(model, x) - want.reshape(len(x), -1)).max()) <= 1e-5
+
+
 def test_a_residual_add_that_never_fired_in_calibration_still_runs_in_tflm():
     """Found by benchmarks/fit_tflm.py: an inverted residual on a 1x1 map whose ReLU'd sum was 0
     on every calibration input got an int8 output scale of ~4e-9, and TFLM's ADD aborted in

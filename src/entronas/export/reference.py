@@ -63,8 +63,12 @@ def _gelu(x: np.ndarray) -> np.ndarray:
 def _activate(x: np.ndarray, act: str | None) -> np.ndarray:
     if act == "relu":
         return np.maximum(x, 0)
+    if act == "relu6":
+        return np.clip(x, 0, 6)
     if act == "gelu":
         return _gelu(x)
+    if act is not None:  # pragma: no cover - a new activation needs its reference here
+        raise ValueError(f"no reference for activation {act!r}")
     return x
 
 

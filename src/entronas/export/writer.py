@@ -291,7 +291,7 @@ class _Writer:
     def fused(self, act: str | None) -> int:
         """The fused activation of a conv/FC (GELU is a separate operator)."""
         f = self.fb.ActivationFunctionType
-        return f.RELU if act == "relu" else f.NONE
+        return {"relu": f.RELU, "relu6": f.RELU6}.get(act, f.NONE)
 
 
 def write_tflite(weights: Sequence[OpWeights], input_shape: Sequence[int], *,

@@ -69,6 +69,8 @@ class OpModule(nn.Module):
             raise InvalidParameterError(f"cannot build op kind {desc.kind!r}")
         if desc.activation == "relu":
             self.act = nn.ReLU()
+        elif desc.activation == "relu6":
+            self.act = nn.ReLU6()
         elif desc.activation == "gelu":
             self.act = nn.GELU()
         elif desc.activation is not None:  # pragma: no cover

@@ -25,7 +25,7 @@ from .._core.registry import Registry
 from .base import BACKBONES, Backbone, ChainSpace, check_option
 from .layers import Layer, Op, add, conv2d, linear, pool2d
 
-ACTIVATIONS = ("relu", "gelu", "none")
+ACTIVATIONS = ("relu", "relu6", "gelu", "none")
 #: a conv or dwsep block's optional pooling after its activation: (kind, window) keys
 POOL_KEYS = {"pool": (("none", "max", "avg"), "none"), "pool_size": ("int", 2)}
 
@@ -115,11 +115,13 @@ class DepthwiseSeparableBlock(BlockKind):
     optionally pooled like a conv block."""
 
     name, layer_kind, prefix = "dwsep", "dsconv", "ds"
-    keys = {"kernel": ("int", 3), **POOL_KEYS}
+    keys = {"kernel": ("int", 3), "activation": (("relu", "relu6"), "relu"), **POOL_KEYS}
 
     def ops(self, pos, in_shape, c_out):
-        dw = conv2d(in_shape, in_shape[0], pos.get("kernel"), pos.stride, groups=in_shape[0])
-        return _pooled(pos, (dw, conv2d(dw.out_shape, c_out, 1, 1)))
+        act = pos.get("activation")
+        dw = conv2d(in_shape, in_shape[0], pos.get("kernel"), pos.stride, groups=in_shape[0],
+                    activation=act)
+        return _pooled(pos, (dw, conv2d(dw.out_shape, c_out, 1, 1, activation=act)))
 
 
 class MixerBlock(BlockKind):
@@ -138,21 +140,25 @@ class MixerBlock(BlockKind):
 
 class InvertedResidualBlock(BlockKind):
     """MobileNetV2: 1x1 expansion to ``expansion`` x c_in (left out at 1), k x k depthwise at
-    stride s, linear 1x1 projection; with ``shortcut = "identity"`` the input is added."""
+    stride s (both + BN + ``activation``: ReLU6 in MobileNetV2 and MCUNet), linear 1x1
+    projection; with ``shortcut = "identity"`` the input is added."""
 
     name, layer_kind, prefix = "invres", "invres", "ir"
     keys = {"expansion": ("int", 6), "kernel": ("int", 3),
-            "shortcut": (("none", "identity"), "none")}
+            "shortcut": (("none", "identity"), "none"),
+            "activation": (("relu", "relu6"), "relu")}
 
     def ops(self, pos, in_shape, c_out):
         c_in, h, w = in_shape
-        t = pos.get("expansion")
-        ops = [conv2d(in_shape, t * c_in, 1, 1)] if t > 1 else []
+        t, act = pos.get("expansion"), pos.get("activation")
+        ops = [conv2d(in_shape, t * c_in, 1, 1, activation=act)] if t > 1 else []
         hidden = t * c_in
-        ops.append(conv2d((hidden, h, w), hidden, pos.get("kernel"), pos.stride, groups=hidden))
+        ops.append(conv2d((hidden, h, w), hidden, pos.get("kernel"), pos.stride, groups=hidden,
+                          activation=act))
         ops.append(conv2d(ops[-1].out_shape, c_out, 1, 1, activation=None))
         if self.identity(pos) and c_in == c_out:   # (unequal pairs: forbidden by "eq")
-            ops.append(add(ops[-1].out_shape, skip=len(ops) + 1))   # back to the block input
+            # back to the block input; no activation after the add (the linear bottleneck)
+            ops.append(add(ops[-1].out_shape, skip=len(ops) + 1, activation=None))
         return tuple(ops)
 
 

@@ -43,7 +43,8 @@ class Op:
         groups: convolution groups (``groups == in_channels`` for depthwise).
         bias: the op has its own additive bias.
         batchnorm: a BatchNorm follows the op (it folds into weights + bias for deployment).
-        activation: ``None``, ``"relu"`` or ``"gelu"``.
+        activation: ``None``, ``"relu"``, ``"relu6"`` (MobileNet's min(max(x, 0), 6)) or
+            ``"gelu"``.
         residual: the op's input is added to its output (shapes must match).
         source: which earlier op's output this op reads (1: the previous op).
         skip: ``"add"`` only: which earlier op's output is added to the input.

@@ -7,7 +7,8 @@ left out when the ratio is 1), a 3x3 depthwise convolution at stride s (BN, ReLU
 stride 2. Blocks at the positions of ``repeat_layers`` repeat the previous block's width (the
 "eq" rule: one stage width shared by its blocks) and add their input, as MobileNetV2's repeated
 blocks do; they must keep the map (stride 1). Layer 2 uses ``first_expansion`` (MobileNetV2:
-1). Differences from MobileNetV2: ReLU instead of ReLU6, no final 1x1 conv before the pooling.
+1). ``activation = "relu6"`` gives MobileNetV2's ReLU6 (default ReLU, as the counts and tables
+so far were made with). Difference from MobileNetV2: no final 1x1 conv before the pooling.
 
 A block is ONE layer for Eq. (4) (the paper's fused inverted bottleneck): its buffer is the
 projection (or the add) output; the ``ops`` and ``tflm`` RAM models see the expanded tensors and
@@ -25,7 +26,8 @@ class MobileNetV2(BlockBackbone):
     name = "mobilenetv2"
     kinds = ("conv", "invres", "head")
     option_kinds = {"stem_stride": "int", "stride_layers": "ints", "repeat_layers": "ints",
-                    "expansion": "int", "first_expansion": "int"}
+                    "expansion": "int", "first_expansion": "int",
+                    "activation": ("relu", "relu6")}
 
     def validate(self, space: ChainSpace) -> None:
         if len(space.input_shape) != 3:
@@ -45,14 +47,17 @@ class MobileNetV2(BlockBackbone):
         super().validate(space)
 
     def positions(self, space: ChainSpace, depth: int) -> tuple[Position, ...]:
-        out = [Position("stem", "conv", space.option("stem_stride", 2))]
+        act = space.option("activation", "relu")
+        stem = (("activation", act),) if act != "relu" else ()
+        out = [Position("stem", "conv", space.option("stem_stride", 2), params=stem)]
         for i in range(1, depth):
             t = space.option("first_expansion", 1) if i == 1 else space.option("expansion", 6)
             # a repeated block adds its input: one stage width ("eq")
             repeat = (i + 1) in _opt(space, "repeat_layers")
             out.append(Position(
                 f"ir{i + 1}", "invres", 2 if (i + 1) in _opt(space, "stride_layers") else 1,
-                params=(("expansion", t), ("shortcut", "identity" if repeat else "none"))))
+                params=(("activation", act), ("expansion", t),
+                        ("shortcut", "identity" if repeat else "none"))))
         return tuple(out)
 
 
