@@ -172,7 +172,6 @@ def network_features(layers: Sequence[Layer], dtype: str, per_channel_fc: bool =
 
 
 __all__ = ["CALIBRATED_KINDS", "CALIBRATED_OPS", "DTYPE_BYTES", "TFLM_OPS", "UncalibratedError",
-           "align16",
-           "check_calibrated", "check_tflm_codes", "fixed_flatbuffer_bytes",
+           "align16", "check_calibrated", "check_tflm_codes", "fixed_flatbuffer_bytes",
            "fixed_persistent_bytes", "flatbuffer_bytes", "graph_features", "layer_features",
            "network_features", "persistent_bytes", "prepare_bytes", "uncalibrated"]

@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..space.layers import Op
+from ..space.layers import POOL_KINDS, Op
 
 #: one op with its (BatchNorm-folded) weight in torch layout and bias (None for pooling)
 OpWeights = tuple[Op, "np.ndarray | None", "np.ndarray | None"]
@@ -124,7 +124,7 @@ def forward(weights: Sequence[OpWeights], x: np.ndarray, *,
             if record:
                 stages[f"op{k}/out"] = h
             continue
-        if op.kind in ("global_avg_pool", "max_pool", "avg_pool"):
+        if op.kind == "global_avg_pool" or op.kind in POOL_KINDS:
             h = inp.mean(axis=(2, 3)) if op.kind == "global_avg_pool" else _pool(inp, op)
             outs.append(h)
             if record:

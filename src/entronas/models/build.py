@@ -22,7 +22,7 @@ from torch import nn
 from .._core.arch import Arch
 from .._core.errors import InvalidParameterError
 from ..space.base import ChainSpace
-from ..space.layers import Layer, Op
+from ..space.layers import POOL_KINDS, Layer, Op
 
 #: Keras BatchNormalization defaults expressed in PyTorch terms.
 BN_EPS = 1e-3
@@ -61,7 +61,7 @@ class OpModule(nn.Module):
             self.op = nn.Linear(desc.in_shape[0], desc.out_shape[0], bias=desc.bias)
             if desc.batchnorm:
                 self.bn = nn.BatchNorm1d(desc.out_channels, eps=BN_EPS, momentum=BN_MOMENTUM)
-        elif desc.kind in ("max_pool", "avg_pool"):   # 'VALID' windows (see layers.pool2d)
+        elif desc.kind in POOL_KINDS:   # 'VALID' windows (see layers.pool2d)
             # not ``op``: that is the weighted op, which folding and export read
             pool = nn.MaxPool2d if desc.kind == "max_pool" else nn.AvgPool2d
             self.pool = pool(desc.kernel, desc.stride)
@@ -83,7 +83,7 @@ class OpModule(nn.Module):
             return self.act(y) if self.act is not None else y
         if self.kind == "global_avg_pool":
             return x.mean(dim=(2, 3))
-        if self.kind in ("max_pool", "avg_pool"):
+        if self.kind in POOL_KINDS:
             return self.pool(x)
         if self.kind == "linear" and x.dim() > 2:
             x = x.flatten(1)  # a feature map feeding a dense layer (e.g. an MLP on images)
