@@ -32,7 +32,8 @@ class Evaluator:
         self.space = space
         self.dataset = dataset
         if threads is not None:
-            check_number(threads, "threads", "the trainer (--threads)", lo=1, integer=True)
+            check_number(threads, "threads", "the trainer (--threads)", lo=1, integer=True,
+                         fix="Give at least 1, or leave --threads out for the automatic count.")
         self.kwargs = dict(epochs=epochs, batch_size=batch_size, lr=lr, amp=amp,
                            progress=progress, deterministic=deterministic, threads=threads)
         self.device = device
