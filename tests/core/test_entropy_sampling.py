@@ -99,7 +99,12 @@ def test_same_seed_same_sequence_and_first_draws_prefer_high_entropy():
     assert a.clusters.n_clusters_ == 100
 
 
-def test_counted_space_entropy_sampler_uses_a_uniform_pool():
+def test_counted_space_without_a_distribution_uses_a_uniform_pool(monkeypatch):
+    """The fallback where no exact distribution fits (tests/core/test_distribution.py has the
+    exact path)."""
+    from entronas.proxy import distribution
+
+    monkeypatch.setattr(distribution, "MAX_ENTRIES", 10)
     counted, _ = reduce_space(get_space("convmixer-cifar10", depth_max=9),
                               Target("s", 1_000_000, 262_144, costs="paper"), method="count")
     s = Candidates.build(counted, pool=2000, n_clusters=20, seed=3)

@@ -206,3 +206,25 @@ def test_tied_widths_are_not_parameters_so_tpe_cannot_break_them(encoding):
     optuna.create_study(direction="maximize", sampler=sampler).optimize(objective, n_trials=30)
     assert len(seen) == 30 and all(w[1] == w[0] for w in seen)
     assert not has_arch(space, {"depth": 4, "width_0": 16, "width_2": 32})  # width_3 missing
+
+
+@pytest.mark.parametrize("cls", [EntropySampler, FeasibleRandomSampler])
+def test_distribution_backed_candidates_in_a_real_study(monkeypatch, cls):
+    """A set too large to list draws from its exact entropy distribution (here forced on a
+    small one): every member once, none twice, clusters recorded as the distribution's."""
+    from entronas.sampling import candidates
+
+    from .conftest import prepare
+
+    monkeypatch.setattr(candidates, "LIST_LIMIT", 0)
+    prepared = prepare(space="mlp-example", target="paper-small", rom=9000, ram="1MiB",
+                       n_clusters=4)
+    assert prepared.candidates.distribution is not None
+    n = prepared.feasible.size
+    study = _study(prepared.sampler(cls, seed=1), prepared)
+    study.optimize(prepared.objective(stand_in), n_trials=3 * n)
+    got = _widths(study)
+    assert len(study.trials) == n and len(set(got)) == n
+    for t in study.trials:
+        h, cluster = prepared.candidates.entropy_at(t.user_attrs["index"])
+        assert t.user_attrs["cluster"] == cluster

@@ -38,7 +38,7 @@ class EntropyClusters:
     Attributes (after fit):
         labels_: cluster of every input value (0 = highest entropy).
         centers_: mean entropy per cluster, descending.
-        sizes_: members per cluster.
+        sizes_: members per cluster (the summed weights, when fitted with weights).
         edges_: ascending boundaries between clusters (in entropy units) for :meth:`predict`.
         n_clusters_: clusters actually used.
         inertia_: within-cluster sum of squares.
@@ -47,18 +47,24 @@ class EntropyClusters:
     def __init__(self, n_clusters: int = 100) -> None:
         self.n_clusters = n_clusters
 
-    def fit(self, entropies: np.ndarray) -> "EntropyClusters":
+    def fit(self, entropies: np.ndarray,
+            sample_weight: np.ndarray | None = None) -> "EntropyClusters":
+        """Fit on entropy values; ``sample_weight``: how many networks each value stands for
+        (an exact distribution's counts), else one each."""
         from .kmeans import optimal_kmeans_1d
 
         check_number(self.n_clusters, "n_clusters", "the entropy clusters (--n-clusters)",
                      lo=1, integer=True)
         h = merge_ties(np.asarray(entropies, dtype=np.float64))
-        res = optimal_kmeans_1d(h, int(self.n_clusters))
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        res = optimal_kmeans_1d(h, int(self.n_clusters), weights=w)
         k = res.n_clusters
         # k-means labels ascend with the center; we want 0 = highest mean entropy
         self.labels_ = (k - 1 - res.labels).astype(np.int64)
         self.centers_ = res.centers[::-1].copy()
-        self.sizes_ = np.bincount(self.labels_, minlength=k)
+        self.sizes_ = np.zeros(k, np.int64)  # exact integer sums (float64 stops at 2^53)
+        np.add.at(self.sizes_, self.labels_.ravel(), 1 if sample_weight is None else
+                  np.asarray(sample_weight, np.int64).ravel())
         self.edges_ = res.edges.copy()
         self.n_clusters_ = k
         self.inertia_ = res.inertia

@@ -23,6 +23,8 @@ int64.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..cost.options import CostOptions
@@ -108,3 +110,31 @@ def _classes(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     cls = np.empty(len(order), np.int64)
     cls[order] = ids
     return order[new], cls
+
+
+def counted_as_tree(counted: Any, max_cells: int = MAX_CELLS) -> Any:
+    """The same X^f as a counted set, built as its DAG (a FeasibleTree; members in
+    lexicographic order per depth), or None where a depth cannot be built that way (the
+    ``tflm`` convention, counts above int64, two binding budgets, a level over ``max_cells``).
+
+    Why: a set too large to list may still have a small DAG (the full ConvMixer X^f on
+    ``paper-small``: 4.8e11 networks, 27,933 nodes), and the exact entropy distribution
+    (:mod:`entronas.proxy.distribution`) is counted on a DAG.
+    """
+    from .tables import completion
+    from .tree import FeasibleTree
+
+    dags = {}
+    for depth, c in counted.counters.items():
+        if not dag_applies(c.t, c.axis):
+            return None
+        try:
+            dag = build_dag(c.t, completion(c.t), c.rules.target, c.rules.options, c.axis,
+                            max_cells)
+        except MemoryError:
+            return None
+        if dag is None or dag.size != c.count:  # pragma: no cover - a counting bug
+            raise AssertionError(f"depth {depth}: DAG {0 if dag is None else dag.size:,} "
+                                 f"members, counted {c.count:,}")
+        dags[depth] = dag
+    return FeasibleTree(counted.space, dags, counted.meta)

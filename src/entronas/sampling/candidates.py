@@ -6,9 +6,14 @@ one place and storing them in one format means a search worker loads what ``redu
 instead of re-deriving it, and every strategy draws from identical candidates.
 
 For an enumerated feasible set (:class:`~entronas.reduce.FeasibleTree`) the candidates are all
-of X^f (exact). For a set too large to list (``CountedSpace``) the clusters are fitted on a
-uniform pool of it and candidates are the pool's members: uniform inside each cluster's sampled
-members, with estimated cluster boundaries.
+of X^f, with one entropy per member (exact). A set too large to list is, where its DAG can be
+built, represented by that DAG and the exact distribution of Eq. 6 over it
+(:class:`~entronas.proxy.distribution.EntropyDistribution`): the clusters are fitted on every
+member (each distinct entropy weighted by its count), the entropy strategy draws from all of
+X^f, and strategies that need a table of every candidate (greedy, bo) work on a uniform pool of
+it, labelled by the exact clusters. Where no DAG or distribution is possible (the ``tflm``
+convention, sets above int64), the clusters are fitted on a uniform pool and candidates are the
+pool's members: uniform inside each cluster's sampled members, estimated cluster boundaries.
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ from .._core.registry import Registry
 from .._core.rng import as_generator
 from .._core.validation import check_choice
 from ..proxy.clusters import EntropyClusters
+from ..proxy.distribution import DistributionUnavailable
 from ..proxy.entropy import (entropies, entropy_tables, position_entropies,
                              tree_entropies)
-from .entropy import EntropyPolicy
+from .entropy import DistributionEntropyPolicy, EntropyPolicy
 from .growing import GrowingSet
 from .surrogate import DEFAULT_MODEL, DEFAULT_N_STARTUP, DEFAULT_START
 from .uniform import UniformPolicy
@@ -67,12 +73,23 @@ def _read_file(path: str | os.PathLike) -> tuple[bytes, dict[str, Any], list[np.
 
 #: pure candidate policies by name: factory(candidates, **params) -> object with suggest()
 POLICIES: Registry[Callable[..., Any]] = Registry("sampling strategy")
-POLICIES.register("entropy", lambda c, p=0.5: EntropyPolicy(c.clusters.labels_, p=p))
+def _entropy(c: "Candidates", p: float = 0.5) -> Any:
+    if c.distribution is not None:
+        return DistributionEntropyPolicy(c.distribution, c.clusters.labels_, p=p)
+    return EntropyPolicy(c.clusters.labels_, p=p)
+
+
+POLICIES.register("entropy", _entropy)
 POLICIES.register("uniform", lambda c: UniformPolicy(c.n_candidates))
 POLICIES.register("greedy", _greedy)
 POLICIES.register("bo", _bo)
 
 KIND = "candidates"
+#: policies that draw from the whole of a distribution-backed X^f; the others need a table of
+#: every candidate and get a uniform pool of it
+WHOLE_SET = frozenset({"entropy", "uniform"})
+#: sets up to this size list one entropy per member; larger ones use the exact distribution
+LIST_LIMIT = 5_000_000
 
 
 class CandidatePolicy:
@@ -128,6 +145,8 @@ class Candidates:
         clusters: fitted :class:`~entronas.proxy.EntropyClusters` over ``entropy``.
         indices: global indices of the pool (None: the candidates are all of X^f in order).
         settings: ``n_clusters``, ``output``, ``pool``, ``seed`` it was built with.
+        distribution: the exact entropy distribution of a set too large to list (then
+            ``entropy`` and the cluster labels are per distinct value of it), else None.
     """
 
     feasible: Any
@@ -135,6 +154,7 @@ class Candidates:
     clusters: EntropyClusters
     indices: np.ndarray | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    distribution: Any = None
     _pos: dict[int, int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -150,20 +170,52 @@ class Candidates:
               log: Callable[[str], None] | None = None) -> "Candidates":
         """Entropies and exact k-means clusters of ``feasible`` (a pool of it when counted;
         ``log`` hears one line first, as that takes seconds)."""
-        exact = hasattr(feasible, "depth_array")
-        if exact:
-            indices, h = None, tree_entropies(feasible, output=output)
-        else:
-            n = min(pool, feasible.size)
+        settings = {"n_clusters": int(n_clusters), "output": output, "pool": int(pool),
+                    "seed": int(seed)}
+        if hasattr(feasible, "depth_array") and feasible.size <= LIST_LIMIT:
+            h = tree_entropies(feasible, output=output)
+            return cls(feasible, h, EntropyClusters(n_clusters).fit(h), None, settings)
+        try:
+            dist = _distribution(feasible, output, log)
+        except DistributionUnavailable as exc:
             if log:
-                log(f"X^f has {feasible.size:,} networks (counted, not listed): clustering the "
-                    f"entropies of a uniform pool of {n:,} of them ...")
-            indices = np.unique(feasible.sample(n, seed, replace=n < feasible.size))
-            h = _pool_entropies(feasible, indices, output)
-        clusters = EntropyClusters(n_clusters).fit(h)
-        return cls(feasible, h, clusters, indices,
-                   {"n_clusters": int(n_clusters), "output": output, "pool": int(pool),
-                    "seed": int(seed)})
+                log(f"exact entropy clusters are not possible here: {exc}")
+            return cls._pooled(feasible, n_clusters, output, pool, seed, log, settings)
+        clusters = EntropyClusters(n_clusters).fit(dist.h, sample_weight=dist.weights)
+        return cls(dist.tree, dist.h, clusters, None, dict(settings, clusters="exact"), dist)
+
+    @classmethod
+    def _pooled(cls, feasible: Any, n_clusters: int, output: str, pool: int, seed: int,
+                log: Callable[[str], None] | None, settings: dict[str, Any],
+                clusters: EntropyClusters | None = None) -> "Candidates":
+        """Candidates = a uniform pool of ``feasible``; clusters fitted on it, or (given) the
+        exact ones, whose edges label the pool."""
+        n = min(pool, feasible.size)
+        if log and clusters is None:
+            log(f"X^f has {feasible.size:,} networks (not listed): clustering the entropies "
+                f"of a uniform pool of {n:,} of them ...")
+        indices = np.unique(feasible.sample(n, seed, replace=n < feasible.size))
+        h = _pool_entropies(feasible, indices, output)
+        if clusters is None:
+            clusters = EntropyClusters(n_clusters).fit(h)
+        else:
+            exact, clusters = clusters, EntropyClusters(n_clusters)
+            clusters.__dict__.update(exact.__dict__)
+            clusters.labels_ = exact.predict(h)
+            clusters.sizes_ = np.bincount(clusters.labels_, minlength=exact.n_clusters_)
+        return cls(feasible, h, clusters, indices, settings)
+
+    def pooled(self) -> "Candidates":
+        """A uniform pool of a distribution-backed X^f, labelled by its exact clusters, for
+        the strategies that need a table of every candidate (built once)."""
+        if self.distribution is None:
+            return self
+        if "_pool" not in self.__dict__:
+            s = self.settings
+            self.__dict__["_pool"] = self._pooled(
+                self.feasible, s["n_clusters"], s["output"], s["pool"], s["seed"], None,
+                dict(s), self.clusters)
+        return self.__dict__["_pool"]
 
     # ------------------------------------------------------------------ reading
     @property
@@ -176,13 +228,16 @@ class Candidates:
 
     @property
     def n_candidates(self) -> int:
-        return len(self.entropy)
+        return self.feasible.size if self.distribution is not None else len(self.entropy)
 
     def __len__(self) -> int:
         return len(self.feasible)
 
     def costs(self) -> dict[str, np.ndarray]:
         """MACs and parameters of every candidate (computed once)."""
+        if self.distribution is not None:
+            raise TypeError("a distribution-backed X^f has no per-candidate table; use "
+                            ".pooled()")
         if not hasattr(self, "_costs"):
             from .features import candidate_widths, member_costs
 
@@ -191,6 +246,9 @@ class Candidates:
 
     def features(self) -> np.ndarray:
         """The model-based strategies' feature matrix (computed once, see features.py)."""
+        if self.distribution is not None:
+            raise TypeError("a distribution-backed X^f has no per-candidate table; use "
+                            ".pooled()")
         if not hasattr(self, "_features"):
             from .features import feature_matrix
 
@@ -198,8 +256,11 @@ class Candidates:
         return self._features
 
     def policy(self, name: str, **params: Any) -> CandidatePolicy:
-        """The pure policy ``name`` ("entropy" with ``p``, or "uniform") over these candidates."""
-        return CandidatePolicy(name, POLICIES.get(name)(self, **params), self)
+        """The pure policy ``name`` over these candidates (a distribution-backed X^f hands the
+        strategies outside WHOLE_SET its uniform pool)."""
+        factory = POLICIES.get(name)
+        base = self if name in WHOLE_SET else self.pooled()
+        return CandidatePolicy(name, factory(base, **params), base)
 
     def index_at(self, position: int) -> int:
         return position if self.indices is None else int(self.indices[position])
@@ -244,6 +305,10 @@ class Candidates:
 
     def entropy_at(self, index: int) -> tuple[float, int]:
         """(Eq. 6 entropy, cluster) of the candidate with global index ``index``."""
+        if self.distribution is not None:
+            (depth, _, pos), = self.feasible.positions_by_depth(np.array([index], np.int64))
+            key, _ = self.distribution.locate(depth, pos[0])
+            return float(self.entropy[key]), int(self.clusters.labels_[key])
         pos = self.position(index)
         if pos is None:
             raise NotInSpaceError(f"index {index} is not one of the {self.n_candidates:,} "
@@ -259,6 +324,7 @@ class Candidates:
         packed, width = (None, 0) if self.indices is None else _pack_indices(self.indices)
         header = {"kind": KIND, "settings": self.settings, "n_clusters_": int(c.n_clusters_),
                   "inertia": float(c.inertia_), "pool": self.indices is not None,
+                  "distribution": self.distribution is not None,
                   "index_bytes": width, "fingerprint": self.feasible.meta.get("fingerprint")}
         arrays = [np.frombuffer(feasible_to_bytes(self.feasible), np.uint8).copy(),
                   np.asarray(self.entropy, np.float64), c.labels_, np.asarray(c.centers_,
@@ -302,7 +368,13 @@ class Candidates:
             c.n_clusters_, c.inertia_ = int(header["n_clusters_"]), float(header["inertia"])
             indices = _unpack_indices(arrays[6], int(header.get("index_bytes", 0))) \
                 if header.get("pool") else None
-            return cls(feasible, arrays[1], c, indices, dict(header["settings"]))
+            settings = dict(header["settings"])
+            dist = None
+            if header.get("distribution"):  # derived data: rebuilt from the stored DAG
+                dist = _distribution(feasible, settings["output"], log)
+                if not np.array_equal(dist.h, arrays[1]):
+                    raise ValueError("its entropy distribution differs from the stored one")
+            return cls(feasible, arrays[1], c, indices, settings, dist)
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise CorruptFileError(f"{path} is not a valid candidates file ({exc}); delete it "
                                    "to rebuild") from None
@@ -333,8 +405,32 @@ def _pool_entropies(feasible: Any, indices: np.ndarray, output: str) -> np.ndarr
     return h
 
 
+def _distribution(feasible: Any, output: str, log: Callable[[str], None] | None) -> Any:
+    """The exact entropy distribution of ``feasible`` (a tree, or a counted set built as its
+    DAG first); DistributionUnavailable says why not."""
+    from ..proxy import distribution
+    from ..reduce.dag import counted_as_tree
+
+    tree = feasible if hasattr(feasible, "dags") else None
+    if tree is None:
+        if log:
+            log(f"X^f has {feasible.size:,} networks (counted, not listed): building its DAG "
+                "and the exact distribution of Eq. 6 over it ...")
+        tree = counted_as_tree(feasible) if hasattr(feasible, "counters") else None
+        if tree is None:
+            raise DistributionUnavailable(
+                "its DAG cannot be built (the tflm convention, counts above int64, two "
+                "binding budgets or too many prefix classes)")
+    return distribution.EntropyDistribution(tree, output=output,
+                                            max_entries=distribution.MAX_ENTRIES)
+
+
 def describe(candidates: Candidates) -> str:
     """One line: how many candidates, exact or pooled, how many clusters."""
+    if candidates.distribution is not None:
+        return (f"{candidates.n_candidates:,} candidates (all of X^f, exact entropy "
+                f"distribution of {candidates.distribution.n_values:,} distinct values), "
+                f"{candidates.clusters.n_clusters_} entropy clusters")
     kind = "all of X^f" if candidates.exact else f"a uniform pool of {candidates.n_candidates:,}"
     return (f"{candidates.n_candidates:,} candidates ({kind}), "
             f"{candidates.clusters.n_clusters_} entropy clusters")

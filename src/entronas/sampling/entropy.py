@@ -8,7 +8,8 @@ clusters keeps the paper's preference order whether or not earlier clusters are 
 
 from __future__ import annotations
 
-from typing import Collection
+import bisect
+from typing import Any, Collection
 
 import numpy as np
 
@@ -122,3 +123,119 @@ class EntropyPolicy:
         if k > self.n:
             raise ValueError(f"cannot draw {k} distinct candidates from {self.n}")
         return np.array(self.draws(rng, k), dtype=np.int64)
+
+
+class DistributionEntropyPolicy:
+    """Eq. 7 over the exact entropy distribution of a set too large to list: the cluster as
+    in :class:`EntropyPolicy`, then a member drawn uniformly among the cluster's free members
+    by exact unranking (:class:`~entronas.proxy.distribution.EntropyDistribution`); hands out
+    global indices of the distribution's tree.
+
+    Why not a pool: a pool's clusters are estimates and its draws never leave the pool. Here a
+    cluster's members are ranked (key by key, then lexicographically inside a key), the taken
+    ones are kept as sorted ranks per cluster, and the r-th free rank is found by bisection, so
+    a draw costs O(L log + log^2 |taken|) at any |X^f|, with no rejection.
+
+    Args:
+        distribution: the exact distribution (keys = distinct entropies with counts).
+        labels: cluster of every key (0 = highest entropy).
+        p: parameter of Eq. (7).
+    """
+
+    def __init__(self, distribution: Any, labels: np.ndarray, *, p: float = 0.5) -> None:
+        self.p = check_number(p, "p", "the entropy strategy", lo=0, hi=1, closed="right",
+                              fix="Use e.g. --p 0.5 as in the paper.")
+        self.dist = distribution
+        labels = np.asarray(labels, dtype=np.int64)
+        self.labels = labels
+        self.n_clusters = int(labels.max()) + 1 if len(labels) else 0
+        w = np.asarray(distribution.weights, dtype=np.int64)
+        order = np.argsort(labels, kind="stable")         # keys grouped by cluster
+        self.sizes = np.bincount(labels, weights=w, minlength=self.n_clusters).astype(np.int64)
+        starts = np.concatenate([[0], np.cumsum(np.bincount(labels,
+                                                            minlength=self.n_clusters))])
+        self._keys = [order[starts[c]:starts[c + 1]] for c in range(self.n_clusters)]
+        self._cum = [np.cumsum(w[k]) for k in self._keys]       # members up to each key
+        self._offset = np.zeros(len(labels), np.int64)           # rank of a key's first member
+        for k, cum in zip(self._keys, self._cum):
+            self._offset[k] = cum - w[k]
+        self._reset()
+
+    def _reset(self) -> None:
+        self._taken = GrowingSet()
+        self._ranks: list[list[int]] = [[] for _ in range(self.n_clusters)]
+        self._used = np.zeros(self.n_clusters, dtype=np.int64)
+
+    # ------------------------------------------------------------------ taken members
+    def _add(self, cluster: int, rank: int) -> None:
+        bisect.insort(self._ranks[cluster], rank)
+        self._used[cluster] += 1
+
+    def _sync(self, taken: Collection[int]) -> None:
+        new, reset = self._taken.update(taken)
+        if reset:
+            self._ranks = [[] for _ in range(self.n_clusters)]
+            self._used[:] = 0
+        if new:
+            tree = self.dist.tree
+            for depth, _, pos in tree.positions_by_depth(np.fromiter(new, np.int64, len(new))):
+                for row in pos:
+                    key, r = self.dist.locate(depth, row)
+                    self._add(int(self.labels[key]), int(self._offset[key]) + r)
+
+    def probabilities(self, taken: Collection[int] = ()) -> np.ndarray:
+        """P(c) over clusters given the members already taken."""
+        self._sync(taken)
+        return geometric_probabilities(self.n_clusters, self.p, self.sizes - self._used > 0)
+
+    # ------------------------------------------------------------------ drawing
+    def _member(self, cluster: int, rank: int) -> int:
+        j = int(np.searchsorted(self._cum[cluster], rank, side="right"))
+        key = int(self._keys[cluster][j])
+        return self.dist.member(key, rank - int(self._offset[key]))[2]
+
+    def _pick(self, rng: np.random.Generator) -> tuple[int, int] | None:
+        """(cluster, rank inside it) of a free member: Eq. 7's cluster, then uniform."""
+        probs = geometric_probabilities(self.n_clusters, self.p, self.sizes - self._used > 0)
+        if probs.sum() == 0:
+            return None
+        c = int(rng.choice(self.n_clusters, p=probs))
+        r = int(rng.integers(int(self.sizes[c] - self._used[c])))
+        taken = self._ranks[c]
+        rank = r  # the smallest rank with r free ranks below it (least fixpoint: not taken)
+        while (nxt := r + bisect.bisect_right(taken, rank)) != rank:
+            rank = nxt
+        return c, rank
+
+    def suggest(self, rng: np.random.Generator | int | None,
+                taken: Collection[int] = ()) -> int | None:
+        """One member not in ``taken`` (None when every member is taken)."""
+        self._sync(taken)
+        pick = self._pick(as_generator(rng))
+        return None if pick is None else self._member(*pick)
+
+    def draws(self, rng: np.random.Generator | int | None, k: int) -> list[int]:
+        """``k`` distinct members (fewer when they run out), as ``k`` calls of
+        :meth:`suggest` with a growing taken set give them."""
+        rng = as_generator(rng)
+        self._reset()
+        out: list[int] = []
+        for _ in range(k):
+            pick = self._pick(rng)
+            if pick is None:
+                break
+            self._add(*pick)
+            out.append(self._member(*pick))
+        self._taken.seen.update(out)
+        return out
+
+    def sample(self, k: int, seed: int | None = None, *, replace: bool = False) -> np.ndarray:
+        """``k`` members, with or without replacement."""
+        rng = as_generator(seed)
+        if not replace:
+            return np.array(self.draws(rng, k), dtype=np.int64)
+        probs = geometric_probabilities(self.n_clusters, self.p, self.sizes > 0)
+        out = []
+        for c in rng.choice(self.n_clusters, size=k, p=probs):
+            out.append(self._member(int(c), int(rng.integers(int(self.sizes[c])))))
+        return np.array(out, dtype=np.int64)
