@@ -101,7 +101,11 @@ def build_dag(t: DepthTables, comp: Completion, target: Target, options: CostOpt
 
 def _classes(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(one representative row per distinct key, class of every row); classes are numbered in
-    the order of their keys (deterministic)."""
+    the order of their keys (deterministic), the representative is a class's first row."""
+    key = _packed(cols)
+    if key is not None:  # one int64 column: a single sort instead of a 4-column lexsort
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        return first, inverse.ravel()
     order = np.lexsort(cols[::-1])
     keys = np.stack([c[order] for c in cols], 1)
     new = np.ones(len(order), bool)
@@ -110,6 +114,21 @@ def _classes(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     cls = np.empty(len(order), np.int64)
     cls[order] = ids
     return order[new], cls
+
+
+def _packed(cols: list[np.ndarray]) -> np.ndarray | None:
+    """The key columns as one mixed-radix int64 in the same lexicographic order; None when
+    their ranges need more than 62 bits."""
+    key = np.zeros(len(cols[0]), np.int64)
+    span = 1
+    for c in cols:
+        lo = int(c.min()) if len(c) else 0
+        r = (int(c.max()) - lo + 1) if len(c) else 1
+        span *= r
+        if span >= 2 ** 62:
+            return None
+        key = key * r + (c - lo)
+    return key
 
 
 def counted_as_tree(counted: Any, max_cells: int = MAX_CELLS) -> Any:
