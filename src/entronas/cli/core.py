@@ -199,7 +199,7 @@ def sample_cmd(tree_file: str, pool: int, count: int, strategy: str, seed: int, 
     options = CostOptions.from_dict(tree.meta.get("options", {}))
     if not as_json:
         click.echo(f"# {options.describe()}")
-        click.echo(f"{'index':>9} {'cluster':>7} {'entropy':>9} {'ROM':>10} {'RAM':>9} "
+        click.echo(f"{'index':>12} {'cluster':>7} {'entropy':>9} {'ROM':>10} {'RAM':>9} "
                    f"{'FLOPs':>13}  widths")
     picks = None if replace else policy.draws(rng, count)
     if picks is not None and len(picks) < count:
@@ -208,15 +208,15 @@ def sample_cmd(tree_file: str, pool: int, count: int, strategy: str, seed: int, 
             f"raise --pool or use --replace")
     if picks is None:
         picks = [policy.suggest(rng, ()) for _ in range(count)]
-    for i, widths in zip(picks, tree.widths_of(picks)):
+    hs, cls = cands.entropies_at(picks)
+    for i, widths, h, cl in zip(picks, tree.widths_of(picks), hs.tolist(), cls.tolist()):
         c = estimate(tree.space, widths, options)
-        h, cl = cands.entropy_at(i)
         if as_json:
             click.echo(json.dumps({"index": int(i), "widths": list(widths), "rom": c.rom,
                                    "ram": c.ram, "flops": c.flops, "entropy": h,
                                    "cluster": cl, "costs": options.describe()}))
         else:
-            click.echo(f"{i:>9} {cl:>7} {h:>9.2f} {c.rom:>10,} "
+            click.echo(f"{i:>12} {cl:>7} {h:>9.2f} {c.rom:>10,} "
                        f"{c.ram:>9,} {c.flops:>13,}  {','.join(map(str, widths))}")
 
 

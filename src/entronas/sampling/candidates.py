@@ -303,12 +303,24 @@ class Candidates:
     def cluster_of_entropy(self, h: float) -> int:
         return int(self.clusters.predict(np.array([h]))[0])
 
+    def entropies_at(self, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(Eq. 6 entropies, clusters) of many candidates by global index (one decode per
+        depth on a distribution-backed X^f instead of one per candidate)."""
+        if self.distribution is None:
+            pairs = [self.entropy_at(int(i)) for i in indices]
+            return (np.array([h for h, _ in pairs], np.float64),
+                    np.array([c for _, c in pairs], np.int64))
+        keys = np.empty(len(indices), np.int64)
+        for depth, sel, pos in self.feasible.positions_by_depth(np.asarray(indices, np.int64)):
+            for s, row in zip(sel.tolist(), pos):
+                keys[s] = self.distribution.locate(depth, row)[0]
+        return np.asarray(self.entropy)[keys], np.asarray(self.clusters.labels_)[keys]
+
     def entropy_at(self, index: int) -> tuple[float, int]:
         """(Eq. 6 entropy, cluster) of the candidate with global index ``index``."""
         if self.distribution is not None:
-            (depth, _, pos), = self.feasible.positions_by_depth(np.array([index], np.int64))
-            key, _ = self.distribution.locate(depth, pos[0])
-            return float(self.entropy[key]), int(self.clusters.labels_[key])
+            h, c = self.entropies_at([index])
+            return float(h[0]), int(c[0])
         pos = self.position(index)
         if pos is None:
             raise NotInSpaceError(f"index {index} is not one of the {self.n_candidates:,} "
