@@ -189,22 +189,27 @@ def test_a_search_with_a_bad_space_writes_nothing(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
-def test_counted_space_saves_its_definition_and_samples(tmp_path, capsys):
-    f = tmp_path / "c.tree"
+def test_huge_set_saves_its_dag_or_its_definition_and_samples(tmp_path, capsys):
+    f, g = tmp_path / "c.tree", tmp_path / "d.tree"
     rc, out, _ = run(capsys, "reduce", "convmixer-cifar10", "-t", "paper-small", "--out", str(f))
-    assert rc == 0 and "re-counted exactly" in out and f.stat().st_size < 2000
-    rc, out, err = run(capsys, "sample", str(f), "-n", "3", "--json", "--pool", "3000",
-                       "--clusters", "10")
-    rows = [json.loads(line) for line in out.splitlines()]
-    assert rc == 0, err
-    assert "counted, not listed" in err and "exact distribution" in err  # said before the wait
-    assert len(rows) == 3 and all(r["rom"] <= 1_000_000 and r["ram"] <= 262_144 for r in rows)
+    assert rc == 0 and "479,262,389,848" in out and "27,933 nodes" in out
+    rc, out, _ = run(capsys, "reduce", "convmixer-cifar10", "-t", "paper-small", "--out", str(g),
+                     "--method", "count")
+    assert rc == 0 and "re-counted exactly" in out and g.stat().st_size < 2000
+    for path, said in ((f, "over its DAG ..."), (g, "counted, not listed: built first")):
+        rc, out, err = run(capsys, "sample", str(path), "-n", "3", "--json", "--clusters", "10")
+        rows = [json.loads(line) for line in out.splitlines()]
+        assert rc == 0, err
+        assert "too many to list" in err and said in err   # said before the wait
+        assert len(rows) == 3 and all(r["rom"] <= 1_000_000 and r["ram"] <= 262_144
+                                      for r in rows)
     from entronas.reduce import CountedSpace, load_feasible
 
-    counted = load_feasible(f)
+    counted = load_feasible(g)
     assert isinstance(counted, CountedSpace) and len(counted) == 479_262_389_848
+    assert FeasibleTree.load(f).size == 479_262_389_848
     with pytest.raises(Exception, match="not a tree"):
-        FeasibleTree.load(f)
+        FeasibleTree.load(g)
 
 
 def test_cost_conventions_from_the_cli(capsys):

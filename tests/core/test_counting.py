@@ -54,17 +54,29 @@ def test_dscnn_counted_equals_paper_count_and_ranks():
         counted.index_of((280,) * 8)
 
 
-def test_convmixer_full_space_is_counted_not_listed():
-    counted, rep = reduce_space(get_space("convmixer-cifar10"), Target("s", 1_000_000, 262_144,
-        costs="paper"))
-    assert isinstance(counted, CountedSpace)
-    assert len(counted) > 10**10
+def test_convmixer_full_space_is_counted_then_built_as_its_dag():
+    """Too many to list: counted first (the size is known before anything is built), then
+    built as its DAG from the counts, one FeasibleTree like any small set; --method count
+    keeps the CountedSpace. Both hold the same members."""
+    target = Target("s", 1_000_000, 262_144, costs="paper")
+    tree, rep = reduce_space(get_space("convmixer-cifar10"), target)
+    counted, crep = reduce_space(get_space("convmixer-cifar10"), target, method="count")
+    assert isinstance(tree, FeasibleTree) and rep.method == "count+dag"
+    assert isinstance(counted, CountedSpace) and crep.method == "count"
+    assert tree.size == counted.size > 10**10 and tree.n_nodes < 30_000
     assert rep.size == 8**8 * (8**9 - 1) // 7  # |X| = sum_{L=8}^{16} 8^L
-    w = counted.widths_of(counted.sample(20, seed=0))
+    assert tree.meta["fingerprint"] == counted.meta["fingerprint"]
     from entronas.cost import estimate
-    for widths in w:
-        c = estimate(counted.space, widths)
-        assert c.rom <= 1_000_000 and c.ram <= 262_144
+
+    for f in (tree, counted):
+        for widths in f.widths_of(f.sample(20, seed=0)):
+            c = estimate(f.space, widths)
+            assert c.rom <= 1_000_000 and c.ram <= 262_144
+            assert widths in tree and widths in counted
+    # a tree of any size round-trips through its file
+    again = FeasibleTree.from_bytes(tree.to_bytes())
+    big = np.array([0, tree.size // 3, tree.size - 1])
+    assert again.widths_of(big) == tree.widths_of(big)
 
 
 def test_shared_tables_runs_and_threads_decode_what_the_plain_unrank_decodes():

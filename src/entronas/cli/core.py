@@ -113,8 +113,9 @@ def estimate_cmd(space: str, arch: str, as_json: bool, **kw: Any) -> None:
 @target_options()
 @cost_options
 @click.option("--method", type=click.Choice(["auto", "enumerate", "count"]), default="auto",
-              show_default=True, help="List X^f as a tree (built as its DAG where the costs "
-              "allow, else enumerated), or count it exactly (huge spaces).")
+              show_default=True, help="auto: X^f as a tree (built as its DAG where the costs "
+              "allow, else enumerated; too many to list: counted, then built as its DAG from "
+              "the counts where that stays small); enumerate; count: keep the exact counts only.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Save the tree file here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def reduce_cmd(space: str, method: str, out: str | None, as_json: bool, **kw: Any) -> None:
@@ -149,8 +150,9 @@ def reduce_cmd(space: str, method: str, out: str | None, as_json: bool, **kw: An
         click.echo(f"{d.depth:>3} {d.size:>20,} {d.feasible:>18,}  {d.seconds:>7.3f}s  "
                    f"{mred}{note}")
     share = 100 * report.feasible / report.size
-    counting = f" (counting all depths: {report.count_seconds:.3f} s)" \
-        if report.method == "count" else ""
+    counting = f" (counting all depths: {report.count_seconds:.3f} s" + (
+        f", building the DAG: {report.dag_seconds:.3f} s)" if report.method == "count+dag"
+        else ")") if report.method.startswith("count") else ""
     click.echo(f"total |X^f| = {report.feasible:,} ({share:.3g} % of X), {report.method}, "
                f"{elapsed:.3f} s{counting}, {options.describe()}")
     if report.conservative:

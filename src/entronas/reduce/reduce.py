@@ -19,7 +19,7 @@ from ..space.base import ChainSpace
 from ..targets.base import Target, fmt_bytes
 from .count import (Axis, CountedSpace, DepthCounter, NotCountableError, choose_axis,
                     forward_counts)
-from .dag import build_dag, dag_applies
+from .dag import build_dag, counted_as_tree, dag_applies
 from .enumerate import enumerate_depth
 from .tables import (Completion, DepthTables, build_tables, completion, prefix,
                      probe_layers, ram_of)
@@ -52,10 +52,13 @@ class ReductionReport:
     depths: list[DepthReport] = field(default_factory=list)
     seconds: float = 0.0
     method: str = "enumerate"    # how X^f was made: "dag" (built as its DAG), "enumerate"
-    #                                (members listed level by level) or "count" (not listed)
+    #                                (members listed level by level), "count" (not listed) or
+    #                                "count+dag" (too many to list, counted, then built as its
+    #                                DAG from the counts: a FeasibleTree all the same)
     costs: str = ""
     conservative: bool = False   # counted with an upper bound of the RAM (a subset of X^f)
     count_seconds: float = 0.0   # the counting DP over all depths (not in the depths' seconds)
+    dag_seconds: float = 0.0     # building a counted set as its DAG (``method="count+dag"``)
 
     @property
     def size(self) -> int:
@@ -70,7 +73,8 @@ class ReductionReport:
         reduction must write the same bytes)."""
         return {"space": self.space, "target": self.target, "size": self.size,
                 "feasible": self.feasible,
-                **({"seconds": self.seconds, "count_seconds": self.count_seconds}
+                **({"seconds": self.seconds, "count_seconds": self.count_seconds,
+                    "dag_seconds": self.dag_seconds}
                    if timings else {}),
                 "method": self.method, "costs": self.costs, "conservative": self.conservative,
                 "depths": [d.to_dict(timings) for d in self.depths]}
@@ -121,6 +125,9 @@ def lower_bound_ok(cheap: dict[str, int] | None, target: Target) -> bool:
 
 #: feasible sets larger than this are counted (DP) instead of listed
 ENUMERATE_LIMIT = 20_000_000
+#: a counted set is built as its DAG when no level needs more (class, width) cells than this
+#: (~200 MB of working arrays; the full ConvMixer X^f on paper-small needs ~0.2M)
+DAG_OF_COUNTED_CELLS = 4_000_000
 #: a space whose cost tables need more (previous width, width) layer pairs than this is refused
 #: before any work: at ~90 us a pair (tflm, measured on the 2-core dev machine) this is ~3 min
 MAX_LAYER_PAIRS = 2_000_000
@@ -173,8 +180,11 @@ def reduce_space(
     Per depth: the all-minimum network is checked first (if it does not fit, no network of that
     depth does); M^red (Eq. 2) comes from the cheapest valid prefix + completion through each
     (layer, width); then the feasible set is either listed exactly as a :class:`FeasibleTree`
-    or, when larger than ``enumerate_limit`` (or ``method="count"``), represented by an exact
-    counting DP (:class:`CountedSpace`). A tree is built directly as its DAG where one
+    or, when larger than ``enumerate_limit`` (or ``method="count"``), counted exactly by a DP
+    (:class:`CountedSpace`: its size is known before anything is listed). With ``method="auto"``
+    a counted set is then built as its DAG where that stays small (a :class:`FeasibleTree` of
+    any size, one type for small and huge sets; the report's method says "count+dag"), else it
+    stays a :class:`CountedSpace`. A tree is built directly as its DAG where one
     additive budget binds and the RAM model is not ``tflm`` (work ~ the DAG, :mod:`.dag`),
     else by enumerating its members (work ~ |X^f| L, :mod:`.enumerate`).
 
@@ -268,9 +278,25 @@ def reduce_space(
             d.feasible = counters[d.depth].count if d.depth in counters else 0
             if d.depth not in counters:
                 d.m_red = None
+        counted = CountedSpace(space, counters, meta)
+        tree = None
+        if method == "auto":  # one type wherever the DAG stays small: built from the counts
+            t0 = time.perf_counter()
+            tree = counted_as_tree(counted, max_cells=DAG_OF_COUNTED_CELLS)
+            report.dag_seconds = time.perf_counter() - t0
+            if tree is not None:
+                report.method = "count+dag"
+                if progress:
+                    progress(f"built as its DAG: {tree.n_nodes:,} nodes")
+            elif progress:
+                progress("kept as counts: its DAG cannot be built here (the tflm convention, "
+                         "counts above int64, two binding budgets or too many prefix classes)")
         report.seconds = time.perf_counter() - start
         meta["report"] = report.to_dict(timings=False)
-        return CountedSpace(space, counters, meta), report
+        if tree is not None:
+            tree.meta = dict(meta)
+            return tree, report
+        return counted, report
     dags = {}
     axis = _dag_axis([t for t, _, ok in prepared if ok], target)
     built: set[str] = set()

@@ -424,10 +424,11 @@ def _distribution(feasible: Any, output: str, log: Callable[[str], None] | None)
     from ..reduce.dag import counted_as_tree
 
     tree = feasible if hasattr(feasible, "dags") else None
+    if log:
+        how = "its DAG" if tree is not None else "its DAG (counted, not listed: built first)"
+        log(f"X^f has {feasible.size:,} networks, too many to list: counting the exact "
+            f"distribution of Eq. 6 over {how} ...")
     if tree is None:
-        if log:
-            log(f"X^f has {feasible.size:,} networks (counted, not listed): building its DAG "
-                "and the exact distribution of Eq. 6 over it ...")
         tree = counted_as_tree(feasible) if hasattr(feasible, "counters") else None
         if tree is None:
             raise DistributionUnavailable(
