@@ -191,14 +191,14 @@ def _entropy_rows(counted) -> list[str]:
     rows.append(f"| 10,000 entropy draws without repetition from all of that X^f (exact "
                 f"unranking inside a cluster, min of 5) | - | {t_draw:.2f} s | issue target "
                 f"<= 1 s |")
-    def pooled_first_sample():  # the fallback as the tflm convention reaches it (no DAG)
+    def pooled_first_sample():  # the fallback as a set without a DAG reaches it
         c = Candidates._pooled(counted, 100, "network", 200_000, 0, None, {})
         c.policy("entropy", p=0.5).suggest(np.random.default_rng(0))
         return c
 
     t_pool, pooled = best_of(pooled_first_sample, repeat=3)
     assert pooled.distribution is None
-    rows.append(f"| the fallback where no distribution fits (the `tflm` convention): clusters "
+    rows.append(f"| the fallback where no distribution fits (e.g. counts above int64): clusters "
                 f"of a uniform pool of {pooled.n_candidates:,}, time to the first entropy "
                 f"sample (min of 3) | estimated cluster edges | {t_pool:.2f} s | - |")
     pol = pooled.policy("entropy", p=0.5)

@@ -170,7 +170,7 @@ def reduce_cmd(space: str, method: str, out: str | None, as_json: bool, **kw: An
 @click.argument("tree_file", type=click.Path(dir_okay=False))
 @click.option("--pool", type=int, default=200_000, show_default=True,
               help="Uniform pool of a set too large to list, where it has no exact entropy "
-                   "distribution (the tflm convention): the clusters are fitted on it.")
+                   "distribution (e.g. counts above int64): the clusters are fitted on it.")
 @click.option("-n", "count", type=int, default=10, show_default=True)
 @click.option("--strategy", type=click.Choice(["entropy", "uniform"]), default="entropy",
               show_default=True)

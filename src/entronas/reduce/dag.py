@@ -133,8 +133,10 @@ def _packed(cols: list[np.ndarray]) -> np.ndarray | None:
 
 def counted_as_tree(counted: Any, max_cells: int = MAX_CELLS) -> Any:
     """The same X^f as a counted set, built as its DAG (a FeasibleTree; members in
-    lexicographic order per depth), or None where a depth cannot be built that way (the
-    ``tflm`` convention, counts above int64, two binding budgets, a level over ``max_cells``).
+    lexicographic order per depth), or None where a depth cannot be built that way (counts
+    above int64, two binding budgets, a level over ``max_cells``). Under ``tflm`` a counted
+    set is the one its monotone upper bound of the arena admits, and that is built the same
+    way.
 
     Why: a set too large to list may still have a small DAG (the full ConvMixer X^f on
     ``paper-small``: 4.8e11 networks, 27,933 nodes), and the exact entropy distribution

@@ -289,7 +289,7 @@ def reduce_space(
                 if progress:
                     progress(f"built as its DAG: {tree.n_nodes:,} nodes")
             elif progress:
-                progress("kept as counts: its DAG cannot be built here (the tflm convention, "
+                progress("kept as counts: its DAG cannot be built here (counts above int64, "
                          "counts above int64, two binding budgets or too many prefix classes)")
         report.seconds = time.perf_counter() - start
         meta["report"] = report.to_dict(timings=False)

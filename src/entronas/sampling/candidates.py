@@ -11,9 +11,10 @@ built, represented by that DAG and the exact distribution of Eq. 6 over it
 (:class:`~entronas.proxy.distribution.EntropyDistribution`): the clusters are fitted on every
 member (each distinct entropy weighted by its count), the entropy strategy draws from all of
 X^f, and strategies that need a table of every candidate (greedy, bo) work on a uniform pool of
-it, labelled by the exact clusters. Where no DAG or distribution is possible (the ``tflm``
-convention, sets above int64), the clusters are fitted on a uniform pool and candidates are the
-pool's members: uniform inside each cluster's sampled members, estimated cluster boundaries.
+it, labelled by the exact clusters. Where no DAG or distribution is possible (sets above int64,
+two binding budgets, a term that depends on the previous width, too many histogram entries),
+the clusters are fitted on a uniform pool and candidates are the pool's members: uniform inside
+each cluster's sampled members, estimated cluster boundaries.
 """
 
 from __future__ import annotations
@@ -432,7 +433,7 @@ def _distribution(feasible: Any, output: str, log: Callable[[str], None] | None)
         tree = counted_as_tree(feasible) if hasattr(feasible, "counters") else None
         if tree is None:
             raise DistributionUnavailable(
-                "its DAG cannot be built (the tflm convention, counts above int64, two "
+                "its DAG cannot be built (counts above int64, two "
                 "binding budgets or too many prefix classes)")
     return distribution.EntropyDistribution(tree, output=output,
                                             max_entries=distribution.MAX_ENTRIES)
