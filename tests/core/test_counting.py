@@ -241,3 +241,11 @@ def test_modular_counting_joins_to_the_exact_count(monkeypatch):
         monkeypatch.undo()
         assert [c.count for c in modular.counters.values()] == \
             [c.count for c in exact.counters.values()] and exact.size > 400
+
+
+def test_a_huge_tree_refuses_to_list_itself_before_allocating():
+    tree, _ = reduce_space(get_space("convmixer-cifar10"), Target("s", 1_000_000, 262_144,
+                                                                costs="paper"))
+    with pytest.raises(MemoryError, match="380,755,874,300 members, too many to list"):
+        tree.depth_array(16)
+    assert tree.depth_array(16, np.array([0, 1])).shape == (2, 16)

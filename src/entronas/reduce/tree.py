@@ -29,6 +29,9 @@ from .._core.fileio import atomic_write
 from .feasible import FeasibleSet
 
 MAGIC = b"ENTRTREE"
+#: members of one depth that :meth:`FeasibleTree.depth_array` lists at once (about 3 GB of
+#: int64 widths at depth 8); a tree built from counts can hold 10^13 and more
+MAX_LIST_ROWS = 50_000_000
 VERSION = 2            # 2: slots stored as positions (1: contiguous ranges lo/cnt)
 READABLE = (1, 2)
 
@@ -221,6 +224,10 @@ class FeasibleTree(FeasibleSet):
     def depth_array(self, depth: int, local: np.ndarray | None = None) -> np.ndarray:
         """Widths (N x depth) of X^f_L members (all of them, in order, if ``local`` is None)."""
         dag = self.dags[depth]
+        if local is None and dag.size > MAX_LIST_ROWS:  # before allocating anything
+            raise MemoryError(f"X^f_{depth} has {dag.size:,} members, too many to list at once "
+                              f"(> {MAX_LIST_ROWS:,}); pass the indices you need, iterate, or "
+                              "sample")
         local = np.arange(dag.size) if local is None else np.asarray(local, dtype=np.int64)
         return self.positions_to_widths(depth, dag.unrank(local))
 
