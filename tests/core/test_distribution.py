@@ -64,12 +64,12 @@ def check_against_enumeration(tree) -> EntropyDistribution | None:
     return dist
 
 
-CHECKED = {"exact": 0, "unavailable": 0}
+CHECKED = {"exact": 0, "unavailable": 0, "previous-width terms": 0}
 
 
-@SETTINGS
-@given(small_problems())
-def test_distribution_equals_enumeration_on_random_spaces(problem):
+def _compare(problem) -> None:
+    from entronas.proxy.distribution import _terms
+
     space, target, options = problem
     try:
         tree, _ = reduce_space(space, target, options)
@@ -78,12 +78,27 @@ def test_distribution_equals_enumeration_on_random_spaces(problem):
     if tree.size > 3000:
         return
     CHECKED["exact" if check_against_enumeration(tree) else "unavailable"] += 1
+    if any(t.shape[0] > 1 for d in tree.depths for t in _terms(space, d, "network")[0]):
+        CHECKED["previous-width terms"] += 1
+
+
+@SETTINGS
+@given(small_problems())
+def test_distribution_equals_enumeration_on_random_spaces(problem):
+    _compare(problem)
+
+
+@SETTINGS
+@given(small_problems(backbones=("mobilenetv2", "blocks")))
+def test_distribution_equals_enumeration_on_random_block_spaces(problem):
+    """Inverted residuals whose expansion follows the input: terms on the previous width."""
+    _compare(problem)
 
 
 def test_the_property_test_compared_distributions():
     if not sum(CHECKED.values()):
         pytest.skip("run together with test_distribution_equals_enumeration_on_random_spaces")
-    assert CHECKED["exact"] >= 10
+    assert CHECKED["exact"] >= 10 and CHECKED["previous-width terms"] >= 3, CHECKED
 
 
 @pytest.mark.parametrize("name", ["mlp-example", "mlp-digits", "dscnn-digits", "cnn-digits"])
@@ -117,12 +132,19 @@ def test_counted_set_becomes_its_dag_with_the_same_members():
         assert counted.index_of(tree.widths_of([int(g)])[0]) is not None
 
 
-def test_unavailable_cases_say_why():
+def test_terms_that_follow_the_previous_width_are_exact_too():
+    """mobilenetv2-vww's expansion is t x its input width, so a layer's Eq. 6 term depends on
+    the previous width; DAG nodes are split by the parent's position there."""
     from entronas.proxy.distribution import _terms
 
-    space = get_space("mobilenetv2-vww")  # an expansion that follows the input width
-    with pytest.raises(DistributionUnavailable, match="depends on the previous layer's width"):
-        _terms(space, max(space.depths), "network")
+    space = get_space("mobilenetv2-vww", depth_max=7)
+    assert any(t.shape[0] > 1 for t in _terms(space, 7, "network")[0])
+    tree, _ = reduce_space(space, Target("t", 400_000, 500_000, costs="paper"))
+    assert 100 < tree.size <= 3000
+    assert check_against_enumeration(tree) is not None
+
+
+def test_unavailable_cases_say_why():
     tree, _ = reduce_space(get_space("dscnn-kws", depth_max=6), PAPER_SMALL)
     with pytest.raises(DistributionUnavailable, match="more than 100 entries"):
         EntropyDistribution(tree, max_entries=100)

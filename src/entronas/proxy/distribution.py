@@ -19,9 +19,11 @@ codes are exact integers: equal multisets of terms give the same code whatever t
 order, so ties are ties by construction. ``u_L`` enters per group of last widths with equal
 ``u_L`` (a group number above the sum's bits), and ``H = log2(u_L) * code * quantum``.
 
-Where it does not apply (said in one line, :class:`DistributionUnavailable`): a layer's term
-that depends on the previous width (Eq. 6's omega of an inverted-residual block whose
-expansion follows its input), or a DAG whose histograms would exceed ``max_entries``.
+A layer whose term depends on the previous width (Eq. 6's omega of an inverted-residual block
+whose expansion follows its input) is handled by splitting each DAG node of that level by the
+position its parent took, so that every slot's term is fixed again. Where it does not apply
+(said in one line, :class:`DistributionUnavailable`): a DAG whose histograms would exceed
+``max_entries``, or codes above 52 bits.
 """
 
 from __future__ import annotations
@@ -69,38 +71,62 @@ class _Depth:
 
 
 def _terms(space: Any, depth: int, output: str) -> tuple[list[np.ndarray], np.ndarray]:
-    """log2(omega) per layer and grid position, and log2(u_L) per last position; refuses a
-    term that depends on the previous layer's width."""
+    """log2(omega) per layer as a (previous position x position) table (one row where the term
+    does not depend on the previous width), and log2(u_L) per last position."""
     logw, log_u = entropy_tables(space, depth, output)
     terms = []
-    for i, m in enumerate(logw):
-        if m.shape[0] > 1 and np.abs(m - m[:1]).max() > 0:
-            raise DistributionUnavailable(
-                f"layer {i} of depth {depth} has an Eq. 6 term that depends on the previous "
-                "layer's width, which the exact entropy distribution does not cover")
-        terms.append(np.asarray(m[0], np.float64))
+    for m in logw:
+        m = np.asarray(m, np.float64)
+        terms.append(m[:1] if m.shape[0] > 1 and np.array_equal(m, np.broadcast_to(m[:1],
+                                                                                    m.shape))
+                     else m)
     return terms, np.asarray(log_u, np.float64)
 
 
-def _flatten(dag: Any) -> tuple[np.ndarray, ...]:
-    """(node_ptr, slot_pos, slot_child, slot_before, level_node_start) of one DepthDag."""
+def _flatten(dag: Any, codes: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """(node_ptr, slot_pos, slot_child, slot_code, slot_before, level_node_start) of one
+    DepthDag, each slot carrying its term's code.
+
+    Where a layer's term depends on the previous width (``codes[j]`` has more than one row), a
+    node is split by the position its parent slot took, so that every slot's code is fixed:
+    the node (n, previous position) has n's slots. Elsewhere nodes stay as they are.
+    """
     L = dag.depth
-    n_nodes = [len(c) for c in dag.cnt]
-    start = np.concatenate([[0], np.cumsum(n_nodes)]).astype(np.int64)
-    node_ptr = np.concatenate([[0], np.cumsum(np.concatenate(dag.cnt))]).astype(np.int64)
-    slot_pos = np.concatenate(dag.pos).astype(np.int64)
-    child, before = [], []
+    orig, prev = np.zeros(1, np.int64), np.zeros(1, np.int64)  # level 0: the root
+    ptrs, poss, childs, code_l, befores, n_nodes = [], [], [], [], [], []
     for j in range(L):
-        node_of = np.repeat(np.arange(n_nodes[j]), dag.cnt[j])
+        cnt = dag.cnt[j][orig]
+        first = dag._ptr[j][orig]
+        owner = np.repeat(np.arange(len(orig)), cnt)
+        idx = first[owner] + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+        pos = dag.pos[j][idx].astype(np.int64)
+        rows = prev[owner] if codes[j].shape[0] > 1 else np.zeros(len(idx), np.int64)
+        code_l.append(codes[j][rows, pos])
+        node_of = np.repeat(np.arange(len(dag.cnt[j])), dag.cnt[j])
         if j < L - 1:
-            child.append(dag.child[j].astype(np.int64) + start[j + 1])
-            prev = np.concatenate([[0], dag._cum[j][:-1]])
-            before.append(prev - dag._base[j][node_of])
+            before = np.concatenate([[0], dag._cum[j][:-1]]) - dag._base[j][node_of]
+            child = dag.child[j][idx].astype(np.int64)
+            split = codes[j + 1].shape[0] > 1
+            width = int(dag.pos[j].max()) + 1
+            pairs = child * width + (pos if split else 0)
+            uniq, inverse = np.unique(pairs, return_inverse=True)
+            childs.append(inverse.ravel().astype(np.int64))  # level-local, offset below
+            orig_next, prev_next = np.divmod(uniq, width)
         else:
-            child.append(np.full(len(dag.pos[j]), -1, np.int64))
-            before.append(np.arange(len(dag.pos[j])) - dag._ptr[j][node_of])
-    return (node_ptr, slot_pos, np.concatenate(child), np.concatenate(before).astype(np.int64),
-            start)
+            before = np.arange(len(dag.pos[j])) - dag._ptr[j][node_of]
+            childs.append(np.full(len(idx), -1, np.int64))
+        befores.append(before[idx].astype(np.int64))
+        ptrs.append(cnt)
+        poss.append(pos)
+        n_nodes.append(len(orig))
+        if j < L - 1:
+            orig, prev = orig_next, prev_next
+    start = np.concatenate([[0], np.cumsum(n_nodes)]).astype(np.int64)
+    for j in range(L - 1):
+        childs[j] = childs[j] + start[j + 1]
+    node_ptr = np.concatenate([[0], np.cumsum(np.concatenate(ptrs))]).astype(np.int64)
+    return (node_ptr, np.concatenate(poss), np.concatenate(childs), np.concatenate(code_l),
+            np.concatenate(befores), start)
 
 
 class EntropyDistribution:
@@ -128,13 +154,10 @@ class EntropyDistribution:
         for d in depths:
             dag = tree.dags[d]
             t, log_u = terms[d]
-            node_ptr, slot_pos, slot_child, slot_before, start = _flatten(dag)
             codes = [np.rint(x / self.quantum).astype(np.int64) for x in t]
             groups = np.unique(log_u, return_inverse=True)[1].ravel()
-            codes[-1] = codes[-1] + groups.astype(np.int64) * big
-            slot_start = node_ptr[start]  # slots are stored level by level
-            slot_code = np.concatenate([codes[j][slot_pos[slot_start[j]:slot_start[j + 1]]]
-                                        for j in range(d)])
+            codes[-1] = codes[-1] + groups.astype(np.int64)[None, :] * big
+            node_ptr, slot_pos, slot_child, slot_code, slot_before, start = _flatten(dag, codes)
             # bottom-up: level L-1 from the leaves' codes, then one level at a time
             offs, vals, cnts = [None] * d, [None] * d, [None] * d
             # odd levels are not kept: a lookup there sums its node's slots one level down

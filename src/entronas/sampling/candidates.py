@@ -12,7 +12,7 @@ built, represented by that DAG and the exact distribution of Eq. 6 over it
 member (each distinct entropy weighted by its count), the entropy strategy draws from all of
 X^f, and strategies that need a table of every candidate (greedy, bo) work on a uniform pool of
 it, labelled by the exact clusters. Where no DAG or distribution is possible (sets above int64,
-two binding budgets, a term that depends on the previous width, too many histogram entries),
+two binding budgets, too many histogram entries),
 the clusters are fitted on a uniform pool and candidates are the pool's members: uniform inside
 each cluster's sampled members, estimated cluster boundaries.
 """
