@@ -243,3 +243,47 @@ def test_pool_is_the_fallback_when_no_distribution_fits(monkeypatch):
     assert c.distribution is None and not c.exact and c.n_candidates <= 500
     assert any("exact entropy clusters are not possible here" in m and "more than 10 entries"
                in m for m in lines)
+
+
+def test_counted_and_listed_paths_give_the_same_clusters(monkeypatch):
+    """ConvMixer at depths 8-9 (6.1M networks): counted and built as its DAG, its clusters
+    from the exact distribution equal k-means on all 6.1M listed entropies."""
+    space = get_space("convmixer-cifar10", depth_max=9)
+    counted, _ = reduce_space(space, PAPER_SMALL, method="count")
+    listed, _ = reduce_space(space, PAPER_SMALL, method="enumerate",
+                             enumerate_limit=10**8)
+    assert counted.size == listed.size > 6_000_000
+    exact = Candidates.build(counted, n_clusters=30)
+    assert exact.distribution is not None
+    monkeypatch.setattr(cand_mod, "LIST_LIMIT", 10**8)
+    by_list = Candidates.build(listed, n_clusters=30)
+    assert by_list.distribution is None and len(by_list.entropy) == listed.size
+    assert np.array_equal(exact.clusters.sizes_, by_list.clusters.sizes_)
+    np.testing.assert_allclose(exact.clusters.centers_, by_list.clusters.centers_, rtol=1e-10)
+
+
+def test_draws_on_a_huge_set_follow_the_counts_inside_a_cluster():
+    """4.8e11 networks: inside cluster 0, each distinct entropy is drawn in proportion to the
+    number of networks that have it (uniform over members), and no draw repeats."""
+    tree, _ = reduce_space(get_space("convmixer-cifar10"), PAPER_SMALL)
+    c = Candidates.build(tree, n_clusters=100)
+    pol = c.policy("entropy").inner
+    keys = np.flatnonzero(c.clusters.labels_ == 0)
+    draws = [pol._member(0, int(r)) for r in
+             np.random.default_rng(5).integers(0, int(pol.sizes[0]), 3000)]
+    got = {}
+    for g in draws:
+        depth, _, pos = next(iter(tree.positions_by_depth(np.array([g]))))
+        key, _ = c.distribution.locate(depth, pos[0])
+        got[key] = got.get(key, 0) + 1
+    assert set(got) <= set(keys.tolist())
+    w = c.distribution.weights[keys].astype(float)
+    expected = w / w.sum() * len(draws)
+    big = expected >= 5  # chi-square on the keys expected often enough, the rest pooled
+    obs = np.array([got.get(int(k), 0) for k in keys])
+    counts = np.append(obs[big], obs[~big].sum())
+    exp = np.append(expected[big], expected[~big].sum())
+    keep = exp > 0
+    assert stats.chisquare(counts[keep], exp[keep]).pvalue > 0.01
+    drawn = c.policy("entropy").draws(np.random.default_rng(0), 2000)
+    assert len(set(drawn)) == 2000
