@@ -2,10 +2,11 @@
 the method and its documentation).
 
 Why compiled: the full ConvMixer X^f on ``paper-small`` (4.8e11 networks, a 23,590-node DAG at
-depth 16) has 42 million (node, suffix entropy) histogram entries. Merging the children's sorted
-histograms node by node in numba, nodes in parallel, takes about 1 s on 2 cores; sorting every
-node's concatenated entries instead took 6.4 s, a per-node numpy loop far longer. A draw walks one
-path (L levels, a binary search per slot), ~10 us compiled against ~300 us in numpy.
+depth 16) computes 25 million (node, suffix entropy) histogram entries. Merging the children's
+sorted histograms in numba, nodes in parallel, took 0.49 s on 2 cores against 4.61 s for a
+per-node numpy merge (``np.unique`` + ``np.bincount``), same run; sorting every node's entries
+instead of merging sorted runs took 7.7 s compiled. A draw walks one path (L levels, a binary
+search per slot) with no Python per level.
 """
 
 from __future__ import annotations
