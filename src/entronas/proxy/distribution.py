@@ -38,8 +38,9 @@ from .._core.errors import EntronasError
 from .clusters import TIE_TOLERANCE
 from .entropy import entropy_tables
 
-#: histogram entries (16 B each) the distribution may hold over all depths; about 0.75 GB
-MAX_ENTRIES = 48_000_000
+#: histogram entries (16 B each) the distribution may hold at once, kept levels and the level
+#: being merged with its input: 512 MB (checked chunk by chunk while merging)
+MAX_ENTRIES = 32_000_000
 #: nodes merged per call of the kernel: bounds its scratch memory (upper bound of entries)
 CHUNK_ENTRIES = 4_000_000
 
@@ -174,14 +175,11 @@ class EntropyDistribution:
                     ch = np.zeros(len(ch), np.int64)
                 sizes = np.diff(c_off)[ch]
                 per_node = np.add.reduceat(sizes, ptr[:-1]) if len(sizes) else sizes
-                ub = int(per_node.sum())
-                if total + len(c_val) + ub > max_entries:  # kept + this level's inputs
-                    raise DistributionUnavailable(
-                        f"its entropy histograms would hold more than {max_entries:,} "
-                        f"entries (depth {d}, level {j})")
+                room = max_entries - total - len(c_val)  # kept, and this level's input
+                where = f"(depth {d}, level {j})"
                 offs[j], vals[j], cnts[j] = _merge_chunked(
                     merge_level, ptr, ch, slot_code[s0:s0 + int(ptr[-1])], c_off, c_val,
-                    c_cnt, per_node)
+                    c_cnt, per_node, room, f"more than {max_entries:,} entries {where}")
                 c_off, c_val, c_cnt = offs[j], vals[j], cnts[j]
                 if j + 1 < d and not stored[j + 1]:  # read through its slots from now on
                     offs[j + 1] = np.zeros(len(offs[j + 1]), np.int64)
@@ -278,8 +276,11 @@ def _quantum(terms: dict[int, tuple[list[np.ndarray], np.ndarray]]) -> tuple[flo
 
 def _merge_chunked(kernel: Any, ptr: np.ndarray, child: np.ndarray, code: np.ndarray,
                    c_off: np.ndarray, c_val: np.ndarray, c_cnt: np.ndarray,
-                   per_node: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The kernel over chunks of nodes whose upper bounds sum to at most CHUNK_ENTRIES."""
+                   per_node: np.ndarray, room: int, what: str
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The kernel over chunks of nodes whose upper bounds sum to at most CHUNK_ENTRIES; stops
+    (DistributionUnavailable) as soon as the level's entries pass ``room``, so the histograms
+    never hold more than the cap plus one chunk."""
     n = len(ptr) - 1
     bounds = np.cumsum(per_node)
     offs, vals, cnts, done, i = [np.zeros(1, np.int64)], [], [], 0, 0
@@ -294,6 +295,8 @@ def _merge_chunked(kernel: Any, ptr: np.ndarray, child: np.ndarray, code: np.nda
         vals.append(v)
         cnts.append(c)
         done += len(v)
+        if done > room:
+            raise DistributionUnavailable(f"its entropy histograms would hold {what}")
         i = j
     return (np.concatenate(offs), np.concatenate(vals) if vals else np.zeros(0, np.int64),
             np.concatenate(cnts) if cnts else np.zeros(0, np.int64))
