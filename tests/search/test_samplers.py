@@ -228,3 +228,40 @@ def test_distribution_backed_candidates_in_a_real_study(monkeypatch, cls):
     for t in study.trials:
         h, cluster = prepared.candidates.entropy_at(t.user_attrs["index"])
         assert t.user_attrs["cluster"] == cluster
+
+
+def test_a_study_begun_with_another_index_order_keeps_its_taken_set(monkeypatch):
+    """A counted X^f was ordered by its counting DP; it is now built as its DAG, whose indices
+    differ. A study begun with the old order and resumed with the new one must not retrain a
+    network: a trial's widths, not its stored index, decide what it took."""
+    from entronas.proxy import distribution
+    from entronas.reduce import reduce_space
+    from entronas.sampling import Candidates, candidates
+
+    from .conftest import prepare
+
+    monkeypatch.setattr(candidates, "LIST_LIMIT", 0)
+    prepared = prepare(space="mlp-digits", space_overrides={"depth_max": 2},
+                       target="stm32g071", rom="16KiB", ram="768B", rom_reserve=0,
+                       ram_reserve=0, costs="paper", n_clusters=4)  # RAM partitions the count
+    record = prepared.record
+    counted, _ = reduce_space(record.space, record.target, record.costs, method="count")
+    monkeypatch.setattr(distribution, "MAX_ENTRIES", 0)   # the old way: a pool of the counts
+    old = Candidates.build(counted, n_clusters=4)
+    monkeypatch.undo()
+    monkeypatch.setattr(candidates, "LIST_LIMIT", 0)
+    new = Candidates.build(counted, n_clusters=4)         # the DAG, another index order
+    assert old.distribution is None and new.distribution is not None
+    n = new.feasible.size
+    assert counted.widths_of(range(n)) != new.feasible.widths_of(range(n))
+    study = _study(EntropySampler(old, key=prepared.key, seed=1), prepared)
+    study.optimize(prepared.objective(stand_in), n_trials=n // 2)
+    from entronas.search.adapters.objective import Objective
+
+    # resumed as a new process would: the same storage, a fresh study object
+    study = optuna.load_study(study_name=study.study_name, storage=study._storage,
+                              sampler=EntropySampler(new, key=prepared.key, seed=2))
+    study.optimize(Objective(record, new, stand_in), n_trials=3 * n)
+    assert not [t for t in study.trials if t.user_attrs.get("status") == "duplicate"]
+    got = _widths(study)
+    assert len(got) == n and len(set(got)) == n

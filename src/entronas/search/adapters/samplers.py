@@ -105,13 +105,30 @@ class _FeasibleSetSampler(optuna.samplers.BaseSampler):
         idx = t.system_attrs.get(self.index_key)
         if idx is None:
             idx = t.user_attrs.get("index")
-        if idx is None and t.params:
+        if idx is not None:
+            return self._checked_index(int(idx), t.user_attrs.get("widths")) if idx >= 0 \
+                else None
+        if t.params:
             try:
                 idx = self.candidates.index_of(arch_from_params(self.candidates.space,
                                                                 t.params))
             except Exception:  # parameters from another contract: not ours
                 idx = None
         return int(idx) if idx is not None and idx >= 0 else None
+
+    def _checked_index(self, idx: int, widths: Any) -> int | None:
+        """A trial's stored index, or where the widths it trained are another member, the
+        index of those widths: a study begun by an entronas that ordered the same X^f
+        differently (a counted set, now built as its DAG) keeps its taken set right."""
+        if widths is None:
+            return idx
+        try:
+            if idx < self.candidates.feasible.size and \
+                    self.candidates.widths(idx) == tuple(int(w) for w in widths):
+                return idx
+        except (IndexError, ValueError):
+            pass
+        return self.candidates.index_of(tuple(int(w) for w in widths))
 
     def history(self, study: Any) -> list[tuple[int, float]]:
         """(candidate index, score) of the study's finished trials in trial order (what a
@@ -122,6 +139,8 @@ class _FeasibleSetSampler(optuna.samplers.BaseSampler):
             if t.state != _optuna().trial.TrialState.COMPLETE or t.value is None:
                 continue
             idx = t.system_attrs.get(self.index_key, t.user_attrs.get("index"))
+            if idx is not None and idx >= 0:
+                idx = self._checked_index(int(idx), t.user_attrs.get("widths"))
             if idx is not None and idx >= 0:
                 bisect.insort(hist.rows, (t.number, int(idx), float(t.value)))
         return [(i, v) for _, i, v in hist.rows]
