@@ -142,13 +142,18 @@ def counted_as_tree(counted: Any, max_cells: int = MAX_CELLS) -> Any:
     ``paper-small``: 4.8e11 networks, 27,933 nodes), and the exact entropy distribution
     (:mod:`entronas.proxy.distribution`) is counted on a DAG.
     """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
     from .tables import completion
     from .tree import FeasibleTree
 
-    dags = {}
-    for depth, c in counted.counters.items():
-        if not dag_applies(c.t, c.axis):
-            return None
+    counters = counted.counters
+    if not all(dag_applies(c.t, c.axis) for c in counters.values()):
+        return None
+
+    def one(depth: int) -> DepthDag | None:
+        c = counters[depth]
         try:
             dag = build_dag(c.t, completion(c.t), c.rules.target, c.rules.options, c.axis,
                             max_cells)
@@ -157,5 +162,14 @@ def counted_as_tree(counted: Any, max_cells: int = MAX_CELLS) -> Any:
         if dag is None or dag.size != c.count:  # pragma: no cover - a counting bug
             raise AssertionError(f"depth {depth}: DAG {0 if dag is None else dag.size:,} "
                                  f"members, counted {c.count:,}")
-        dags[depth] = dag
-    return FeasibleTree(counted.space, dags, counted.meta)
+        return dag
+
+    # depths in threads, deepest first (numpy's sorts release the GIL): the full ConvMixer
+    # X^f builds in 0.9-1.6 s on 2 cores against 1.6-2.1 s one depth after another
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    order = sorted(counters, reverse=True)
+    with ThreadPoolExecutor(max(1, min(len(order), cores, 4))) as pool:
+        built = dict(zip(order, pool.map(one, order)))
+    if any(dag is None for dag in built.values()):
+        return None
+    return FeasibleTree(counted.space, {d: built[d] for d in sorted(built)}, counted.meta)
