@@ -130,6 +130,48 @@ def _flatten(dag: Any, codes: list[np.ndarray]) -> tuple[np.ndarray, ...]:
             np.concatenate(befores), start)
 
 
+def _build_depth(dag: Any, codes: list[np.ndarray], room: int,
+                 cap: int) -> tuple[_Depth, int]:
+    """One depth's flattened DAG and suffix histograms, bottom-up (the leaves' codes first,
+    then one level at a time); (the depth, entries kept). Raises DistributionUnavailable as
+    soon as more than ``room`` entries would be held (``cap``: the whole cap, for the
+    message)."""
+    from .distribution_dp import merge_level
+
+    d = dag.depth
+    node_ptr, slot_pos, slot_child, slot_code, slot_before, start = _flatten(dag, codes)
+    offs, vals, cnts = [None] * d, [None] * d, [None] * d
+    # odd levels are not kept: a lookup there sums its node's slots one level down
+    stored = (np.arange(d) % 2 == 0).astype(np.uint8)
+    c_off, c_val, c_cnt = np.array([0, 1]), np.zeros(1, np.int64), np.ones(1, np.int64)
+    kept = 0
+    for j in range(d - 1, -1, -1):
+        lo, hi = int(start[j]), int(start[j + 1])
+        ptr = node_ptr[lo:hi + 1] - node_ptr[lo]
+        slots = slice(int(node_ptr[lo]), int(node_ptr[lo]) + int(ptr[-1]))
+        ch = slot_child[slots] - int(start[j + 1]) if j < d - 1 else \
+            np.zeros(slots.stop - slots.start, np.int64)  # the leaves: one virtual child
+        sizes = np.diff(c_off)[ch]
+        per_node = np.add.reduceat(sizes, ptr[:-1]) if len(sizes) else sizes
+        offs[j], vals[j], cnts[j] = _merge_chunked(
+            merge_level, ptr, ch, slot_code[slots], c_off, c_val, c_cnt, per_node,
+            room - kept - len(c_val),  # what is kept, and this level's input
+            f"more than {cap:,} entries (depth {d}, level {j})")
+        c_off, c_val, c_cnt = offs[j], vals[j], cnts[j]
+        if j + 1 < d and not stored[j + 1]:  # read through its slots from now on
+            offs[j + 1] = np.zeros(len(offs[j + 1]), np.int64)
+            vals[j + 1] = cnts[j + 1] = np.zeros(0, np.int64)
+        kept += len(vals[j]) if stored[j] else 0
+    keys, counts = vals[0], cnts[0]
+    assert int(counts.sum()) == dag.size, (d, int(counts.sum()), dag.size)
+    offs[0], vals[0], cnts[0] = np.zeros(2, np.int64), np.zeros(0, np.int64), \
+        np.zeros(0, np.int64)   # the root is read from keys/counts
+    h_off = np.concatenate([[0]] + [o[1:] + sum(len(v) for v in vals[:j])
+                                    for j, o in enumerate(offs)]).astype(np.int64)
+    return _Depth(d, stored, node_ptr, slot_pos, slot_child, slot_code, slot_before, h_off,
+                  np.concatenate(vals), np.concatenate(cnts), keys, counts), kept
+
+
 class EntropyDistribution:
     """Exact (value, count) distribution of Eq. 6 over a :class:`~entronas.reduce.FeasibleTree`.
 
@@ -142,59 +184,20 @@ class EntropyDistribution:
 
     def __init__(self, tree: Any, *, output: str = "network",
                  max_entries: int = MAX_ENTRIES) -> None:
-        from .distribution_dp import merge_level
-
         self.tree, self.output, self.max_entries = tree, output, max_entries
-        depths = list(tree.dags)
-        terms = {d: _terms(tree.space, d, output) for d in depths}
-        self.quantum, big = _quantum(terms)
-        self.depths: dict[int, _Depth] = {}
+        terms = {d: _terms(tree.space, d, output) for d in tree.dags}
+        self.quantum, self._big = _quantum(terms)
         self._log_u = {d: np.unique(u) for d, (_, u) in terms.items()}
-        self._big = big
-        total = 0
-        for d in depths:
-            dag = tree.dags[d]
+        self.depths: dict[int, _Depth] = {}
+        self.entries = 0   # histogram entries kept over all depths
+        for d, dag in tree.dags.items():
             t, log_u = terms[d]
             codes = [np.rint(x / self.quantum).astype(np.int64) for x in t]
             groups = np.unique(log_u, return_inverse=True)[1].ravel()
-            codes[-1] = codes[-1] + groups.astype(np.int64)[None, :] * big
-            node_ptr, slot_pos, slot_child, slot_code, slot_before, start = _flatten(dag, codes)
-            # bottom-up: level L-1 from the leaves' codes, then one level at a time
-            offs, vals, cnts = [None] * d, [None] * d, [None] * d
-            # odd levels are not kept: a lookup there sums its node's slots one level down
-            stored = (np.arange(d) % 2 == 0).astype(np.uint8)
-            c_off = np.array([0, 1], np.int64)
-            c_val = np.zeros(1, np.int64)
-            c_cnt = np.ones(1, np.int64)
-            for j in range(d - 1, -1, -1):
-                lo, hi = int(start[j]), int(start[j + 1])
-                ptr = node_ptr[lo:hi + 1] - node_ptr[lo]
-                s0 = int(node_ptr[lo])
-                ch = slot_child[s0:s0 + int(ptr[-1])] - (int(start[j + 1]) if j < d - 1 else 0)
-                if j == d - 1:
-                    ch = np.zeros(len(ch), np.int64)
-                sizes = np.diff(c_off)[ch]
-                per_node = np.add.reduceat(sizes, ptr[:-1]) if len(sizes) else sizes
-                room = max_entries - total - len(c_val)  # kept, and this level's input
-                where = f"(depth {d}, level {j})"
-                offs[j], vals[j], cnts[j] = _merge_chunked(
-                    merge_level, ptr, ch, slot_code[s0:s0 + int(ptr[-1])], c_off, c_val,
-                    c_cnt, per_node, room, f"more than {max_entries:,} entries {where}")
-                c_off, c_val, c_cnt = offs[j], vals[j], cnts[j]
-                if j + 1 < d and not stored[j + 1]:  # read through its slots from now on
-                    offs[j + 1] = np.zeros(len(offs[j + 1]), np.int64)
-                    vals[j + 1] = cnts[j + 1] = np.zeros(0, np.int64)
-                total += len(vals[j]) if stored[j] else 0
-            keys, counts = vals[0], cnts[0]
-            assert int(counts.sum()) == dag.size, (d, int(counts.sum()), dag.size)
-            offs[0], vals[0], cnts[0] = np.zeros(2, np.int64), np.zeros(0, np.int64), \
-                np.zeros(0, np.int64)   # the root is read from keys/counts
-            h_off = np.concatenate([[0]] + [o[1:] + sum(len(v) for v in vals[:j])
-                                            for j, o in enumerate(offs)]).astype(np.int64)
-            self.depths[d] = _Depth(d, stored, node_ptr, slot_pos, slot_child, slot_code,
-                                    slot_before, h_off, np.concatenate(vals),
-                                    np.concatenate(cnts), keys, counts)
-        self.entries = total
+            codes[-1] = codes[-1] + groups.astype(np.int64)[None, :] * self._big
+            self.depths[d], kept = _build_depth(dag, codes, max_entries - self.entries,
+                                                max_entries)
+            self.entries += kept
         self.key_depth = np.concatenate([np.full(len(x.keys), d, np.int64)
                                          for d, x in self.depths.items()])
         self.weights = np.concatenate([x.counts for x in self.depths.values()])
