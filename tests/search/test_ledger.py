@@ -151,6 +151,27 @@ def test_enqueued_trials_are_popped_once_in_order_by_two_workers(tmp_path):
     assert len(a.get_trials(states=(STATE.WAITING,))) == 0
 
 
+def test_a_trial_another_process_enqueued_is_suggested_on_an_rdb_storage(tmp_path):
+    """On an RDB storage Optuna caches trials; a WAITING trial another process enqueued (a
+    survivor's retry of a killed worker's trial) that the ledger pops must be known to that
+    cache, or its first suggest fails with a bare KeyError (it did, in a PostgreSQL run)."""
+    from entronas.search.adapters.storage import open_storage
+    from entronas.search.adapters.study import create_study
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    a = create_study(open_storage(url, heartbeat=False), "s",
+                     optuna.samplers.RandomSampler(seed=0))
+    t = a.ask()
+    t.suggest_int("x", 0, 9)
+    a.tell(t, 1.0)                                    # a's cache is warm
+    b = optuna.load_study(study_name="s", storage=open_storage(url, heartbeat=False))
+    b.enqueue_trial({"x": 3})                         # another process enqueues
+    t = a.ask()                                       # a pops it through the ledger
+    assert t.suggest_int("x", 0, 9) == 3
+    a.tell(t, 0.5)
+    assert [x.params["x"] for x in b.get_trials()][-1] == 3
+
+
 def test_a_search_on_a_feasible_set_above_2_to_the_63(tmp_path):
     """Pool indices above 2^63 are stored in the candidates file (it held only int64) and
     carried through trials, resume and the report."""

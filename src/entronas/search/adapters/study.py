@@ -88,10 +88,24 @@ def _pop_waiting(study: Any) -> int | None:
     for t in sorted(ledger(study).waiting(), key=lambda t: t.number):
         try:
             if storage.set_trial_state_values(t._trial_id, state=STATE.RUNNING):
+                _cache_trial(storage, study._study_id, t._trial_id)
                 return t._trial_id
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
     return None
+
+
+def _cache_trial(storage: Any, study_id: int, trial_id: int) -> None:
+    """Make an RDB storage's cache hold a trial another process enqueued.
+
+    Why: the ledger reads trials one by one (``get_trial``), which does not enter them in
+    Optuna's ``_CachedStorage``; Optuna's own pop reads all waiting trials, which does. A
+    popped trial unknown to the cache fails its first ``suggest`` with a bare KeyError (a
+    survivor retrying a killed worker's trial on PostgreSQL hit it).
+    """
+    known = getattr(storage, "_trial_id_to_study_id_and_number", None)
+    if known is not None and trial_id not in known:
+        storage._read_trials_from_remote_storage(study_id)
 
 
 def open_run_study(run_dir: RunDir) -> tuple[Any, RunInfo]:
