@@ -131,7 +131,15 @@ def _packed(cols: list[np.ndarray]) -> np.ndarray | None:
     return key
 
 
-def counted_as_tree(counted: Any, max_cells: int = MAX_CELLS) -> Any:
+#: a counted set is built as its DAG when no level needs more (class, width) cells than this
+#: (~200 MB of working arrays; the full ConvMixer X^f on paper-small needs ~0.2M)
+DAG_OF_COUNTED_CELLS = 4_000_000
+#: why a counted set is not built as its DAG, said in one line by reduce and by the candidates
+NO_DAG_REASON = ("its DAG cannot be built (counts above int64, two binding budgets or too "
+                 "many prefix classes)")
+
+
+def counted_as_tree(counted: Any, max_cells: int = DAG_OF_COUNTED_CELLS) -> Any:
     """The same X^f as a counted set, built as its DAG (a FeasibleTree; members in
     lexicographic order per depth), or None where a depth cannot be built that way (counts
     above int64, two binding budgets, a level over ``max_cells``). Under ``tflm`` a counted

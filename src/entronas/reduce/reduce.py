@@ -19,7 +19,7 @@ from ..space.base import ChainSpace
 from ..targets.base import Target, fmt_bytes
 from .count import (Axis, CountedSpace, DepthCounter, NotCountableError, choose_axis,
                     forward_counts)
-from .dag import build_dag, counted_as_tree, dag_applies
+from .dag import NO_DAG_REASON, build_dag, counted_as_tree, dag_applies
 from .enumerate import enumerate_depth
 from .tables import (Completion, DepthTables, build_tables, completion, prefix,
                      probe_layers, ram_of)
@@ -125,9 +125,6 @@ def lower_bound_ok(cheap: dict[str, int] | None, target: Target) -> bool:
 
 #: feasible sets larger than this are counted (DP) instead of listed
 ENUMERATE_LIMIT = 20_000_000
-#: a counted set is built as its DAG when no level needs more (class, width) cells than this
-#: (~200 MB of working arrays; the full ConvMixer X^f on paper-small needs ~0.2M)
-DAG_OF_COUNTED_CELLS = 4_000_000
 #: a space whose cost tables need more (previous width, width) layer pairs than this is refused
 #: before any work: at ~90 us a pair (tflm, measured on the 2-core dev machine) this is ~3 min
 MAX_LAYER_PAIRS = 2_000_000
@@ -282,15 +279,14 @@ def reduce_space(
         tree = None
         if method == "auto":  # one type wherever the DAG stays small: built from the counts
             t0 = time.perf_counter()
-            tree = counted_as_tree(counted, max_cells=DAG_OF_COUNTED_CELLS)
+            tree = counted_as_tree(counted)
             report.dag_seconds = time.perf_counter() - t0
             if tree is not None:
                 report.method = "count+dag"
                 if progress:
                     progress(f"built as its DAG: {tree.n_nodes:,} nodes")
             elif progress:
-                progress("kept as counts: its DAG cannot be built here (counts above int64, "
-                         "counts above int64, two binding budgets or too many prefix classes)")
+                progress(f"kept as counts: {NO_DAG_REASON}")
         report.seconds = time.perf_counter() - start
         meta["report"] = report.to_dict(timings=False)
         if tree is not None:

@@ -236,9 +236,7 @@ class Candidates:
 
     def costs(self) -> dict[str, np.ndarray]:
         """MACs and parameters of every candidate (computed once)."""
-        if self.distribution is not None:
-            raise TypeError("a distribution-backed X^f has no per-candidate table; use "
-                            ".pooled()")
+        self._check_table()
         if not hasattr(self, "_costs"):
             from .features import candidate_widths, member_costs
 
@@ -247,14 +245,17 @@ class Candidates:
 
     def features(self) -> np.ndarray:
         """The model-based strategies' feature matrix (computed once, see features.py)."""
-        if self.distribution is not None:
-            raise TypeError("a distribution-backed X^f has no per-candidate table; use "
-                            ".pooled()")
+        self._check_table()
         if not hasattr(self, "_features"):
             from .features import feature_matrix
 
             self._features = feature_matrix(self)
         return self._features
+
+    def _check_table(self) -> None:
+        if self.distribution is not None:
+            raise TypeError("a distribution-backed X^f has no per-candidate table; use "
+                            ".pooled()")
 
     def policy(self, name: str, **params: Any) -> CandidatePolicy:
         """The pure policy ``name`` over these candidates (a distribution-backed X^f hands the
@@ -422,7 +423,7 @@ def _distribution(feasible: Any, output: str, log: Callable[[str], None] | None)
     """The exact entropy distribution of ``feasible`` (a tree, or a counted set built as its
     DAG first); DistributionUnavailable says why not."""
     from ..proxy import distribution
-    from ..reduce.dag import counted_as_tree
+    from ..reduce.dag import NO_DAG_REASON, counted_as_tree
 
     tree = feasible if hasattr(feasible, "dags") else None
     if log:
@@ -432,9 +433,7 @@ def _distribution(feasible: Any, output: str, log: Callable[[str], None] | None)
     if tree is None:
         tree = counted_as_tree(feasible) if hasattr(feasible, "counters") else None
         if tree is None:
-            raise DistributionUnavailable(
-                "its DAG cannot be built (counts above int64, two "
-                "binding budgets or too many prefix classes)")
+            raise DistributionUnavailable(NO_DAG_REASON)
     return distribution.EntropyDistribution(tree, output=output,
                                             max_entries=distribution.MAX_ENTRIES)
 
