@@ -56,6 +56,9 @@ def test_every_readme_command_runs(tmp_path, monkeypatch, capsys):
     space_file = re.search(r"A space file \(TOML, YAML or JSON\):\n\n```toml\n(.*?)```", text,
                            re.S).group(1)
     (tmp_path / "my_space.toml").write_text(space_file)
+    ir7 = re.search(r"inverted-residual space of 7 dimensions.*?```toml\n(.*?)```", text,
+                    re.S).group(1)
+    (tmp_path / "ir7.toml").write_text(ir7)   # the named-dimensions example file
     space, target = load_space_file(tmp_path / "my_space.toml")
     tree, _ = reduce_space(space, target, costs("tflm", "int8"))
     write_table(tmp_path / "results.csv",

@@ -187,7 +187,7 @@ def test_random_block_spaces_reduce_as_brute_force(problem):
     ([{"block": "dwconv"}], {}, r"blocks\[1\]\.block is 'dwconv'; use one of \['basic', 'conv'"),
     ([{"block": "conv"}, {"block": "invres", "kernal": 3}], {},
      r"blocks\[2\] \(invres\) has no key 'kernal'; its keys: \['activation', 'block', "
-     r"'expansion', 'kernel'"),
+     r"'expansion', 'expansion_width', 'kernel'"),
     ([{"block": "conv"}, {"block": "basic", "stride": 2, "shortcut": "identity"}], {},
      r"blocks\[2\]: shortcut 'identity' needs stride 1"),
     ([{"block": "conv"}, {"block": "basic", "shortcut": "direct"}], {},

@@ -56,6 +56,8 @@ def test_training_records_accuracy_and_feasibility_per_epoch():
 def test_unsupported_spaces_are_refused():
     with pytest.raises(InvalidParameterError, match="autoencoder"):
         WidthSupernet(get_space("autoencoder-ad"))
+    with pytest.raises(InvalidParameterError, match="searches named dimensions"):
+        WidthSupernet(get_space("ir7-cifar10"))
 
 
 def test_cli_and_report(tmp_path, capsys):

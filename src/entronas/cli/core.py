@@ -143,6 +143,9 @@ def reduce_cmd(space: str, method: str, out: str | None, as_json: bool, **kw: An
         return
     click.echo(f"space {sp.name}: |X| = {report.size:,}   target {target.describe()}")
     click.echo(f"costs {options.describe()}")
+    named = dimension_names(sp)
+    if named:   # a space of named dimensions: its one "depth" is the number of dimensions
+        click.echo(f"dimensions ({len(named)}, the values in this order): {', '.join(named)}")
     click.echo(f"{'L':>3} {'|X_L|':>20} {'|X^f_L|':>18}  {'time':>8}  M^red")
     for d in report.depths:
         mred = "-" if d.m_red is None else ",".join(map(str, d.m_red))
@@ -202,7 +205,7 @@ def sample_cmd(tree_file: str, pool: int, count: int, strategy: str, seed: int, 
     if not as_json:
         click.echo(f"# {options.describe()}")
         click.echo(f"{'index':>12} {'cluster':>7} {'entropy':>9} {'ROM':>10} {'RAM':>9} "
-                   f"{'FLOPs':>13}  widths")
+                   f"{'FLOPs':>13}  " + (",".join(dimension_names(tree.space)) or "widths"))
     picks = None if replace else policy.draws(rng, count)
     if picks is not None and len(picks) < count:
         raise InvalidParameterError(
@@ -258,3 +261,10 @@ def download(name: str, root: str | None) -> None:
 
     path = download_dataset(name, root=None if root is None else Path(root))
     click.echo(f"{name}: ready in {path}")
+
+
+def dimension_names(space) -> list[str]:
+    """The searched dimensions' names of a space of named dimensions (none for a chain)."""
+    from ..space.dimensions import dimensions_of
+
+    return [d.name for d in dimensions_of(space)]

@@ -27,6 +27,7 @@ the constants (``cost/tflm_constants.py``).
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 from typing import Sequence
 
 from .._core.errors import InvalidSpaceError
@@ -134,6 +135,12 @@ def _linear(features: Counter, weights: dict[str, int]) -> int:
 
 def layer_features(layer: Layer, dtype: str, *, first: bool, per_channel_fc: bool = False
                    ) -> Counter:
+    return Counter(_layer_features(layer, dtype, first, per_channel_fc))
+
+
+@lru_cache(maxsize=65536)
+def _layer_features(layer: Layer, dtype: str, first: bool, per_channel_fc: bool) -> Counter:
+    """Cached: a reduction replays the same layers in many members (read, never changed)."""
     return graph_features(lower(layer.ops, per_channel_fc=per_channel_fc), dtype,
                           with_input=first)
 

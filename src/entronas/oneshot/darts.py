@@ -39,6 +39,11 @@ def _check_supported(space: ChainSpace) -> None:
         raise InvalidParameterError(
             "the DARTS supernet needs layers that do not depend on the depth; the autoencoder "
             "moves its bottleneck with L, use entropy/random/TPE search for it")
+    if not space.chained:
+        raise InvalidParameterError(
+            f"space {space.name!r} searches named dimensions (shared and inner widths, block "
+            "choices); the DARTS supernet masks one width per layer: use entropy/random/TPE/"
+            "bo search for it")
     deep = space.depth_max
     for d in space.depths:
         for i in range(d):

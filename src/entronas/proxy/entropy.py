@@ -16,6 +16,7 @@ last searched layer's feature map R*C*M_L instead.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Iterable
 
 import numpy as np
@@ -38,6 +39,11 @@ def _u_last(space: ChainSpace, depth: int, c_last: int, output: str) -> int:
 def entropy(space: ChainSpace, arch: Arch | Iterable[int], *, output: str = "network") -> float:
     """Eq. (6) for one architecture."""
     check_choice(output, "output", "entropy", OUTPUTS)
+    if not space.chained:   # named dimensions: u_L of the layers the values build
+        built = space.layers(arch)
+        searched = [layer for layer in built if layer.searched]
+        u_last = (built[-1] if output == "network" else searched[-1]).outputs
+        return math.log2(u_last) * sum(layer.log2_width for layer in searched)
     layers = [layer for layer in space.layers(arch) if layer.searched]
     widths = tuple(arch.widths if isinstance(arch, Arch) else arch)
     u_last = _u_last(space, len(widths), widths[-1], output)
@@ -74,12 +80,45 @@ def position_entropies(space: ChainSpace, pos: np.ndarray, *, output: str = "net
     feasible set's unranking yields them (``tables``: :func:`entropy_tables`, if at hand)."""
     check_choice(output, "output", "entropies", OUTPUTS)
     pos = np.asarray(pos, dtype=np.int64)
+    if not space.chained:
+        return _named_entropies(space, pos, output)
     depth = pos.shape[1]
     logw, log_u = tables if tables is not None else entropy_tables(space, depth, output)
     total = logw[0][0, pos[:, 0]].copy()
     for i in range(1, depth):
         total += logw[i][pos[:, i - 1], pos[:, i]]
     return log_u[pos[:, -1]] * total
+
+
+def _named_entropies(space: ChainSpace, pos: np.ndarray, output: str) -> np.ndarray:
+    """Eq. (6) of many architectures of a space of named dimensions (grid positions, one
+    column per dimension): the slots' log2(omega) factors summed, times log2(u_L)."""
+    total = np.zeros(len(pos))
+    for scope, table in _named_tables(space):
+        total += table[tuple(pos[:, d] for d in scope)] if scope else table
+    if output == "network" and space.num_classes:
+        return math.log2(space.num_classes) * total
+    dims = space.backbone_impl.structure(space)[0]
+    return np.array([entropy(space, [dims[d].grid[p] for d, p in enumerate(row)],
+                             output=output) for row in pos.tolist()])
+
+
+@lru_cache(maxsize=64)
+def _named_tables(space: ChainSpace) -> tuple[tuple[tuple[int, ...], np.ndarray], ...]:
+    """log2(omega) of every slot over its scope's grid positions (0 where it is left out)."""
+    from ..space.dimensions import slot_layer
+
+    dims, slots = space.backbone_impl.structure(space)
+    index = {d.name: k for k, d in enumerate(dims)}
+    out = []
+    for j, slot in enumerate(slots):
+        scope = tuple(index[n] for n in slot.refs())
+        table = np.zeros(tuple(len(dims[d].grid) for d in scope))
+        for p in np.ndindex(*table.shape):
+            layer = slot_layer(space, j, tuple(dims[d].grid[q] for d, q in zip(scope, p)))
+            table[p] = 0.0 if layer is None else layer.log2_width
+        out.append((scope, table))
+    return tuple(out)
 
 
 def tree_entropies(tree, *, output: str = "network") -> np.ndarray:

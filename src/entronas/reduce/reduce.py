@@ -192,11 +192,13 @@ def reduce_space(
     from .._core.validation import check_choice
 
     check_choice(method, "method", "reduce_space", ("auto", "enumerate", "count"))
-    check_work(space, max_layer_pairs)
     if options is None:  # the target's own convention (paper targets: paper; else tflm)
         from ..cost.conventions import resolve_costs
 
         options = resolve_costs(None, target=target)
+    if not space.chained:   # named dimensions: factor tables, listed level by level
+        return _reduce_named(space, target, options, method, progress, max_layer_pairs)
+    check_work(space, max_layer_pairs)
     if options.convention == "tflm":  # before any work: layers the constants do not cover
         from ..cost.tflm import check_calibrated
 
@@ -327,6 +329,41 @@ def reduce_space(
     report.seconds = time.perf_counter() - start
     meta["report"] = report.to_dict(timings=False)
     return FeasibleTree(space, dags, meta), report
+
+
+def _reduce_named(space: ChainSpace, target: Target, options: CostOptions, method: str,
+                  progress: Callable[[str], None] | None, max_cells: int
+                  ) -> tuple[FeasibleTree, ReductionReport]:
+    """:func:`reduce_space` for a space of named dimensions (:mod:`.dimensions`)."""
+    from .dimensions import check_space, reduce_dimensions
+
+    if method == "count":
+        raise NotCountableError(f"space {space.name!r} searches named dimensions, whose "
+                                "feasible set is listed, not counted; use --method auto")
+    check_space(space, options, max_cells)
+    start = time.perf_counter()
+    dims, _ = space.backbone_impl.structure(space)
+    report = ReductionReport(space.name, target.to_dict(), costs=options.describe())
+    tree, info = reduce_dimensions(space, target, _net_budgets(target, options), options,
+                                   progress)
+    est = estimate(space, tuple(d.grid[0] for d in dims), options)
+    shown = {"rom": est.rom, "ram": est.ram, "flops": est.flops}
+    m_red = None if tree is None else tuple(
+        int(d.grid[p]) for d, p in zip(dims, tree.dags[len(dims)].max_positions()))
+    report.depths.append(DepthReport(len(dims), space.size(), 0 if tree is None else tree.size,
+                                     shown, target.fits(est.rom, est.ram, est.flops), m_red,
+                                     info["seconds"]))
+    report.seconds = time.perf_counter() - start
+    if tree is None:
+        raise InfeasibleSpaceError(explain_empty(space, target, report, options))
+    report.method = "enumerate"
+    meta = {"target": target.to_dict(), "options": options.to_dict(),
+            "fingerprint": fingerprint(space, target, options),
+            "report": report.to_dict(timings=False)}
+    tree.meta = meta
+    if progress:
+        progress(f"{tree.size:,} feasible of {space.size():,}")
+    return tree, report
 
 
 def _dag_axis(tables: list[DepthTables], target: Target) -> Axis | None:

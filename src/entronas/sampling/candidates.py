@@ -34,7 +34,7 @@ from .._core.rng import as_generator
 from .._core.validation import check_choice
 from ..proxy.clusters import EntropyClusters
 from ..proxy.distribution import DistributionUnavailable
-from ..proxy.entropy import (entropies, entropy_tables, position_entropies,
+from ..proxy.entropy import (entropies, entropy, entropy_tables, position_entropies,
                              tree_entropies)
 from .entropy import DistributionEntropyPolicy, EntropyPolicy
 from .growing import GrowingSet
@@ -295,6 +295,8 @@ class Candidates:
         """Eq. 6 of any architecture of the space, also one outside X^f (TPE proposals);
         the per-depth tables are built once (a deep space's take ~1,000 layer descriptions)."""
         output = self.settings.get("output", "network")
+        if not self.space.chained:
+            return float(entropy(self.space, widths, output=output))
         depth = len(widths)
         cache = self.__dict__.setdefault("_entropy_tables", {})
         if depth not in cache:

@@ -34,6 +34,11 @@ def member_costs(space: Any, widths: list[tuple[int, ...]]) -> dict[str, np.ndar
     params = np.zeros(n, np.int64)
     count = CostOptions(weight_bytes=1, activation_bytes=1, input_bytes=1, bias=True,
                         flops_per_mac=1)  # "ROM" = parameters, "FLOPs" = MACs
+    if not space.chained:   # named dimensions: the reduction's factor tables
+        from ..reduce.dimensions import factor_sums
+
+        rom, flops = factor_sums(space, np.array(widths, np.int64).reshape(n, -1), count)
+        return {"macs": flops, "params": rom}
     by_depth: dict[int, list[int]] = {}
     for k, w in enumerate(widths):
         by_depth.setdefault(len(w), []).append(k)

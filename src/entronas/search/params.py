@@ -18,8 +18,11 @@ from .._core.errors import InvalidParameterError
 DEPTH = "depth"
 
 
-def width_name(i: int) -> str:
-    """Name of the i-th searched width (0-based), e.g. ``width_0``."""
+def width_name(i: int, space: Any = None) -> str:
+    """Name of the i-th searched width (0-based), e.g. ``width_0``; in a space of named
+    dimensions (:mod:`entronas.space.dimensions`) the dimension's own name, e.g. ``stem``."""
+    if space is not None and not space.chained:
+        return space.backbone_impl.structure(space)[0][i].name
     return f"width_{i}"
 
 
@@ -93,11 +96,11 @@ def suggest_arch(trial: Any, space: Any, encoding: str = "int") -> Arch:
             widths.append(widths[-1])
             continue
         if encoding == "categorical":
-            widths.append(int(trial.suggest_categorical(width_name(i),
+            widths.append(int(trial.suggest_categorical(width_name(i, space),
                                                         list(width_choices(space, i)))))
             continue
         lo, hi, step = _int_range(space, depth, i)
-        widths.append(trial.suggest_int(width_name(i), lo, hi, step=step))
+        widths.append(trial.suggest_int(width_name(i, space), lo, hi, step=step))
     return Arch(space.name, tuple(widths))
 
 
@@ -112,13 +115,15 @@ def arch_from_params(space: Any, params: Mapping[str, Any]) -> Arch:
         depth = int(params[DEPTH])
         widths: list[int] = []
         for i in range(depth):
-            name = width_name(i)
+            name = width_name(i, space)
             widths.append(widths[-1] if name not in params and tied(space, depth, i)
                           else int(params[name]))
     except KeyError as exc:
         raise InvalidParameterError(
             f"trial parameters {dict(params)} lack {exc.args[0]!r}; expected 'depth' and "
-            "'width_0'..'width_{depth-1}'") from None
+            + ("'width_0'..'width_{depth-1}'" if space.chained else
+               ", ".join(repr(width_name(i, space)) for i in range(space.depth_max)))
+        ) from None
     return Arch(space.name, tuple(widths))
 
 
@@ -127,21 +132,25 @@ def has_arch(space: Any, params: Mapping[str, Any]) -> bool:
     if DEPTH not in params:
         return False
     depth = int(params[DEPTH])
-    return all(width_name(i) in params or tied(space, depth, i) for i in range(depth))
+    return all(width_name(i, space) in params or tied(space, depth, i) for i in range(depth))
 
 
-def params_of(arch: Arch | tuple[int, ...]) -> dict[str, int]:
-    """Trial parameters for ``arch`` (for ``study.enqueue_trial``)."""
+def params_of(arch: Arch | tuple[int, ...], space: Any = None) -> dict[str, int]:
+    """Trial parameters for ``arch`` (for ``study.enqueue_trial``; ``space`` names the
+    parameters of a space of named dimensions)."""
     widths = arch.widths if isinstance(arch, Arch) else tuple(arch)
     out = {DEPTH: len(widths)}
-    out.update({width_name(i): int(w) for i, w in enumerate(widths)})
+    out.update({width_name(i, space): int(w) for i, w in enumerate(widths)})
     return out
 
 
-def value_for(arch_widths: tuple[int, ...], name: str) -> int | None:
+def value_for(arch_widths: tuple[int, ...], name: str, space: Any = None) -> int | None:
     """The value of parameter ``name`` for a width tuple (None if the name is not ours)."""
     if name == DEPTH:
         return len(arch_widths)
+    if space is not None and not space.chained:
+        names = [width_name(i, space) for i in range(len(arch_widths))]
+        return int(arch_widths[names.index(name)]) if name in names else None
     if name.startswith("width_") and name[6:].isdigit():
         i = int(name[6:])
         return int(arch_widths[i]) if i < len(arch_widths) else None

@@ -117,6 +117,12 @@ class ChainSpace:
     def backbone_impl(self) -> "Backbone":
         return BACKBONES.get(self.backbone)
 
+    @property
+    def chained(self) -> bool:
+        """Whether each layer's cost depends on (previous width, width) only (every preset
+        backbone); False for a space of named dimensions (:mod:`.dimensions`)."""
+        return self.backbone_impl.chained
+
     def option(self, key: str, default: Any = None) -> Any:
         for k, v in self.options:
             if k == key:
@@ -148,6 +154,8 @@ class ChainSpace:
         """All layers of ``arch``: the L searched ones, then the tail."""
         widths = tuple(arch.widths if isinstance(arch, Arch) else arch)
         self.check_arch(widths)
+        if not self.backbone_impl.chained:   # named dimensions (entronas.space.dimensions)
+            return self.backbone_impl.network_layers(self, widths)
         depth = len(widths)
         out, prev = [], None
         for i, w in enumerate(widths):
@@ -327,6 +335,13 @@ class Backbone:
     kinds: tuple[str, ...] = ()
     #: the options this backbone reads: name -> kind (see :func:`check_option`)
     option_kinds: dict[str, Any] = {}
+    #: each layer's cost depends on (previous width, width) only (False: a space of named
+    #: dimensions, whose layers come from :meth:`network_layers`)
+    chained = True
+
+    def network_layers(self, space: ChainSpace, values: tuple[int, ...]) -> list[Layer]:
+        """All layers of an architecture of a space that is not a chain (``chained``)."""
+        raise NotImplementedError
 
     def check_options(self, space: ChainSpace) -> None:
         """One check of every option's name and shape, for presets and space files alike."""

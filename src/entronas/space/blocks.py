@@ -146,13 +146,17 @@ class InvertedResidualBlock(BlockKind):
     name, layer_kind, prefix = "invres", "invres", "ir"
     keys = {"expansion": ("int", 6), "kernel": ("int", 3),
             "shortcut": (("none", "identity"), "none"),
-            "activation": (("relu", "relu6"), "relu")}
+            "activation": (("relu", "relu6"), "relu"),
+            # the inner width itself (0: expansion x c_in); a searched dimension's value in a
+            # space with [space.search]; the expansion conv is then always there (monotone)
+            "expansion_width": ("int", 0)}
 
     def ops(self, pos, in_shape, c_out):
         c_in, h, w = in_shape
         t, act = pos.get("expansion"), pos.get("activation")
-        ops = [conv2d(in_shape, t * c_in, 1, 1, activation=act)] if t > 1 else []
-        hidden = t * c_in
+        hidden = pos.get("expansion_width") or t * c_in
+        expand = pos.get("expansion_width") > 0 or t > 1
+        ops = [conv2d(in_shape, hidden, 1, 1, activation=act)] if expand else []
         ops.append(conv2d((hidden, h, w), hidden, pos.get("kernel"), pos.stride, groups=hidden,
                           activation=act))
         ops.append(conv2d(ops[-1].out_shape, c_out, 1, 1, activation=None))

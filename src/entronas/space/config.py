@@ -31,7 +31,7 @@ from .base import BACKBONES, ChainSpace, is_int, width_grid
 from .presets import SPACES, get_space
 
 SPACE_KEYS = {"name", "backbone", "preset", "depth", "widths", "layer_widths", "monotone",
-              "input_shape", "num_classes", "options", "blocks"}
+              "input_shape", "num_classes", "options", "blocks", "search"}
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -92,6 +92,10 @@ def _block_widths(blocks: Any, where: str) -> tuple[int, ...]:
 
 def space_from_dict(data: dict[str, Any], where: str = "space") -> ChainSpace:
     """Build a ChainSpace from a config mapping (preset + overrides, or a full definition)."""
+    if "search" in data:   # named dimensions (entronas.space.dimensions)
+        from .dimensions import space_from_search
+
+        return space_from_search(data, where)
     unknown = set(data) - SPACE_KEYS
     if unknown:
         raise InvalidSpaceError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: "

@@ -108,6 +108,23 @@ def mobilenetv2_vww(**overrides: Any) -> ChainSpace:
                                "repeat_layers": (4, 6, 8, 10), "expansion": 6}), overrides)
 
 
+@register_space("ir7-cifar10", "MCUNet-like inverted residuals of 7 named dimensions (stem "
+                "width shared by 2 blocks, 3 expansion widths, a stage width, a block choice, "
+                "a head width), 32x32x3: the space file space/files/ir7-cifar10.toml")
+def ir7_cifar10(**overrides: Any) -> ChainSpace:
+    return _from_file("ir7-cifar10.toml", overrides)
+
+
+def _from_file(name: str, overrides: dict[str, Any]) -> ChainSpace:
+    """A preset written as a space file (shipped in ``entronas/space/files``)."""
+    from importlib.resources import files
+
+    from .config import load_space_file
+
+    space, _ = load_space_file(str(files("entronas.space") / "files" / name))
+    return space.with_options(**overrides) if overrides else space
+
+
 def get_space(preset: str, /, **overrides: Any) -> ChainSpace:
     """A registered space by name, with optional field/option overrides (``name=`` renames it:
     a space file with ``preset`` and ``name`` is a preset under a name of its own)."""

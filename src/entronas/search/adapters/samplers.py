@@ -192,7 +192,7 @@ class _FeasibleSetSampler(optuna.samplers.BaseSampler):
         if index < 0:  # X^f used up: nothing to train (after_trial stops the study)
             raise _optuna().TrialPruned("feasible set exhausted")
         widths = self.candidates.widths(index)
-        value = value_for(widths, param_name)
+        value = value_for(widths, param_name, self.candidates.space)
         if value is None:
             if self.fallback is not None:
                 return self.fallback.sample_independent(study, trial, param_name,

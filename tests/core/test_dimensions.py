@@ -1,0 +1,284 @@
+"""Spaces of named dimensions (issue 9 item 2): expansion widths on their own grids, widths
+tied across layers that are not neighbours, block choices with identity, stage depth ranges.
+
+Property tests on small random such spaces: the reduced set equals brute force under every
+RAM model, the tree's count equals its listing, M^red equals the brute-force maximum of every
+dimension, rank/unrank round-trip; then the grammar's one-line errors and the preset.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from entronas._core.errors import InfeasibleSpaceError, InvalidSpaceError, NotInSpaceError
+from entronas.cost import CostOptions, estimate
+from entronas.proxy.entropy import entropy, tree_entropies
+from entronas.reduce import FeasibleTree, reduce_space
+from entronas.space import ChainSpace, get_space
+from entronas.space.config import space_from_dict
+from entronas.targets import Target
+
+from .brute import brute_feasible
+
+SETTINGS = settings(max_examples=25, derandomize=True, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+RAM_MODELS = ("eq4", "chain", "ops")
+
+
+@st.composite
+def dimension_spaces(draw):
+    """A small random space: a stem whose width some later blocks share (neighbours or
+    not), inner widths on their own grids, a block choice with identity, a stage range."""
+    def grid(lo):
+        n = draw(st.integers(1, 3))
+        step = draw(st.integers(1, 4))
+        return [lo + step * m for m in range(n)]
+
+    search = {"a": grid(draw(st.integers(1, 4)))}
+    blocks = [{"block": "conv", "width": "a", "stride": draw(st.sampled_from([1, 2]))}]
+    if draw(st.booleans()):   # inverted residuals on the stem width, inner widths searched
+        search["e"] = grid(draw(st.integers(2, 6)))
+        blocks.append({"block": "invres", "width": "a", "expansion_width": "e",
+                       "shortcut": "identity"})
+    search["b"] = grid(draw(st.integers(1, 5)))
+    kind = draw(st.sampled_from(["dwsep", "invres", "basic"]))
+    blocks.append({"block": kind, "width": "b", "stride": 2})
+    extra = draw(st.sampled_from(["choice", "range", "none"]))
+    if extra == "choice":
+        blocks.append({"width": "b", "options": [
+            {"block": "identity"}, {"block": "invres", "expansion": 2, "shortcut": "identity"},
+            {"block": "invres", "expansion": 4, "shortcut": "identity"}][
+                :draw(st.integers(2, 3))]})
+    elif extra == "range":
+        blocks.append({"block": draw(st.sampled_from(["invres", "basic", "dwsep"])),
+                       "width": "b", "repeat": [1, draw(st.integers(2, 3))]})
+    if draw(st.booleans()):   # a block back on the stem's width: a tie across non-neighbours
+        blocks.append({"block": "conv", "kernel": 1, "width": "a"})
+    data = {"name": "rand-dims", "search": search, "blocks": blocks,
+            "input_shape": [draw(st.integers(1, 3)), 8, 8],
+            "num_classes": draw(st.sampled_from([0, 3]))}
+    space = space_from_dict(data)
+    model = draw(st.sampled_from(RAM_MODELS))
+    options = CostOptions(ram_model=model, bias=draw(st.booleans()))
+    costs = sorted({(c.rom, c.ram) for c in (estimate(space, w, options) for w in
+                                             _box(space))})
+    q = draw(st.floats(0.0, 1.0))
+    rom = int(np.quantile([c[0] for c in costs], q))
+    ram = int(np.quantile([c[1] for c in costs], draw(st.floats(0.0, 1.0))))
+    return space, Target("t", rom=rom, ram=ram), options
+
+
+def _box(space):
+    return list(itertools.product(*(space.grid(space.depth_min, i)
+                                    for i in range(space.depth_min))))
+
+
+@SETTINGS
+@given(dimension_spaces())
+def test_reduction_equals_brute_force(problem):
+    space, target, options = problem
+    expected = sorted(brute_feasible(space, target, options))
+    try:
+        tree, report = reduce_space(space, target, options)
+    except InfeasibleSpaceError:
+        assert expected == []
+        return
+    got = [a.widths for a in tree]
+    assert got == expected                               # exact, in order
+    assert tree.size == len(got) == report.feasible      # counting == enumeration
+    m_red = tuple(max(w[i] for w in expected) for i in range(space.depth_min))
+    assert report.depths[0].m_red == m_red               # M^red == brute-force maximum
+    idx = np.arange(tree.size)
+    assert [tree.index_of(w) for w in tree.widths_of(idx)] == idx.tolist()
+    h = tree_entropies(tree)
+    assert np.allclose(h, [entropy(space, w) for w in got])
+
+
+def test_tflm_reduction_equals_brute_force():
+    """The deployed convention: the arena is replayed for every member the bound keeps."""
+    space = space_from_dict({
+        "name": "tflm-dims", "input_shape": [3, 16, 16], "num_classes": 4,
+        "search": {"a": [4, 8], "e": [8, 16], "b": [8, 12]},
+        "blocks": [{"block": "conv", "stride": 2, "width": "a"},
+                   {"block": "invres", "width": "a", "expansion_width": "e",
+                    "shortcut": "identity"},
+                   {"block": "invres", "stride": 2, "width": "b", "expansion": 2},
+                   {"width": "b", "options": [{"block": "identity"},
+                                              {"block": "invres", "expansion": 2,
+                                               "shortcut": "identity"}]}]})
+    from entronas.cost.conventions import resolve_costs
+
+    options = resolve_costs("tflm", dtype="int8")
+    costs = [estimate(space, w, options) for w in _box(space)]
+    ram = sorted(c.ram for c in costs)[len(costs) // 2]
+    target = Target("t", rom=10**7, ram=ram)
+    tree, _ = reduce_space(space, target, options)
+    assert [a.widths for a in tree] == sorted(brute_feasible(space, target, options))
+    assert 0 < tree.size < len(costs)
+
+
+def test_ir7_preset_is_the_space_file_and_reduces():
+    space = get_space("ir7-cifar10")
+    names = [d.name for d in space.backbone_impl.structure(space)[0]]
+    assert names == ["stem", "e1", "e2", "e3", "stage", "head", "extra"]
+    assert space.size() == 4 ** 7
+    # the stem width feeds three layers, two of them not its neighbours in the value order
+    layers = space.layers((16, 24, 32, 48, 24, 64, 1))
+    assert [layer.out_shape[0] for layer in layers[:3]] == [16, 16, 16]
+    assert [layer.name for layer in layers] == ["conv1", "ir2", "ir3", "ir4", "conv6",
+                                                "classifier"]     # extra = 1: identity
+    assert len(space.layers((16, 24, 32, 48, 24, 64, 4))) == 7
+    assert ChainSpace.from_dict(space.to_dict()) == space
+    tree, report = reduce_space(space, Target("t", rom=60_000, ram=40_000, costs="paper"))
+    assert report.method == "enumerate" and 0 < tree.size < space.size()
+    back = FeasibleTree.from_bytes(tree.to_bytes())
+    assert back.space == space and [a.widths for a in back] == [a.widths for a in tree]
+
+
+def test_trial_parameters_are_named_after_the_dimensions():
+    optuna = pytest.importorskip("optuna")
+    from entronas.search.params import arch_from_params, has_arch, params_of, suggest_arch
+
+    space = get_space("ir7-cifar10")
+    widths = (16, 24, 32, 48, 24, 64, 3)
+    params = params_of(widths, space)
+    assert params == {"depth": 7, "stem": 16, "e1": 24, "e2": 32, "e3": 48, "stage": 24,
+                      "head": 64, "extra": 3}
+    assert suggest_arch(optuna.trial.FixedTrial(params), space, "categorical").widths == widths
+    assert arch_from_params(space, params).widths == widths and has_arch(space, params)
+    assert not has_arch(space, {k: v for k, v in params.items() if k != "e2"})
+
+
+def test_a_cost_that_falls_with_a_choice_is_refused_naming_layer_and_dimension():
+    space = space_from_dict({
+        "name": "bad-order", "input_shape": [3, 8, 8],
+        "search": {"a": [4, 8]},
+        "blocks": [{"block": "conv", "width": "a"},
+                   {"width": "a", "choose": "kind", "options": [
+                       {"block": "invres", "expansion": 6, "shortcut": "identity"},
+                       {"block": "invres", "expansion": 2, "shortcut": "identity"}]}]})
+    with pytest.raises(InvalidSpaceError, match=r"layer 'ir2' costs less .* at kind = 2 than "
+                                                r"at 1"):
+        reduce_space(space, Target("t", rom=10**7, ram=10**7, costs="paper"))
+
+
+BASE = {"name": "g", "input_shape": [3, 8, 8], "search": {"a": [4, 8], "b": [8, 16]}}
+
+
+@pytest.mark.parametrize("blocks, message", [
+    ([{"block": "conv", "width": "c"}], r"blocks\[1\]\.width names 'c', which is not a width"),
+    ([{"block": "conv", "width": "a"}], r"dimension 'b' of \[space.search\] is used by no"),
+    ([{"block": "conv", "width": "a"}, {"block": "invres", "width": "b",
+                                        "shortcut": "identity"}],
+     r"its input is 'a' and its width 'b': write width = \"a\""),
+    ([{"block": "conv", "width": "a"}, {"width": "b", "options": [
+        {"block": "invres"}, {"block": "identity"}]}], r"list identity first"),
+    ([{"block": "conv", "width": "a"}, {"block": "dwsep", "width": "b", "stride": 2,
+                                        "repeat": [0, 2]}], r"repeat is \[0, 2\]"),
+    ([{"block": "conv", "width": "a"}, {"block": "dwsep", "width": "a", "stride": 2,
+                                        "repeat": [1, 2]}, {"block": "conv", "width": "b"}],
+     None),
+    ([{"block": "conv", "width": "a"}, {"width": "b", "stride": 2, "options": [
+        {"block": "identity"}, {"block": "dwsep"}]}], r"may be left out must keep its input"),
+    ([{"block": "conv", "widths": [4, 8]}], r"not a grid \(widths\)"),
+    ([{"block": "conv", "width": "a", "expansion_width": "b"}],
+     r"expansion_width is an inverted residual's"),
+    ([{"block": "conv", "width": "a", "choose": "x"}], r"choose names the dimension of a "),
+    ([{"block": "conv", "width": "a", "kernel": 3, "colour": 1}], r"has no key 'colour'"),
+])
+def test_grammar_errors_name_the_key(blocks, message):
+    if message is None:   # a valid stage range: its depth dimension is appended
+        space = space_from_dict({**BASE, "blocks": blocks})
+        assert [d.name for d in space.backbone_impl.structure(space)[0]] == \
+            ["a", "b", "ds2_depth"]
+        assert len(space.layers((4, 8, 1))) == 3 and len(space.layers((4, 8, 2))) == 4
+        return
+    with pytest.raises(InvalidSpaceError, match=message):
+        space_from_dict({**BASE, "blocks": blocks})
+
+
+def test_search_names_are_checked():
+    with pytest.raises(InvalidSpaceError, match=r"dimension name 'depth' must be an ident"):
+        space_from_dict({**BASE, "search": {"depth": [4]},
+                         "blocks": [{"block": "conv", "width": "depth"}]})
+    with pytest.raises(InvalidSpaceError, match=r"'depth' does not apply to a space with"):
+        space_from_dict({**BASE, "depth": 3, "blocks": [{"block": "conv", "width": "a"}]})
+    space = get_space("ir7-cifar10")
+    with pytest.raises(NotInSpaceError, match=r"width 5 of layer 1 is not in space"):
+        space.layers((5, 24, 32, 48, 24, 64, 1))
+    with pytest.raises(InvalidSpaceError, match=r"searches named dimensions"):
+        space.layer(7, 0, None, 8)
+
+
+def test_counting_method_is_refused_in_one_line():
+    from entronas.reduce.count import NotCountableError
+
+    with pytest.raises(NotCountableError, match=r"listed, not counted; use --method auto"):
+        reduce_space(get_space("ir7-cifar10"), Target("t", rom=10**6, ram=10**6, costs="paper"),
+                     method="count")
+
+
+def test_factor_sums_equal_the_estimate():
+    from entronas.reduce.dimensions import factor_sums
+
+    space = get_space("ir7-cifar10")
+    options = replace(CostOptions(), bias=True)
+    rows = _box(space)[::997]
+    rom, flops = factor_sums(space, np.array(rows), options)
+    est = [estimate(space, w, options) for w in rows]
+    assert rom.tolist() == [e.rom for e in est] and flops.tolist() == [e.flops for e in est]
+
+
+@pytest.mark.parametrize("model", RAM_MODELS)
+def test_left_out_blocks_shift_eq4_buffers(model):
+    """A block left out moves every later layer to the other of Eq. 4's two buffers: at every
+    RAM budget that separates two members, the reduction agrees with the estimate."""
+    space = space_from_dict({
+        "name": "parity", "input_shape": [1, 8, 8],
+        "search": {"a": [2, 6], "b": [4, 16]},
+        "blocks": [{"block": "conv", "width": "a"},
+                   {"width": "a", "options": [{"block": "identity"},
+                                              {"block": "invres", "expansion": 2,
+                                               "shortcut": "identity"}]},
+                   {"block": "conv", "kernel": 1, "width": "b"},
+                   {"block": "conv", "kernel": 1, "width": "a"}]})
+    options = CostOptions(ram_model=model)
+    box = _box(space)
+    rams = sorted({estimate(space, w, options).ram for w in box})
+    assert len(rams) > 3
+    for ram in rams:
+        target = Target("t", rom=10**7, ram=ram)
+        tree, _ = reduce_space(space, target, options)
+        assert [a.widths for a in tree] == sorted(brute_feasible(space, target, options))
+
+
+def test_readme_examples_of_named_dimensions(tmp_path):
+    """The README's ir7 block is the shipped preset file, and its 5,726 figure holds; the
+    stage-range / block-choice example parses and reduces exactly."""
+    from importlib.resources import files
+
+    from .test_space_blocks import readme_space
+
+    text = (files("entronas.space") / "files" / "ir7-cifar10.toml").read_text()
+    space = readme_space(tmp_path, "An MCUNet-like inverted-residual space of 7 dimensions")
+    assert text.strip() in README_TEXT() and space == get_space("ir7-cifar10")
+    stages = readme_space(tmp_path, "A stage of one to three blocks after a strided block")
+    dims = stages.backbone_impl.structure(stages)[0]
+    assert [(d.name, d.grid) for d in dims] == [("stem", (8, 16)), ("stage", (16, 24, 32)),
+                                                ("stage_depth", (1, 2, 3)), ("mb", (1, 2, 3))]
+    assert [len(stages.layers((8, 16, d, 1))) for d in (1, 2, 3)] == [3, 4, 5]
+    target = Target("t", rom=60_000, ram=30_000)
+    tree, _ = reduce_space(stages, target, CostOptions())
+    assert [a.widths for a in tree] == sorted(brute_feasible(stages, target, CostOptions()))
+
+
+def README_TEXT() -> str:
+    from .test_space_blocks import README
+
+    return README.read_text()
