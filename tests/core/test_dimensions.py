@@ -219,7 +219,7 @@ def test_search_names_are_checked():
 def test_counting_method_is_refused_in_one_line():
     from entronas.reduce.count import NotCountableError
 
-    with pytest.raises(NotCountableError, match=r"listed, not counted; use --method auto"):
+    with pytest.raises(NotCountableError, match=r"built as a tree .* by --method auto"):
         reduce_space(get_space("ir7-cifar10"), Target("t", rom=10**6, ram=10**6, costs="paper"),
                      method="count")
 
@@ -282,3 +282,48 @@ def README_TEXT() -> str:
     from .test_space_blocks import README
 
     return README.read_text()
+
+
+def test_a_set_too_large_to_list_for_candidates_is_pooled(monkeypatch):
+    """Above the candidates' list limit a named-dimension X^f is clustered on a uniform pool
+    (the exact distribution DP is for chains), and entropy sampling still draws members."""
+    import entronas.sampling.candidates as cand
+
+    tree, _ = reduce_space(get_space("ir7-cifar10"), Target("t", rom=60_000, ram=40_000,
+                                                            costs="paper"))
+    monkeypatch.setattr(cand, "LIST_LIMIT", 100)
+    lines = []
+    c = cand.Candidates.build(tree, n_clusters=5, pool=500, log=lines.append)
+    assert c.distribution is None and c.n_candidates <= 500
+    assert any("named dimensions" in line for line in lines)
+    picks = c.policy("entropy").draws(0, 20)
+    members = {a.widths for a in tree}
+    assert len(set(picks)) == 20 and all(c.widths(i) in members for i in picks)
+
+
+def test_a_set_too_large_to_list_is_built_as_its_dag_and_counted_like_the_chain_dp():
+    """An MLP written with one named dimension per layer is a chain: the named-dimension DAG
+    of its X^f (above 10^9 members, far too many to list) has the count that the chain
+    counting DP gives for the same MLP, and its members fit."""
+    from entronas.reduce.count import CountedSpace
+
+    widths = list(range(8, 129, 8))
+    depth = 9
+    named = space_from_dict({
+        "name": "mlp-named", "input_shape": [64], "num_classes": 10,
+        "search": {f"w{i}": widths for i in range(depth)},
+        "blocks": [{"block": "dense", "width": f"w{i}"} for i in range(depth)]})
+    chain = get_space("mlp-digits", depth_min=depth, depth_max=depth, widths=tuple(widths))
+    options = CostOptions(ram_model="chain")
+    arch = (8, 64, 128, 16, 24, 32, 40, 48, 120)
+    assert estimate(named, arch, options).to_dict() == estimate(chain, arch, options).to_dict()
+    target = Target("t", rom=200_000, ram=1_000)
+    tree, report = reduce_space(named, target, options)
+    counted, _ = reduce_space(chain, target, options, method="count")
+    assert isinstance(counted, CountedSpace)
+    assert report.method == "dag" and tree.size == counted.size > 10**9
+    idx = np.random.default_rng(0).integers(0, tree.size, 200)
+    members = tree.widths_of(idx)
+    assert [tree.index_of(w) for w in members] == idx.tolist()
+    assert all(target.fits(*(lambda c: (c.rom, c.ram, c.flops))(estimate(named, w, options)))
+               for w in members[:50])

@@ -118,3 +118,39 @@ def _check_dimension_bounds(space) -> None:
         plan = greedy_plan(op_tensors([op for layer in layers for op in layer.ops], opts))
         peak = max(int(f.at(f.ram, pos, len(dims))[0]) for f in fs)
         assert 0 < peak <= plan <= estimate(space, values, opts).ram, values
+
+
+@pytest.mark.parametrize("name", list_spaces())
+def test_network_tensors_and_arena_equal_the_whole_graph(name: str) -> None:
+    """The per-layer assembly (cached lowerings, per-layer linear parts) that network_ram and
+    the reductions use equals lowering the whole op list and counting its features."""
+    from entronas.cost.ram import network_ram, network_tensors
+    from entronas.cost.tflm import (fixed_persistent_bytes, network_features,
+                                    persistent_bytes, prepare_bytes)
+
+    space = get_space(name)
+    rng = np.random.default_rng(3)
+    for dtype in ("float32", "int8"):
+        opts = costs("tflm", dtype)
+        checked = 0
+        for _ in range(60):
+            d = int(rng.integers(space.depth_min, space.depth_max + 1))
+            widths = []
+            for i in range(d):   # the rules: tied widths repeat, others drawn
+                rel = space.relation(d, i)
+                widths.append(widths[-1] if rel == "eq" else int(rng.choice(space.grid(d, i))))
+            try:
+                layers = space.layers(widths)
+            except Exception:
+                continue
+            whole = op_tensors([op for layer in layers for op in layer.ops], opts)
+            sizes, life = network_tensors(layers, opts)
+            assert list(zip(sizes, *zip(*life))) == whole, (name, widths)
+            f = network_features(layers, dtype)
+            direct = max(greedy_plan(whole), prepare_bytes(f, dtype)) + \
+                persistent_bytes(f, dtype) + fixed_persistent_bytes(dtype)
+            assert network_ram(layers, 1, opts) == direct, (name, widths)
+            checked += 1
+            if checked == 6:
+                break
+        assert checked, f"no member of {name} drawn"

@@ -21,6 +21,8 @@ maxima (plus an additive persistent part), see :mod:`entronas.reduce.tables`.
 from __future__ import annotations
 
 import math
+from collections import Counter
+from functools import lru_cache
 from typing import Sequence
 
 from ..space.layers import Layer, Op
@@ -45,19 +47,38 @@ def network_ram(layers: Sequence[Layer], input_size: int, options: CostOptions) 
     """U^RAM of a whole network under ``options.ram_model``."""
     if options.ram_model == "tflm":
         from .planner import greedy_plan
-        from .tflm import fixed_persistent_bytes, network_features, persistent_bytes, \
-            prepare_bytes
 
-        ops = [op for layer in layers for op in layer.ops]
-        plan = greedy_plan(op_tensors(ops, options))
-        f = network_features(layers, options.dtype)
-        pers = persistent_bytes(f, options.dtype)
-        return max(plan, prepare_bytes(f, options.dtype)) + pers + \
-            fixed_persistent_bytes(options.dtype)
+        sizes, life = network_tensors(layers, options)
+        return tflm_arena(greedy_plan(list(zip(sizes, *zip(*life)))), layers, options)
     if options.ram_model == "ops":
         return max(layer_peak(layer, options, first=i == 0) for i, layer in enumerate(layers))
     searched = [layer.outputs for layer in layers if layer.searched]
     return ram_bytes(searched, input_size, options)
+
+
+def tflm_arena(plan: int, layers: Sequence[Layer], options: CostOptions) -> int:
+    """TFLM's smallest arena given the replayed ``plan``: the larger of the plan and the
+    Prepare-time peak, plus the persistent part."""
+    floor, persistent = tflm_arena_parts(layers, options)
+    return max(plan, floor) + persistent
+
+
+def tflm_arena_parts(layers: Sequence[Layer], options: CostOptions) -> tuple[int, int]:
+    """(Prepare-time peak, persistent bytes) of a network, fixed parts included: both are
+    linear in the layers' features, so they are summed per layer (cached), exactly."""
+    from .tflm import layer_arena_parts
+
+    return arena_from_parts([layer_arena_parts(layer, options.dtype, i == 0)
+                             for i, layer in enumerate(layers)], options)
+
+
+def arena_from_parts(parts: Sequence[tuple[int, int]], options: CostOptions
+                     ) -> tuple[int, int]:
+    """(Prepare-time peak, persistent bytes) from the layers' :func:`layer_arena_parts`."""
+    from .tflm import fixed_persistent_bytes, prepare_bytes
+
+    return prepare_bytes(Counter(), options.dtype) + sum(a for a, _ in parts), \
+        sum(b for _, b in parts) + fixed_persistent_bytes(options.dtype)
 
 
 def layer_peak(layer: Layer, options: CostOptions, *, first: bool = False) -> int:
@@ -106,6 +127,43 @@ def fixed_ram(options: CostOptions) -> int:
 def align(n: int, a: int = ALIGN) -> int:
     """Round ``n`` bytes up to the runtime's tensor alignment (TFLM: 16 bytes)."""
     return -(-n // a) * a
+
+
+def network_tensors(layers: Sequence[Layer], options: CostOptions
+                    ) -> tuple[list[int], list[tuple[int, int]]]:
+    """:func:`op_tensors` of a whole network (sizes, lifetimes), assembled from each layer's
+    lowering (cached per layer): why: a reduction replays TFLM's planner on many members made
+    of the same few layers. The lowering of a network is its layers' lowerings joined (an op
+    never reads past its layer's input), each layer's input being the previous one's output."""
+    return join_tensors([layer_graph(layer) for layer in layers], options)
+
+
+def join_tensors(graphs: Sequence[tuple[tuple[int, ...], tuple[tuple[int, int], ...], int, int]],
+                 options: CostOptions) -> tuple[list[int], list[tuple[int, int]]]:
+    """The network's (sizes, lifetimes) from its layers' :func:`layer_graph` tuples."""
+    sizes: list[int] = []
+    life: list[list[int]] = []
+    offset = cur = 0
+    for j, (elems, lifetimes, n_ops, out) in enumerate(graphs):
+        if j == 0:
+            sizes.append(align(elems[0] * options.input_bytes))
+            life.append(list(lifetimes[0]))
+        else:   # the layer's input is the previous layer's output: read until here
+            life[cur][1] = max(life[cur][1], offset + lifetimes[0][1])
+        base = len(sizes) - 1
+        for t in range(1, len(elems)):
+            sizes.append(align(elems[t] * options.activation_bytes))
+            life.append([offset + lifetimes[t][0], offset + lifetimes[t][1]])
+        cur = base + out if out else cur
+        offset += n_ops
+    return sizes, [(a, b) for a, b in life]
+
+
+@lru_cache(maxsize=65536)
+def layer_graph(layer: Layer) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...], int, int]:
+    """(tensor elements, lifetimes, op count, output tensor) of one layer's lowering."""
+    g = lower(layer.ops)
+    return tuple(t.elements for t in g.tensors), tuple(g.lifetimes()), len(g.ops), g.output
 
 
 def op_tensors(ops: Sequence[Op], options: CostOptions | None = None, *,

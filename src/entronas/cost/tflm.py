@@ -145,6 +145,15 @@ def _layer_features(layer: Layer, dtype: str, first: bool, per_channel_fc: bool)
                           with_input=first)
 
 
+@lru_cache(maxsize=65536)
+def layer_arena_parts(layer: Layer, dtype: str, first: bool) -> tuple[int, int]:
+    """(Prepare-time bytes without the fixed part, persistent bytes) of one layer: both are
+    linear in the features, so a network's are its layers' sums."""
+    f = _layer_features(layer, dtype, first, False)
+    prep = _linear(Counter({k: v for k, v in f.items() if k != "fixed"}), PREPARE[dtype])
+    return prep, persistent_bytes(f, dtype)
+
+
 def flatbuffer_bytes(features: Counter, dtype: str) -> int:
     """Variable flatbuffer bytes of a feature count (without the fixed part)."""
     return int(features["const_data"]) + _linear(features, FLATBUFFER[dtype])

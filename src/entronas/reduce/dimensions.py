@@ -12,8 +12,11 @@ dimensions. At the last level the costs are exact: ROM and FLOPs are sums of fac
 ``chain`` and ``ops`` RAM a maximum of them, Eq. 4's even/odd buffers are counted over the
 layers present, and ``tflm``'s planned arena is replayed for every survivor.
 
-Counting without listing (the chain DP of :mod:`.count`) is not available for these spaces:
-a set with more than ``limit`` feasible prefixes is refused in one line.
+Where every budget is a sum or a per-layer maximum (one binding additive budget; RAM under
+``chain`` / ``ops``, or none), the set is built directly as its DAG with exact counts instead
+(:mod:`.dimensions_dag`: a counting DP over the frontier of open couplings), of any size that
+fits in int64. Listing is the fallback (Eq. 4's buffers with a RAM budget, ``tflm``): a set
+with more than ``limit`` feasible prefixes at one dimension is refused there in one line.
 """
 
 from __future__ import annotations
@@ -29,12 +32,15 @@ import numpy as np
 from .._core.errors import InvalidSpaceError
 from ..cost.flops import layer_flops
 from ..cost.options import CostOptions
-from ..cost.ram import layer_peak, network_ram
+from ..cost.planner import greedy_plan_batch
+from ..cost.ram import arena_from_parts, join_tensors, layer_graph, layer_peak
 from ..cost.rom import layer_rom
 from ..space.base import ChainSpace
 from ..space.dimensions import slot_layer
 from ..targets.base import Target
 from .count import NotCountableError
+from .dimensions_dag import build as build_dag
+from .dimensions_dag import plan as dag_plan
 from .tree import DepthDag, FeasibleTree
 
 #: feasible prefixes one level may hold before the reduction refuses (memory: ~8 B a value)
@@ -226,16 +232,29 @@ def reduce_dimensions(space: ChainSpace, target: Target, net: Target, options: C
     inf = np.int64(2**62)
     budgets = [inf if b is None else np.int64(b) for b in (net.rom, net.flops, net.ram)]
     sizes = [len(d.grid) for d in dims]
+    info: dict = {"method": "dag"}
+    built = None
+    p = dag_plan(fs, net, options)
+    if p is not None:   # sums and per-layer maxima only: built as its DAG, counted exactly
+        built = build_dag(fs, sizes, p, space.size())
+    if built is not None:
+        dag, total = built
+        info["seconds"] = time.perf_counter() - start
+        if dag is None:
+            return None, info
+        assert dag.size == total, (dag.size, total)
+        return FeasibleTree(space, {n: dag}, {}), info
+    info["method"] = "enumerate"
     pos = np.zeros((1, 0), np.int64)
     parents: list[np.ndarray] = []   # per level: each kept prefix's parent prefix
     lasts: list[np.ndarray] = []     # per level: each kept prefix's last grid position
-    cheapest = None
     for k in range(n):
         if len(pos) * sizes[k] > limit:
             raise NotCountableError(
                 f"X^f of {space.name!r} has more than {limit:,} feasible prefixes at "
-                f"dimension {dims[k].name!r}; a space of named dimensions is listed, not "
-                "counted: narrow its grids or tighten the budget")
+                f"dimension {dims[k].name!r}, too many to list ({options.describe()} looks "
+                "at whole networks, so it is not counted); narrow the grids, tighten the "
+                "budget, or use --ram-model chain / ops")
         parent = np.repeat(np.arange(len(pos)), sizes[k])
         ext = np.concatenate([pos[parent], np.tile(np.arange(sizes[k]), len(pos))[:, None]],
                              axis=1)
@@ -243,8 +262,6 @@ def reduce_dimensions(space: ChainSpace, target: Target, net: Target, options: C
         if k == n - 1 and options.ram_model == "eq4":
             ram = _eq4_ram(fs, ext, options.input_bytes * math.prod(space.input_shape))
         keep = (rom <= budgets[0]) & (flops <= budgets[1]) & (ram <= budgets[2])
-        if k == 0:
-            cheapest = (int(rom[0]), int(flops[0]), int(ram[0]))
         if k == n - 1 and options.ram_model == "tflm" and net.ram is not None:
             keep &= _tflm_fits(space, dims, ext, keep, target, options, progress)
         parents.append(parent[keep])
@@ -254,7 +271,7 @@ def reduce_dimensions(space: ChainSpace, target: Target, net: Target, options: C
             break
         if progress and k < n - 1:
             progress(f"dimension {dims[k].name}: {len(pos):,} feasible prefixes")
-    info = {"cheapest": cheapest, "seconds": time.perf_counter() - start}
+    info["seconds"] = time.perf_counter() - start
     if not len(pos):
         return None, info
     if n == 1:
@@ -273,18 +290,56 @@ def reduce_dimensions(space: ChainSpace, target: Target, net: Target, options: C
 def _tflm_fits(space: ChainSpace, dims, ext: np.ndarray, keep: np.ndarray, target: Target,
                options: CostOptions, progress: Callable[[str], None] | None) -> np.ndarray:
     """TFLM's planned arena (replayed) of every member the lower bound keeps, against the
-    user's budget: the deployed RAM, exactly as :func:`entronas.cost.model.estimate`."""
+    user's budget: the deployed RAM, exactly as :func:`entronas.cost.model.estimate`.
+
+    Each slot's lowering is computed once per value of its scope; members whose layers lower
+    to the same tensor lifetimes (the same blocks chosen) are replayed in one vectorised batch
+    (:func:`entronas.cost.planner.greedy_plan_batch`)."""
+    from ..cost.tflm import layer_arena_parts
+    from ..space.dimensions import tail_layers
+
+    _, slots = space.backbone_impl.structure(space)
+    index = {d.name: k for k, d in enumerate(dims)}
+    scopes = [tuple(index[n] for n in s.refs()) for s in slots]
+    last = slots[-1].width
+    cache: list[dict] = [{} for _ in range(len(slots) + 1)]
+
+    def info(j: int, key: tuple[int, ...]):
+        hit = cache[j].get(key)
+        if hit is None:
+            if j == len(slots):   # the tail, by the last width
+                layers = tail_layers(space, last if isinstance(last, int) else
+                                     dims[index[last]].grid[key[0]])
+            else:
+                layer = slot_layer(space, j, tuple(dims[d].grid[p]
+                                                   for d, p in zip(scopes[j], key)))
+                layers = () if layer is None else (layer,)
+            hit = cache[j][key] = [(layer_graph(x), layer_arena_parts(x, options.dtype, j == 0))
+                                   for x in layers]
+        return hit
+
+    tail_scope = (index[last],) if isinstance(last, str) else ()
     ok = keep.copy()
     idx = np.nonzero(keep)[0]
     t0 = time.perf_counter()
-    for c, i in enumerate(idx):
-        values = tuple(dims[d].grid[p] for d, p in enumerate(ext[i]))
-        layers = space.layers(values)
-        ram = network_ram(layers, math.prod(space.input_shape), options)
-        ok[i] = ram <= target.available("ram")
-        if progress and c and c % 2000 == 0:
-            progress(f"TFLM arena replay: {c:,} of {len(idx):,} "
+    groups: dict[tuple, list[tuple[int, list[int], int, int]]] = {}
+    for c, (i, row) in enumerate(zip(idx.tolist(), ext[idx].tolist())):
+        parts = [x for j, sc in enumerate(scopes) for x in info(j, tuple(row[d] for d in sc))]
+        parts += info(len(slots), tuple(row[d] for d in tail_scope))
+        sizes, life = join_tensors([g for g, _ in parts], options)
+        floor, persistent = arena_from_parts([a for _, a in parts], options)
+        groups.setdefault(tuple(life), []).append((i, sizes, floor, persistent))
+        if progress and c and c % 50000 == 0:
+            progress(f"TFLM arena replay: {c:,} of {len(idx):,} members lowered "
                      f"({time.perf_counter() - t0:.0f} s)")
+    for life, members in groups.items():
+        sizes = np.array([m[1] for m in members], np.int64)
+        plan = np.concatenate([greedy_plan_batch(sizes[k:k + 50_000], list(life))
+                               for k in range(0, len(sizes), 50_000)])
+        floor = np.array([m[2] for m in members], np.int64)
+        persistent = np.array([m[3] for m in members], np.int64)
+        rows = np.array([m[0] for m in members], np.int64)
+        ok[rows] = np.maximum(plan, floor) + persistent <= target.available("ram")
     return ok
 
 

@@ -338,8 +338,9 @@ def _reduce_named(space: ChainSpace, target: Target, options: CostOptions, metho
     from .dimensions import check_space, reduce_dimensions
 
     if method == "count":
-        raise NotCountableError(f"space {space.name!r} searches named dimensions, whose "
-                                "feasible set is listed, not counted; use --method auto")
+        raise NotCountableError(f"space {space.name!r} searches named dimensions: its "
+                                "feasible set is built as a tree (with exact counts where the "
+                                "costs allow) by --method auto")
     check_space(space, options, max_cells)
     start = time.perf_counter()
     dims, _ = space.backbone_impl.structure(space)
@@ -356,7 +357,7 @@ def _reduce_named(space: ChainSpace, target: Target, options: CostOptions, metho
     report.seconds = time.perf_counter() - start
     if tree is None:
         raise InfeasibleSpaceError(explain_empty(space, target, report, options))
-    report.method = "enumerate"
+    report.method = info["method"]
     meta = {"target": target.to_dict(), "options": options.to_dict(),
             "fingerprint": fingerprint(space, target, options),
             "report": report.to_dict(timings=False)}

@@ -427,6 +427,9 @@ def _distribution(feasible: Any, output: str, log: Callable[[str], None] | None)
     from ..proxy import distribution
     from ..reduce.dag import NO_DAG_REASON, counted_as_tree
 
+    if not feasible.space.chained:   # its per-layer Eq. 6 terms are not (prev, width) tables
+        raise DistributionUnavailable("a space of named dimensions has no per-layer entropy "
+                                      "DP; its clusters come from a uniform pool")
     tree = feasible if hasattr(feasible, "dags") else None
     if log:
         how = "its DAG" if tree is not None else "its DAG (counted, not listed: built first)"

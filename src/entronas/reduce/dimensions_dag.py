@@ -1,0 +1,172 @@
+"""X^f of a space of named dimensions built directly as its DAG, with exact counts.
+
+The counting DP of :mod:`.count` generalised from a chain to any coupling: the dimensions are
+assigned in architecture order, and after dimension k only the *frontier* matters for what
+may follow (the values of the assigned dimensions that a layer not yet complete still reads)
+plus the units left of the one additive budget that binds. A backward DP over (dimension,
+frontier state, units left) counts the feasible completions, ``S[k][state, r]``; for a fixed
+state the completion sets only grow with r, so equal counts mean equal sets, and prefixes with
+equal (frontier state, ``S``) form one class, as in :mod:`.dag` for chains. The forward pass
+keeps one representative per class; :meth:`~.tree.DepthDag.from_edges` shares identical
+subtrees. Work and memory follow the classes and the DP tables, not |X^f|.
+
+Applies where every budget is a sum or a per-layer maximum: one additive budget binding (ROM
+or FLOPs), RAM under the ``chain`` or ``ops`` model (or no RAM budget). Eq. 4's buffers with a
+RAM budget and the ``tflm`` replay look at whole networks: those sets are listed instead.
+"""
+
+from __future__ import annotations
+
+from math import gcd, prod
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..cost.options import CostOptions
+from ..targets.base import Target
+from .count import MAX_AXIS_UNITS
+from .dag import _classes
+from .tree import DepthDag
+
+#: the backward DP may do at most this many (state, value, unit) additions
+MAX_DP_WORK = 2_000_000_000
+#: classes one level may hold
+MAX_CLASSES = 20_000_000
+
+
+def plan(fs: Sequence[Any], net: Target, options: CostOptions) -> dict | None:
+    """How the DP tracks the budgets (axis, unit, units, RAM masks), None where it cannot."""
+    if net.ram is not None and options.ram_model in ("eq4", "tflm"):
+        return None
+    binds = [name for name, budget in (("rom", net.rom), ("flops", net.flops))
+             if budget is not None and sum(int(getattr(f, name).max(initial=0)) for f in fs)
+             > budget]
+    if len(binds) > 1:
+        return None
+    axis = binds[0] if binds else None
+    unit = 0
+    if axis is not None:
+        for f in fs:
+            unit = gcd(unit, *np.unique(getattr(f, axis)).tolist())
+    unit = unit or 1
+    units = int(getattr(net, axis)) // unit if axis else 0
+    if units > MAX_AXIS_UNITS:
+        return None
+    costs = [getattr(f, axis) // unit if axis else np.zeros_like(f.rom) for f in fs]
+    masks = [f.ram <= net.ram if net.ram is not None else np.ones(f.rom.shape, bool)
+             for f in fs]
+    return {"axis": axis, "unit": unit, "units": units, "costs": costs, "masks": masks}
+
+
+class _Frontier:
+    """The frontier after each level: its dimensions and a mixed-radix state index."""
+
+    def __init__(self, fs: Sequence[Any], sizes: Sequence[int]) -> None:
+        n = len(sizes)
+        self.close = [max(f.scope) if f.scope else -1 for f in fs]
+        self.dims = []
+        for k in range(-1, n):   # dims <= k read by a layer that closes after k
+            self.dims.append(tuple(sorted({d for f, c in zip(fs, self.close) if c > k
+                                           for d in f.scope if d <= k})))
+        self.sizes = sizes
+
+    def of(self, k: int) -> tuple[int, ...]:
+        return self.dims[k + 1]
+
+    def states(self, k: int) -> int:
+        return prod(self.sizes[d] for d in self.of(k))
+
+    def encode(self, k: int, pos: np.ndarray) -> np.ndarray:
+        """State index after level k of rows of positions (columns = dimensions 0..k)."""
+        idx = np.zeros(len(pos), np.int64)
+        for d in self.of(k):
+            idx = idx * self.sizes[d] + pos[:, d]
+        return idx
+
+    def decode(self, k: int) -> np.ndarray:
+        """Every state after level k as positions (states x (k+1), non-frontier columns 0)."""
+        dims = self.of(k)
+        if not dims:
+            return np.zeros((1, k + 1), np.int64)
+        grids = np.indices([self.sizes[d] for d in dims]).reshape(len(dims), -1).T
+        out = np.zeros((len(grids), k + 1), np.int64)
+        for j, d in enumerate(dims):
+            out[:, d] = grids[:, j]
+        return out
+
+
+def _closing(fs, p, fr: _Frontier, k: int, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(units, ok) of the layers that close at level k, for rows of positions 0..k."""
+    units = np.zeros(len(pos), np.int64)
+    ok = np.ones(len(pos), bool)
+    for f, c, m, close in zip(fs, p["costs"], p["masks"], fr.close):
+        if close != k:
+            continue
+        idx = tuple(pos[:, d] for d in f.scope)
+        units += c[idx] if idx else c
+        ok &= m[idx] if idx else m
+    return units, ok
+
+
+def build(fs: Sequence[Any], sizes: Sequence[int], p: dict, box: int
+          ) -> tuple[DepthDag | None, int] | None:
+    """(the DAG, its exact size), or None where the DP would be too large."""
+    if box >= 2**62:
+        return None
+    n, R = len(sizes), p["units"]
+    fr = _Frontier(fs, sizes)
+    work = sum(fr.states(k - 1) * sizes[k] * (R + 1) for k in range(n))
+    if work > MAX_DP_WORK:
+        return None
+    # constant layers (no scope): their units and masks come first
+    const_units, const_ok = _closing(fs, p, fr, -1, np.zeros((1, 0), np.int64))
+    R0 = R - int(const_units[0])
+    if R0 < 0 or not const_ok[0]:
+        return None, 0
+    S: list[np.ndarray] = [None] * (n + 1)   # type: ignore[list-item]
+    S[n] = np.ones((1, R + 1), np.int64)
+    for k in range(n - 1, -1, -1):
+        prev = fr.decode(k - 1)                          # states before dimension k
+        table = np.zeros((len(prev), R + 1), np.int64)
+        for v in range(sizes[k]):
+            pos = np.concatenate([prev, np.full((len(prev), 1), v)], axis=1)
+            units, ok = _closing(fs, p, fr, k, pos)
+            nxt = fr.encode(k, pos)
+            for s in np.nonzero(ok & (units <= R))[0]:
+                u = int(units[s])
+                table[s, u:] += S[k + 1][nxt[s], :R + 1 - u]
+        S[k] = table
+    total = int(S[0][0, R0])
+    if total == 0:
+        return None, 0
+    # forward: one representative per class (frontier state, completions count)
+    rep = np.zeros((1, 0), np.int64)
+    left = np.array([R0], np.int64)
+    edges = []
+    for k in range(n):
+        if len(rep) * sizes[k] > MAX_CLASSES:
+            return None
+        parent = np.repeat(np.arange(len(rep)), sizes[k])
+        ext = np.concatenate([rep[parent], np.tile(np.arange(sizes[k]), len(rep))[:, None]],
+                             axis=1)
+        units, ok = _closing(fs, p, fr, k, ext)
+        rest = left[parent] - units
+        ok &= rest >= 0
+        state = fr.encode(k, ext)
+        count = np.zeros(len(ext), np.int64)
+        count[ok] = S[k + 1][state[ok], rest[ok]]
+        ok &= count > 0
+        if k == n - 1:
+            mask = np.zeros((len(rep), sizes[k]), bool)
+            mask[parent[ok], ext[ok, -1]] = True
+            dag = DepthDag.from_edges(edges, mask, n) if n > 1 else \
+                DepthDag.from_leaf_masks([mask], [], 1)
+            return dag, total
+        par, ext, state, count, rest = parent[ok], ext[ok], state[ok], count[ok], rest[ok]
+        first, cls = _classes([state, count])
+        edges.append((par, ext[:, -1], cls))
+        rep, left = ext[first], rest[first]
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+__all__ = ["build", "plan"]
