@@ -321,25 +321,62 @@ def _tflm_fits(space: ChainSpace, dims, ext: np.ndarray, keep: np.ndarray, targe
     tail_scope = (index[last],) if isinstance(last, str) else ()
     ok = keep.copy()
     idx = np.nonzero(keep)[0]
+    P = ext[idx]
+    # the option every slot takes (-1: left out); equal rows lower to equal lifetimes
+    struct = np.empty((len(P), len(slots)), np.int64)
+    for j, s in enumerate(slots):
+        opt = P[:, index[s.choice]] if s.choice is not None else np.zeros(len(P), np.int64)
+        absent = np.array([o is None for o in s.options])[opt]
+        if s.present is not None:
+            d = index[s.present[0]]
+            absent |= np.asarray(dims[d].grid)[P[:, d]] <= s.present[1]
+        struct[:, j] = np.where(absent, -1, opt)
+    code = np.zeros(len(P), np.int64)   # one int per row: a 1-D unique, not a row-wise one
+    for j, s in enumerate(slots):
+        code = code * (len(s.options) + 1) + struct[:, j] + 1
+    _, first_row, inverse = np.unique(code, return_index=True, return_inverse=True)
+    patterns, inverse = struct[first_row], inverse.ravel()
+    fixed_floor, fixed_persistent = arena_from_parts([], options)
     t0 = time.perf_counter()
-    groups: dict[tuple, list[tuple[int, list[int], int, int]]] = {}
-    for c, (i, row) in enumerate(zip(idx.tolist(), ext[idx].tolist())):
-        parts = [x for j, sc in enumerate(scopes) for x in info(j, tuple(row[d] for d in sc))]
-        parts += info(len(slots), tuple(row[d] for d in tail_scope))
-        sizes, life = join_tensors([g for g, _ in parts], options)
-        floor, persistent = arena_from_parts([a for _, a in parts], options)
-        groups.setdefault(tuple(life), []).append((i, sizes, floor, persistent))
-        if progress and c and c % 50000 == 0:
-            progress(f"TFLM arena replay: {c:,} of {len(idx):,} members lowered "
-                     f"({time.perf_counter() - t0:.0f} s)")
-    for life, members in groups.items():
-        sizes = np.array([m[1] for m in members], np.int64)
-        plan = np.concatenate([greedy_plan_batch(sizes[k:k + 50_000], list(life))
+    for g in range(len(patterns)):
+        rows = np.nonzero(inverse == g)[0]
+        cols, graphs = [], []
+        floor = np.full(len(rows), fixed_floor, np.int64)
+        persistent = np.full(len(rows), fixed_persistent, np.int64)
+        for j in range(len(slots) + 1):
+            if j < len(slots) and patterns[g, j] < 0:
+                continue
+            scope = list(scopes[j] if j < len(slots) else tail_scope)
+            if scope:
+                sub = P[rows][:, scope]
+                code = np.zeros(len(rows), np.int64)
+                for c, d in enumerate(scope):
+                    code = code * len(dims[d].grid) + sub[:, c]
+                _, at, which = np.unique(code, return_index=True, return_inverse=True)
+                keys = sub[at]
+            else:
+                keys, which = np.zeros((1, 0), np.int64), np.zeros(len(rows), np.int64)
+            infos = [info(j, tuple(k)) for k in keys.tolist()]
+            which = which.ravel()
+            for li in range(len(infos[0])):   # a slot is one layer, the tail none or one
+                graphs.append(infos[0][li][0])
+                elems = np.array([x[li][0][0] for x in infos], np.int64)[which]
+                parts = np.array([x[li][1] for x in infos], np.int64)[which]
+                per = np.full(elems.shape[1], options.activation_bytes, np.int64)
+                if not cols:   # the network input
+                    per[0] = options.input_bytes
+                cols.append(-(-(elems * per) // 16) * 16 if not cols
+                            else -(-(elems[:, 1:] * per[1:]) // 16) * 16)
+                floor += parts[:, 0]
+                persistent += parts[:, 1]
+        sizes = np.concatenate(cols, axis=1)
+        life = join_tensors(graphs, options)[1]
+        plan = np.concatenate([greedy_plan_batch(sizes[k:k + 50_000], life)
                                for k in range(0, len(sizes), 50_000)])
-        floor = np.array([m[2] for m in members], np.int64)
-        persistent = np.array([m[3] for m in members], np.int64)
-        rows = np.array([m[0] for m in members], np.int64)
-        ok[rows] = np.maximum(plan, floor) + persistent <= target.available("ram")
+        ok[idx[rows]] = np.maximum(plan, floor) + persistent <= target.available("ram")
+        if progress and time.perf_counter() - t0 > 5:
+            progress(f"TFLM arena replay: {g + 1:,} of {len(patterns):,} block patterns")
+            t0 = time.perf_counter()
     return ok
 
 

@@ -115,6 +115,13 @@ def ir7_cifar10(**overrides: Any) -> ChainSpace:
     return _from_file("ir7-cifar10.toml", overrides)
 
 
+@register_space("mcunet-vww", "MCUNet-like inverted residuals for VWW at 96x96: 13 named "
+                "dimensions (stage widths, inner widths, stage depths 1..3), ReLU6: the space "
+                "file space/files/mcunet-vww.toml")
+def mcunet_vww(**overrides: Any) -> ChainSpace:
+    return _from_file("mcunet-vww.toml", overrides)
+
+
 def _from_file(name: str, overrides: dict[str, Any]) -> ChainSpace:
     """A preset written as a space file (shipped in ``entronas/space/files``)."""
     from importlib.resources import files
