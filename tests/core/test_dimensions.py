@@ -327,3 +327,9 @@ def test_a_set_too_large_to_list_is_built_as_its_dag_and_counted_like_the_chain_
     assert [tree.index_of(w) for w in members] == idx.tolist()
     assert all(target.fits(*(lambda c: (c.rom, c.ram, c.flops))(estimate(named, w, options)))
                for w in members[:50])
+
+
+def test_an_impossible_budget_names_the_smallest_network_of_the_dimensions():
+    with pytest.raises(InfeasibleSpaceError, match=r"the smallest one \(every dimension at its "
+                                                  r"smallest value\) needs ROM [0-9,]+ B > "):
+        reduce_space(get_space("ir7-cifar10"), Target("t", rom=1_000, ram=10**6, costs="paper"))

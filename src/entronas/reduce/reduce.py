@@ -499,6 +499,11 @@ def explain_empty(space: ChainSpace, target: Target, report: ReductionReport,
         over.append(f"RAM {c['ram']:,} B (TFLM's planned arena) > "
                     f"{fmt_bytes(target.available('ram'))}")
     costs = f" ({options.describe()})" if options is not None else ""
+    if not space.chained:   # named dimensions: one "depth", the number of dimensions
+        return (f"no architecture of space {space.name!r} fits target {target.describe()}"
+                f"{costs}: the smallest one (every dimension at its smallest value) needs "
+                f"{', '.join(over)}; raise the budget, lower the dimensions' smallest values, "
+                "or shrink the input")
     return (f"no architecture of space {space.name!r} (depth {space.depth_min}..{space.depth_max})"
             f" fits target {target.describe()}{costs}: the smallest one (depth {best.depth}, all "
             f"widths minimal) needs {', '.join(over)}; raise the budget, lower the minimum widths "
