@@ -333,3 +333,18 @@ def test_an_impossible_budget_names_the_smallest_network_of_the_dimensions():
     with pytest.raises(InfeasibleSpaceError, match=r"the smallest one \(every dimension at its "
                                                   r"smallest value\) needs ROM [0-9,]+ B > "):
         reduce_space(get_space("ir7-cifar10"), Target("t", rom=1_000, ram=10**6, costs="paper"))
+
+
+def test_a_set_too_large_to_list_under_whole_network_ram_is_refused_in_one_line():
+    from entronas.reduce.count import NotCountableError
+    from entronas.reduce.dimensions import reduce_dimensions
+
+    space = get_space("ir7-cifar10")
+    target = Target("t", rom=10**7, ram=10**7, costs="paper")
+    with pytest.raises(NotCountableError, match=r"more than 100 feasible prefixes at dimension "
+                                                r"'e3', too many to list \(paper float32 "
+                                                r"\(Eq. 4\) looks at whole networks"):
+        reduce_dimensions(space, target, target, CostOptions(), limit=100)
+    tree, _ = reduce_dimensions(space, target, Target("t", rom=10**7, ram=None),
+                                CostOptions(), limit=100)   # no RAM budget: a DAG, counted
+    assert tree.size == space.size()

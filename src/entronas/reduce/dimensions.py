@@ -253,8 +253,8 @@ def reduce_dimensions(space: ChainSpace, target: Target, net: Target, options: C
             raise NotCountableError(
                 f"X^f of {space.name!r} has more than {limit:,} feasible prefixes at "
                 f"dimension {dims[k].name!r}, too many to list ({options.describe()} looks "
-                "at whole networks, so it is not counted); narrow the grids, tighten the "
-                "budget, or use --ram-model chain / ops")
+                "at whole networks, so it is not counted); narrow the grids or tighten the "
+                "budget (the paper convention's --ram-model chain / ops builds it as a DAG)")
         parent = np.repeat(np.arange(len(pos)), sizes[k])
         ext = np.concatenate([pos[parent], np.tile(np.arange(sizes[k]), len(pos))[:, None]],
                              axis=1)

@@ -226,7 +226,8 @@ def recover_interrupted(study: Any, candidates: Any = None, *, max_retries: int 
             attrs["retry_index"] = int(idx)
             if candidates is None:
                 continue
-            study.enqueue_trial(params_of(candidates.widths(int(idx)), candidates.space), user_attrs=attrs)
+            study.enqueue_trial(params_of(candidates.widths(int(idx)), candidates.space),
+                                user_attrs=attrs)
         else:
             study.enqueue_trial(params, user_attrs=attrs)
         out.append(t.number)
