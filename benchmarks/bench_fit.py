@@ -42,6 +42,8 @@ BACKBONES = [
     ("mobilenetv2", "mobilenetv2-vww", {}),
     ("blocks (every kind)", "benchmarks/spaces/every_block.toml", {}),   # a space file
     ("conv + max pool", "cnn-digits", {}),
+    ("named dimensions (ir7)", "ir7-cifar10", {}),      # spaces of named dimensions
+    ("named dimensions (mcunet)", "mcunet-vww", {}),
 ]
 TARGETS = ["demo", "paper-small", "stm32f412", "stm32f746"]
 DATA = Path(__file__).resolve().parent / "data" / "bench_fit.jsonl.gz"

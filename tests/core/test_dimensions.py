@@ -210,8 +210,15 @@ def test_search_names_are_checked():
     with pytest.raises(InvalidSpaceError, match=r"'depth' does not apply to a space with"):
         space_from_dict({**BASE, "depth": 3, "blocks": [{"block": "conv", "width": "a"}]})
     space = get_space("ir7-cifar10")
-    with pytest.raises(NotInSpaceError, match=r"width 5 of layer 1 is not in space"):
+    with pytest.raises(NotInSpaceError, match=r"value 5 of dimension 'stem' is not in space"):
         space.layers((5, 24, 32, 48, 24, 64, 1))
+    with pytest.raises(NotInSpaceError, match=r"has 7 dimensions \(stem, e1, e2, e3, stage, "
+                                              r"head, extra\); got 6 values"):
+        space.layers((8, 24, 32, 48, 24, 64))
+    with pytest.raises(InvalidSpaceError, match=r"blocks\[1\] has no block \(its keys: "
+                                                r"\['blok', 'width'\]\)"):
+        space_from_dict({**BASE, "search": {"a": [4]}, "blocks": [{"blok": "conv",
+                                                                   "width": "a"}]})
     with pytest.raises(InvalidSpaceError, match=r"searches named dimensions"):
         space.layer(7, 0, None, 8)
 

@@ -174,6 +174,8 @@ class ChainSpace:
         else:
             widths = tuple(int(w) for w in arch)
         depth = len(widths)
+        if not self.chained:   # named dimensions: the values, named
+            return self.backbone_impl.check_values(self, widths)
         if depth not in self.depths:
             raise NotInSpaceError(
                 f"architecture {list(widths)} has depth {depth}; space {self.name!r} allows "

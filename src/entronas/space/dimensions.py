@@ -22,12 +22,11 @@ layers themselves are the same block kinds (:mod:`.blocks`) the chain backbones 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
-from .._core.errors import InvalidSpaceError
+from .._core.errors import InvalidSpaceError, NotInSpaceError
 from .base import BACKBONES, Backbone, ChainSpace, check_option, is_int
 from .blocks import BLOCK_KINDS, Position, parse_entry
 from .layers import Layer, global_avg_pool, linear
@@ -131,7 +130,7 @@ def parse_search(raw: Any, space_name: str) -> tuple[tuple[str, tuple[int, ...]]
         items = [tuple(p) for p in raw]
     else:
         raise InvalidSpaceError(f"{where} must be a table of name = grid, e.g. "
-                                "stem = [8, 16, 24, 32]; got {raw!r}")
+                                f"stem = [8, 16, 24, 32]; got {raw!r}")
     if not items:
         raise InvalidSpaceError(f"{where} is empty; name at least one searched dimension")
     out = []
@@ -165,13 +164,14 @@ def parse_searched_entry(raw: Any, where: str) -> SearchedEntry:
     if "width" not in raw:
         raise InvalidSpaceError(f"{where}: missing key 'width' (a dimension of "
                                 "[space.search], or a fixed whole number)")
-    if ("options" in raw) == ("block" in raw):
+    if "options" in raw and "block" in raw:
         raise InvalidSpaceError(f"{where}: give either block = \"...\" or options = [...] "
-                                "(a block choice), not " + ("both" if "block" in raw
-                                                            else "neither"))
-    for key in ("stride",):
-        if key in raw:
-            check_option(raw[key], "int", f"{where}.{key}")
+                                "(a block choice), not both")
+    if "options" not in raw and "block" not in raw:
+        raise InvalidSpaceError(f"{where} has no block (its keys: {sorted(raw)}); give "
+                                "block = \"conv\" (or another kind) or options = [...]")
+    if "stride" in raw:
+        check_option(raw["stride"], "int", f"{where}.stride")
     repeat = raw.get("repeat", 1)
     if is_int(repeat) and repeat >= 1:
         rep = (repeat, repeat)
@@ -406,6 +406,21 @@ class DimensionBlocks(Backbone):
         raise InvalidSpaceError(f"space {space.name!r} searches named dimensions; its tail "
                                 "comes with space.layers(arch)")
 
+    def check_values(self, space: ChainSpace, values: tuple[int, ...]) -> tuple[int, ...]:
+        """``values`` if they are an architecture of the space, else NotInSpaceError naming
+        the dimension (membership for ChainSpace.check_arch)."""
+        dims = self.structure(space)[0]
+        if len(values) != len(dims):
+            raise NotInSpaceError(
+                f"space {space.name!r} has {len(dims)} dimensions "
+                f"({', '.join(d.name for d in dims)}); got {len(values)} values "
+                f"{list(values)}")
+        for d, v in zip(dims, values):
+            if v not in d.grid:
+                raise NotInSpaceError(f"value {v} of dimension {d.name!r} is not in space "
+                                      f"{space.name!r}; allowed: {list(d.grid)}")
+        return values
+
     def network_layers(self, space: ChainSpace, values: tuple[int, ...]) -> list[Layer]:
         """Every layer of the architecture with these dimension values, the tail included."""
         dims, slots = self.structure(space)
@@ -425,8 +440,8 @@ def _resolve(ref: str | int | None, value: Mapping[str, int]) -> int:
 
 @lru_cache(maxsize=1024)
 def in_shapes(space: ChainSpace) -> tuple[tuple[int, ...], ...]:
-    """Each slot's input shape but its channels (the widths never change a map's size; a slot
-    that may be left out keeps its input's shape, checked here)."""
+    """Each slot's input shape but its channels, then the network's output map (the widths
+    never change a map's size; a slot that may be left out keeps its input's, checked here)."""
     dims, slots = space.backbone_impl.structure(space)
     smallest = {d.name: d.grid[0] for d in dims}
     shapes, shape = [], tuple(space.input_shape)
@@ -455,7 +470,7 @@ def in_shapes(space: ChainSpace) -> tuple[tuple[int, ...], ...]:
                     "'same' padding")
             if v == len(slot.options) - 1:
                 shape = (1, *out[1:]) if len(out) == 3 else out
-    return tuple(shapes)
+    return tuple(shapes) + (shape[1:],)
 
 
 def _with_expansion(pos: Position, slot: Slot, value: Mapping[str, int]) -> Position:
@@ -493,19 +508,9 @@ def tail_layers(space: ChainSpace, c_last: int) -> tuple[Layer, ...]:
     """Global average pooling (for a feature map) and the classifier, by the last width."""
     if space.num_classes == 0:
         return ()
-    _, slots = space.backbone_impl.structure(space)
-    last = len(slots) - 1
-    hw = in_shapes(space)[last] if len(slots) else ()
-    # the last slot's output map: built once on one channel per width
-    probe = next(p for p in slots[last].options if p is not None)
-    kind = BLOCK_KINDS.get(probe.block)
-    in_shape = (1, *hw) if slots[last].inp is not None else tuple(space.input_shape)
-    smallest = {d.name: d.grid[0] for d in space.backbone_impl.structure(space)[0]}
-    shape = kind.ops(_with_expansion(probe, slots[last], smallest), in_shape, c_last)[-1]\
-        .out_shape
-    ops = [global_avg_pool(shape)] if len(shape) == 3 else []
-    ops.append(linear(c_last if len(shape) == 3 else math.prod(shape), space.num_classes,
-                      bias=True, activation=None))
+    hw = in_shapes(space)[-1]   # the last layer's output map (none after a dense layer)
+    ops = [global_avg_pool((c_last, *hw))] if hw else []
+    ops.append(linear(c_last, space.num_classes, bias=True, activation=None))
     return (Layer("classifier", "head", tuple(ops), searched=False),)
 
 
