@@ -48,33 +48,24 @@ def network_ram(layers: Sequence[Layer], input_size: int, options: CostOptions) 
     if options.ram_model == "tflm":
         from .planner import greedy_plan
 
+        from .tflm import layer_arena_parts
+
         sizes, life = network_tensors(layers, options)
-        return tflm_arena(greedy_plan(list(zip(sizes, *zip(*life)))), layers, options)
+        floor, persistent = arena_from_parts(
+            [layer_arena_parts(layer, options.dtype, i == 0) for i, layer in enumerate(layers)],
+            options)
+        return max(greedy_plan(list(zip(sizes, *zip(*life)))), floor) + persistent
     if options.ram_model == "ops":
         return max(layer_peak(layer, options, first=i == 0) for i, layer in enumerate(layers))
     searched = [layer.outputs for layer in layers if layer.searched]
     return ram_bytes(searched, input_size, options)
 
 
-def tflm_arena(plan: int, layers: Sequence[Layer], options: CostOptions) -> int:
-    """TFLM's smallest arena given the replayed ``plan``: the larger of the plan and the
-    Prepare-time peak, plus the persistent part."""
-    floor, persistent = tflm_arena_parts(layers, options)
-    return max(plan, floor) + persistent
-
-
-def tflm_arena_parts(layers: Sequence[Layer], options: CostOptions) -> tuple[int, int]:
-    """(Prepare-time peak, persistent bytes) of a network, fixed parts included: both are
-    linear in the layers' features, so they are summed per layer (cached), exactly."""
-    from .tflm import layer_arena_parts
-
-    return arena_from_parts([layer_arena_parts(layer, options.dtype, i == 0)
-                             for i, layer in enumerate(layers)], options)
-
-
 def arena_from_parts(parts: Sequence[tuple[int, int]], options: CostOptions
                      ) -> tuple[int, int]:
-    """(Prepare-time peak, persistent bytes) from the layers' :func:`layer_arena_parts`."""
+    """(Prepare-time peak, persistent bytes) of a network, fixed parts included, from its
+    layers' :func:`~.tflm.layer_arena_parts`: both are linear in the features, so a network's
+    are its layers' sums, exactly."""
     from .tflm import fixed_persistent_bytes, prepare_bytes
 
     return prepare_bytes(Counter(), options.dtype) + sum(a for a, _ in parts), \

@@ -58,7 +58,6 @@ class _Factor:
     ram: np.ndarray                 # the slot's RAM term (see _ram_term)
     out: np.ndarray                 # output bytes (Eq. 4's buffer), 0 when left out
     present: np.ndarray             # bool
-    log2w: np.ndarray               # Eq. 6's log2(omega), 0 when left out
     searched: bool = True
 
     def at(self, table: np.ndarray, pos: np.ndarray, upto: int) -> np.ndarray:
@@ -116,7 +115,6 @@ def factors(space: ChainSpace, options: CostOptions) -> list[_Factor]:
         shape = tuple(len(dims[index[n]].grid) for n in names)
         t = {k: np.zeros(shape, np.int64) for k in ("rom", "flops", "ram", "out")}
         present = np.zeros(shape, bool)
-        log2w = np.zeros(shape, np.float64)
         for pos in np.ndindex(*shape):
             values = tuple(dims[index[n]].grid[p] for n, p in zip(names, pos))
             layer = slot_layer(space, j, values)
@@ -127,9 +125,8 @@ def factors(space: ChainSpace, options: CostOptions) -> list[_Factor]:
             t["flops"][pos] = layer_flops(layer, options)
             t["ram"][pos] = _ram_term(layer, options, j == 0)
             t["out"][pos] = options.activation_bytes * layer.outputs
-            log2w[pos] = layer.log2_width
         out.append(_Factor(slot.name, tuple(index[n] for n in names), t["rom"], t["flops"],
-                           t["ram"], t["out"], present, log2w))
+                           t["ram"], t["out"], present))
     last = slots[-1].width
     scope = (index[last],) if isinstance(last, str) else ()
     grid = dims[index[last]].grid if isinstance(last, str) else (last,)
@@ -146,7 +143,7 @@ def factors(space: ChainSpace, options: CostOptions) -> list[_Factor]:
         rom, flops, ram = rom.reshape(()), flops.reshape(()), ram.reshape(())
     zeros = np.zeros_like(rom)
     out.append(_Factor("classifier", scope, rom, flops, ram, zeros, zeros > 0,
-                       zeros.astype(float), searched=False))
+                       searched=False))
     return out
 
 
