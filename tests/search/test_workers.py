@@ -77,11 +77,16 @@ def _kill_one_mid_trial(procs, url, study, timeout=60.0, most_complete=None):
     re-enqueue the killed trial while fewer than K hold a place (killed later, e.g. when a
     slow storage makes the polls late, the retry rightly comes out surplus: K were trained
     without it)."""
+    from entronas.search.adapters.storage import open_storage
+
     pids = {p.pid: p for p in procs}
+    storage = open_storage(url, heartbeat=False)   # once: reopening it per poll on a
+    loaded = None                                  # database server missed the fresh trials
     t0 = time.time()
     while time.time() - t0 < timeout:
         try:
-            trials = _trials(url, study)
+            loaded = loaded or optuna.load_study(study_name=study, storage=storage)
+            trials = loaded.get_trials(deepcopy=False)
         except KeyError:  # the workers are still reducing the space
             trials = []
         done = sum(t.state.name == "COMPLETE" for t in trials)
