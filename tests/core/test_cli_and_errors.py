@@ -212,6 +212,19 @@ def test_huge_set_saves_its_dag_or_its_definition_and_samples(tmp_path, capsys):
         FeasibleTree.load(g)
 
 
+def test_sample_clusters_flag_is_the_one_its_error_names(tmp_path, capsys):
+    """`sample` takes --n-clusters (as `search` does; --clusters stays an alias), so the
+    k-means check's message, which names --n-clusters, names a flag the command has."""
+    f = tmp_path / "e.tree"
+    assert run(capsys, "reduce", "mlp-example", "-t", "stm32g071", "--out", str(f))[0] == 0
+    rc, _, err = run(capsys, "sample", str(f), "--n-clusters", "0")
+    assert rc == 2 and "--n-clusters" in err and len(err.strip().splitlines()) == 1
+    for flag in ("--n-clusters", "--clusters"):
+        rc, out, err = run(capsys, "sample", str(f), "-n", "2", "--json", flag, "3")
+        assert rc == 0, err
+        assert len(out.splitlines()) == 2
+
+
 def test_cost_conventions_from_the_cli(capsys):
     """paper and tflm count the same budgets differently; every line names its convention."""
     demo = ["reduce", "mlp-digits", "-t", "stm32g071", "--rom", "24KiB", "--ram", "640B",

@@ -178,7 +178,8 @@ def reduce_cmd(space: str, method: str, out: str | None, as_json: bool, **kw: An
 @click.option("--strategy", type=click.Choice(["entropy", "uniform"]), default="entropy",
               show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--clusters", type=int, default=100, show_default=True, help="k-means clusters.")
+@click.option("--n-clusters", "--clusters", "clusters", type=int, default=100, show_default=True,
+              help="k-means clusters (the same flag as `entronas search --n-clusters`).")
 @click.option("--p", "p", type=float, default=0.5, show_default=True, help="Eq. 7 parameter.")
 @click.option("--replace", is_flag=True, help="Draw with replacement.")
 @click.option("--output", type=click.Choice(["network", "last_searched"]), default="network",
