@@ -53,6 +53,36 @@ def test_bo_starts_greedy_then_learns_from_scores(small_prepared):
     assert _widths(study)[0] != got[0]
 
 
+def test_bo_lin_finds_a_best_width_inside_the_grid():
+    """lin's per-layer curvature terms: on a two-layer toy set whose score peaks at middle widths
+    (log2 width 4 of 2..7 in both layers), bo proposes the peak once it fits every feature; a
+    model linear in the log widths can only point at a corner of the grid."""
+    from entronas.sampling import surrogate
+    from entronas.sampling.surrogate import SurrogatePolicy
+
+    lw = np.array([(a, b) for a in range(2, 8) for b in range(2, 8)], float)
+    depth = np.full(len(lw), 2.0)
+    costs = lw.sum(1)
+    features = np.column_stack([depth, lw, costs, costs, costs])
+    score = -((lw - 4.0) ** 2).sum(1)
+    peak = int(np.argmax(score))
+
+    def run(curvature: bool) -> int:
+        surrogate.LIN_WIDTH_CURVATURE = curvature
+        try:
+            pol = SurrogatePolicy(features, np.zeros(len(lw), int), macs=costs,
+                                  log_widths=lw, seed=0)
+            rng = np.random.default_rng(0)
+            # the tried networks: the grid's border (20 > LIN_ALL_FEATURES_AFTER), not the peak
+            tried = [i for i, (a, b) in enumerate(lw) if {a, b} & {2.0, 7.0}]
+            return pol.suggest(rng, set(tried), [(i, float(score[i])) for i in tried])
+        finally:
+            surrogate.LIN_WIDTH_CURVATURE = True
+
+    assert run(True) == peak
+    assert run(False) != peak
+
+
 def test_bo_settings_are_checked_before_any_work():
     from entronas.search.config import SearchConfig
     from entronas.search.errors import SearchError

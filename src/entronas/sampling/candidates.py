@@ -50,13 +50,14 @@ def _greedy(c: "Candidates", cost: str = "macs") -> Any:
 
 def _bo(c: "Candidates", model: str = DEFAULT_MODEL, n_startup: int = DEFAULT_N_STARTUP,
         start: str = DEFAULT_START, gamma: float = 0.25, p: float = 0.5, seed: int = 0) -> Any:
-    from .features import CHOICE_COLUMNS, SUMMARY_COLUMNS
+    from .features import CHOICE_COLUMNS, SUMMARY_COLUMNS, WIDTH_COLUMNS
     from .surrogate import SurrogatePolicy
 
     f = c.features()
     return SurrogatePolicy(f, c.clusters.labels_, model=model, n_startup=n_startup,
                            start=start, gamma=gamma, p=p, choices=f[:, CHOICE_COLUMNS],
-                           summary=f[:, SUMMARY_COLUMNS], macs=c.costs()["macs"], seed=seed)
+                           summary=f[:, SUMMARY_COLUMNS], macs=c.costs()["macs"],
+                           log_widths=f[:, WIDTH_COLUMNS], seed=seed)
 
 
 def _read_file(path: str | os.PathLike) -> tuple[bytes, dict[str, Any], list[np.ndarray]]:

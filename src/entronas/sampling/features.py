@@ -58,6 +58,8 @@ def member_costs(space: Any, widths: list[tuple[int, ...]]) -> dict[str, np.ndar
 #: columns of :func:`feature_matrix` that summarise a network whatever its depth: depth,
 #: entropy, log2 MACs, log2 parameters (the linear surrogate's inputs)
 SUMMARY_COLUMNS = [0, -3, -2, -1]
+#: columns of every layer's log2 width (0 beyond the depth)
+WIDTH_COLUMNS = slice(1, -3)
 #: columns of the discrete choices: depth and every layer's log2 width (TPE-style densities)
 CHOICE_COLUMNS = slice(0, -3)
 

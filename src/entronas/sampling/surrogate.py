@@ -12,7 +12,8 @@ Surrogates (picked by measurement on complete tables, ``benchmarks/bench_strateg
 
 * ``"lin"`` (default): Bayesian linear regression (scikit-learn's ``BayesianRidge``) on four
   standardised summary features (depth, Eq. 6 entropy, log2 MACs, log2 parameters), and on
-  every feature (each layer's log width too) from 10 trials on; expected improvement over the
+  every feature (each layer's log width too, and its square about the mean log width, so a
+  layer can have a best width inside its grid) from 10 trials on; expected improvement over the
   best posterior mean of the tried candidates (plug-in EI: the noisy best score would chase
   lucky seeds). Four coefficients are learnable from a handful of trials, which is the regime
   a search of 10-100 trained networks lives in.
@@ -53,6 +54,11 @@ DEFAULT_START = "greedy"
 #: from this many trials on (measured: at k = 40 higher on all 6 cells of mlp_digits and
 #: dscnn_digits than summary features throughout, by 0.0001-0.0012)
 LIN_ALL_FEATURES_AFTER = 10
+#: lin's "every feature" set includes each layer's squared centred log width (measured on the 9
+#: cells of bench_strategies, 100 runs each, k = 40: higher on 4 cells by 0.0001-0.0016, the
+#: largest on dscnn_digits 16 KiB / 12 KiB, whose best networks have middle widths; lower on 2
+#: by 0.0003 and 0.0012; k = 10 unchanged by construction)
+LIN_WIDTH_CURVATURE = True
 
 
 class SurrogatePolicy:
@@ -64,7 +70,7 @@ class SurrogatePolicy:
                  n_startup: int = DEFAULT_N_STARTUP, start: str = DEFAULT_START,
                  gamma: float = 0.25, p: float = 0.5, choices: np.ndarray | None = None,
                  summary: np.ndarray | None = None, macs: np.ndarray | None = None,
-                 seed: int = 0) -> None:
+                 log_widths: np.ndarray | None = None, seed: int = 0) -> None:
         self.model = check_choice(model, "model", "the bo strategy (--model)", MODELS)
         self.start = check_choice(start, "start", "the bo strategy", STARTS)
         self.n_startup = check_number(n_startup, "n_startup", "the bo strategy", lo=1,
@@ -74,6 +80,8 @@ class SurrogatePolicy:
         self.features = np.asarray(features, np.float64)
         self.choices = self.features if choices is None else np.asarray(choices)
         self.summary = self.features if summary is None else np.asarray(summary, np.float64)
+        #: (N, D) log2 width of each layer, 0 beyond a network's depth (lin's curvature terms)
+        self.log_widths = None if log_widths is None else np.asarray(log_widths, np.float64)
         self.n = len(self.features)
         if self.start == "greedy" and macs is None:
             raise ValueError("the bo strategy's greedy start needs the candidates' MACs (macs=)")
@@ -113,6 +121,8 @@ class SurrogatePolicy:
         which = "all" if len(y) >= LIN_ALL_FEATURES_AFTER else "summary"
         if which not in self._x_std:
             x = self.features if which == "all" else self.summary
+            if which == "all" and LIN_WIDTH_CURVATURE and self.log_widths is not None:
+                x = np.column_stack([x, _width_curvature(self.log_widths, self.features[:, 0])])
             self._x_std[which] = (x - x.mean(0)) / (x.std(0) + 1e-9)
         x = self._x_std[which]
         model = linear.BayesianRidge().fit(x[idx], y)
@@ -163,6 +173,14 @@ class SurrogatePolicy:
             gp.fit(x[idx], y)
         mean, std = gp.predict(x, return_std=True)
         return _expected_improvement(mean, std, y.max())
+
+
+def _width_curvature(log_widths: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """Each present layer's squared log width about the mean of all present log widths (0 for
+    a layer beyond the network's depth): with the linear terms, a concave fit per layer."""
+    present = np.arange(log_widths.shape[1])[None, :] < depth[:, None]
+    centre = log_widths[present].mean() if present.any() else 0.0
+    return np.where(present, log_widths - centre, 0.0) ** 2
 
 
 def _expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
