@@ -53,7 +53,7 @@ def test_bo_starts_greedy_then_learns_from_scores(small_prepared):
     assert _widths(study)[0] != got[0]
 
 
-def test_bo_lin_finds_a_best_width_inside_the_grid():
+def test_bo_lin_finds_a_best_width_inside_the_grid(monkeypatch):
     """lin's per-layer curvature terms: on a two-layer toy set whose score peaks at middle widths
     (log2 width 4 of 2..7 in both layers), bo proposes the peak once it fits every feature; a
     model linear in the log widths can only point at a corner of the grid."""
@@ -68,16 +68,13 @@ def test_bo_lin_finds_a_best_width_inside_the_grid():
     peak = int(np.argmax(score))
 
     def run(curvature: bool) -> int:
-        surrogate.LIN_WIDTH_CURVATURE = curvature
-        try:
-            pol = SurrogatePolicy(features, np.zeros(len(lw), int), macs=costs,
-                                  log_widths=lw, seed=0)
-            rng = np.random.default_rng(0)
-            # the tried networks: the grid's border (20 > LIN_ALL_FEATURES_AFTER), not the peak
-            tried = [i for i, (a, b) in enumerate(lw) if {a, b} & {2.0, 7.0}]
-            return pol.suggest(rng, set(tried), [(i, float(score[i])) for i in tried])
-        finally:
-            surrogate.LIN_WIDTH_CURVATURE = True
+        monkeypatch.setattr(surrogate, "LIN_WIDTH_CURVATURE", curvature)
+        pol = SurrogatePolicy(features, np.zeros(len(lw), int), macs=costs, log_widths=lw,
+                              seed=0)
+        # the tried networks: the grid's border (20 > LIN_ALL_FEATURES_AFTER), not the peak
+        tried = [i for i, (a, b) in enumerate(lw) if {a, b} & {2.0, 7.0}]
+        return pol.suggest(np.random.default_rng(0), set(tried),
+                           [(i, float(score[i])) for i in tried])
 
     assert run(True) == peak
     assert run(False) != peak
