@@ -89,12 +89,18 @@ def main(argv: list[str] | None = None) -> dict[str, list[str]] | list[str]:
                     "bo:model=tpe,n_startup=3,startup=entropy",
                     "bo:model=tpe,n_startup=1,startup=greedy",
                     "bo:model=rf,n_startup=3,startup=entropy"]
+        t0 = time.perf_counter()
         for table, space, label, budget in cells_todo:
             res = run_cell(table, space, budget, variants, args.reps, args.k, args.jobs)
+            by = {c.strategy: c for c in res.curves}
             for kk in (10, 40):
-                cells_ = ", ".join(f"{c.strategy[3:]} {c.at(kk)[0]:.4f}" for c in res.curves)
-                rows.append(f"| {table} | {label} | {kk} | {cells_} |")
+                cols = " | ".join(f"{by[v].at(kk)[0]:.4f}" for v in variants)
+                rows.append(f"| {table.removesuffix('.csv')} | {label} | {kk} | {cols} |")
                 print(rows[-1], flush=True)
+        rows.append(f"| *{args.reps} runs per variant and cell, k <= {args.k}; {machine()}; "
+                    f"{time.perf_counter() - t0:.0f} s* |" + " |" * (2 + len(variants)))
+        print(rows[-1], flush=True)
+        write_rows("strategies-select", rows)  # the README's "how bo was chosen" table
         return rows
     blocks: dict[str, list[str]] = {}
     for table in dict.fromkeys(c[0] for c in cells_todo):
