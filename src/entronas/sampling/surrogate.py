@@ -90,6 +90,7 @@ class SurrogatePolicy:
         self.seed = int(seed)
         self._startup = EntropyPolicy(labels, p=p)
         self._x_std: dict[str, np.ndarray] = {}
+        self._buffers: tuple[np.ndarray, np.ndarray] | None = None   # lin's posterior scratch
 
     def suggest(self, rng: np.random.Generator | int | None, taken: Collection[int] = (),
                 history: Sequence[tuple[int, float]] | None = None) -> int | None:
@@ -123,10 +124,13 @@ class SurrogatePolicy:
             x = self.features if which == "all" else self.summary
             if which == "all" and LIN_WIDTH_CURVATURE and self.log_widths is not None:
                 x = np.column_stack([x, _width_curvature(self.log_widths, self.features[:, 0])])
-            self._x_std[which] = (x - x.mean(0)) / (x.std(0) + 1e-9)
+            # C order: the posterior's scratch buffers are C arrays
+            self._x_std[which] = np.ascontiguousarray((x - x.mean(0)) / (x.std(0) + 1e-9))
         x = self._x_std[which]
+        if self._buffers is None or self._buffers[0].shape != x.shape:
+            self._buffers = (np.empty(x.shape), np.empty(x.shape))
         model = linear.BayesianRidge().fit(x[idx], y)
-        mean, std = model.predict(x, return_std=True)
+        mean, std = _ridge_posterior(model, x, self._buffers)
         return _expected_improvement(mean, std, float(mean[idx].max()))
 
     def _tpe(self, idx: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -183,9 +187,31 @@ def _width_curvature(log_widths: np.ndarray, depth: np.ndarray) -> np.ndarray:
     return np.where(present, log_widths - centre, 0.0) ** 2
 
 
+def _ridge_posterior(model, x: np.ndarray, buffers: tuple[np.ndarray, np.ndarray] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """``BayesianRidge.predict(x, return_std=True)``: the same arithmetic, without its input
+    checks and, given ``buffers`` (two arrays shaped like ``x``), without allocating two
+    candidates-by-features temporaries per trial (measured: with those, predicting every
+    candidate took 2-3x the arithmetic's time). Bit for bit the library's
+    (``tests/search/test_strategies.py``)."""
+    mean = x @ model.coef_ + model.intercept_
+    x = np.ascontiguousarray(x)
+    xc, tmp = buffers if buffers is not None else (np.empty(x.shape), np.empty(x.shape))
+    np.subtract(x, model.X_offset_, out=xc)
+    np.dot(xc, model.sigma_, out=tmp)
+    np.multiply(tmp, xc, out=tmp)
+    return mean, np.sqrt(tmp.sum(axis=1) + 1.0 / model.alpha_)
+
+
+#: sqrt(2 pi), as scipy.stats.norm.pdf divides by it
+_SQRT_2PI = math.sqrt(2 * math.pi)
+
+
 def _expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
-    from scipy.stats import norm
+    """EI of a normal posterior; ``scipy.special.ndtr`` and the density written out are
+    ``scipy.stats.norm.cdf`` / ``.pdf`` without their per-call argument handling."""
+    from scipy.special import ndtr
 
     std = np.maximum(std, 1e-12)
     z = (mean - best) / std
-    return (mean - best) * norm.cdf(z) + std * norm.pdf(z)
+    return (mean - best) * ndtr(z) + std * (np.exp(-z**2 / 2.0) / _SQRT_2PI)
