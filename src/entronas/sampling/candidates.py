@@ -37,7 +37,7 @@ from ..proxy.distribution import DistributionUnavailable
 from ..proxy.entropy import (entropies, entropy, entropy_tables, position_entropies,
                              tree_entropies)
 from .entropy import DistributionEntropyPolicy, EntropyPolicy
-from .growing import GrowingSet
+from .growing import AppendOnlySet, GrowingSet
 from .surrogate import DEFAULT_MODEL, DEFAULT_N_STARTUP, DEFAULT_START
 from .uniform import UniformPolicy
 
@@ -163,7 +163,7 @@ class Candidates:
         if self.indices is not None:
             self._pos = {int(g): k for k, g in enumerate(self.indices)}
         self._taken = GrowingSet()   # what positions() has mapped so far
-        self._taken_pos: set[int] = set()
+        self._taken_pos = AppendOnlySet()
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -278,9 +278,9 @@ class Candidates:
             return taken
         new, reset = self._taken.update(taken)
         if reset:
-            self._taken_pos = set()
+            self._taken_pos = AppendOnlySet()
         self._taken_pos |= {self._pos[g] for g in new if g in self._pos}
-        return set(self._taken_pos)
+        return self._taken_pos   # live and append-only: the policies read what is new
 
     def widths(self, index: int) -> tuple[int, ...]:
         return tuple(int(w) for w in self.feasible.widths_of([int(index)])[0])

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..._core.rng import derive_seed
 from ...sampling.candidates import Candidates
+from ...sampling.growing import AppendOnlySet
 from ..errors import StudyMismatchError
 from ..params import arch_from_params, value_for
 from ._optuna import optuna
@@ -49,7 +50,7 @@ def tag_worker(study: Any, trial: Any) -> None:
 class _TakenSet(Derived):
     def __init__(self) -> None:
         super().__init__()
-        self.indices: set[int] = set()
+        self.indices = AppendOnlySet()   # handed out as is while no other trial runs
 
 
 class _History(Derived):
@@ -92,12 +93,12 @@ class _FeasibleSetSampler(optuna.samplers.BaseSampler):
             idx = self._index_of_trial(t)
             if idx is not None:
                 done.indices.add(idx)
-        out = set(done.indices)
-        for t in led.running():
-            idx = self._index_of_trial(t)
-            if idx is not None:
-                out.add(idx)
-        return out
+        running = {i for i in map(self._index_of_trial, led.running()) if i is not None}
+        if running <= done.indices:
+            # the live set (callers only read it): policies then take what is new by
+            # position in its log instead of comparing whole sets (constant cost per trial)
+            return done.indices
+        return done.indices | running
 
     def _index_of_trial(self, t: Any) -> int | None:
         if t.user_attrs.get("status") == "surplus":
