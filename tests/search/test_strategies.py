@@ -95,10 +95,11 @@ def test_bo_lin_posterior_and_ei_are_sklearn_and_scipy_bit_for_bit():
     x = rng.normal(size=(2000, 9)) * rng.uniform(0.1, 10, 9) + rng.normal(size=9)
     tried = rng.choice(len(x), 60, replace=False)
     model = BayesianRidge().fit(x[tried], x[tried] @ rng.normal(size=9) + rng.normal(size=60))
-    ref_mean, ref_std = model.predict(x, return_std=True)
     buffers = (np.full_like(x, np.nan), np.full_like(x, np.nan))   # reused scratch, dirty
-    for scratch in (None, buffers, buffers):
-        mean, std = _ridge_posterior(model, x, scratch)
+    strided = np.asfortranarray(x)   # the summary features are a strided array
+    for points, scratch in ((x, None), (x, buffers), (x, buffers), (strided, buffers)):
+        ref_mean, ref_std = model.predict(points, return_std=True)
+        mean, std = _ridge_posterior(model, points, scratch)
         assert np.array_equal(mean, ref_mean) and np.array_equal(std, ref_std)
     best = float(mean[tried].max())
     s = np.maximum(std, 1e-12)

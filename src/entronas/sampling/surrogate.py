@@ -124,8 +124,7 @@ class SurrogatePolicy:
             x = self.features if which == "all" else self.summary
             if which == "all" and LIN_WIDTH_CURVATURE and self.log_widths is not None:
                 x = np.column_stack([x, _width_curvature(self.log_widths, self.features[:, 0])])
-            # C order: the posterior's scratch buffers are C arrays
-            self._x_std[which] = np.ascontiguousarray((x - x.mean(0)) / (x.std(0) + 1e-9))
+            self._x_std[which] = (x - x.mean(0)) / (x.std(0) + 1e-9)
         x = self._x_std[which]
         if self._buffers is None or self._buffers[0].shape != x.shape:
             self._buffers = (np.empty(x.shape), np.empty(x.shape))
@@ -195,8 +194,11 @@ def _ridge_posterior(model, x: np.ndarray, buffers: tuple[np.ndarray, np.ndarray
     candidate took 2-3x the arithmetic's time). Bit for bit the library's
     (``tests/search/test_strategies.py``)."""
     mean = x @ model.coef_ + model.intercept_
-    x = np.ascontiguousarray(x)
-    xc, tmp = buffers if buffers is not None else (np.empty(x.shape), np.empty(x.shape))
+    if buffers is None or not x.flags.c_contiguous:
+        # the library's own expression (a strided x rounds differently in a C buffer)
+        xc = x - model.X_offset_
+        return mean, np.sqrt((np.dot(xc, model.sigma_) * xc).sum(axis=1) + 1.0 / model.alpha_)
+    xc, tmp = buffers
     np.subtract(x, model.X_offset_, out=xc)
     np.dot(xc, model.sigma_, out=tmp)
     np.multiply(tmp, xc, out=tmp)
