@@ -57,6 +57,26 @@ def test_geometric_probabilities_truncated_and_renormalised():
     assert q[1] / q[2] == pytest.approx(2) and q[2] / q[4] == pytest.approx(4)
 
 
+@pytest.mark.parametrize("p", [0.5, 0.1, 0.9, 1.0])
+def test_cached_cluster_draw_is_rng_choice_with_eq7(p):
+    """The policies draw Eq. 7's cluster from a kept cumulative distribution; it must be the
+    cluster ``rng.choice(n, p=...)`` gives from the same stream, as clusters run out."""
+    from entronas.sampling.entropy import ClusterDraw
+
+    n = 12
+    draw, ours, theirs = ClusterDraw(n, p), np.random.default_rng(7), np.random.default_rng(7)
+    mask_rng = np.random.default_rng(0)
+    open_ = np.ones(n, bool)
+    for step in range(3000):
+        if step % 50 == 49:                     # a cluster runs out now and then; reopen later
+            open_[mask_rng.integers(n)] = mask_rng.random() < 0.3
+        probs = geometric_probabilities(n, p, open_)   # p = 1: cluster 0 or nothing
+        want = int(theirs.choice(n, p=probs)) if probs.sum() > 0 else None
+        assert draw(ours, open_) == want
+    assert ours.random() == theirs.random()      # the streams stayed in step
+    assert draw(ours, np.zeros(n, bool)) is None
+
+
 def test_cluster_frequencies_follow_eq7_chi_square():
     labels = np.repeat(np.arange(6), [50, 40, 30, 30, 20, 10])
     s = EntropyPolicy(labels, p=0.5)

@@ -33,6 +33,33 @@ def geometric_probabilities(n_clusters: int, p: float = 0.5,
     return w / w.sum()
 
 
+class ClusterDraw:
+    """Eq. 7's cluster draw over the clusters with members left, as
+    ``rng.choice(n, p=geometric_probabilities(n, p, open))`` draws it (the same uniform, the
+    same cumulative sums: the same cluster), with the distribution kept until a cluster runs
+    out instead of rebuilt and re-checked on every draw (measured: half the cost of an exact
+    draw on a counted set)."""
+
+    def __init__(self, n_clusters: int, p: float) -> None:
+        self.n_clusters, self.p = n_clusters, p
+        self._open: np.ndarray | None = None
+        self._cdf = np.zeros(0)
+
+    def __call__(self, rng: np.random.Generator, open_: np.ndarray) -> int | None:
+        """A cluster among ``open_`` (bool per cluster), None when none is open."""
+        if self._open is None or not np.array_equal(open_, self._open):
+            self._open = open_.copy()
+            probs = geometric_probabilities(self.n_clusters, self.p, open_)
+            self._cdf = probs.cumsum()
+            if probs.sum() == 0:
+                self._cdf = np.zeros(0)
+            else:
+                self._cdf /= self._cdf[-1]
+        if not len(self._cdf):
+            return None
+        return int(self._cdf.searchsorted(rng.random(), side="right"))
+
+
 class EntropyPolicy:
     """Draw candidate indices by entropy cluster (the pure policy; the Optuna sampler that
     uses it is :class:`entronas.search.adapters.EntropySampler`).
@@ -52,6 +79,7 @@ class EntropyPolicy:
         self.sizes = np.bincount(labels, minlength=self.n_clusters)
         self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
         self.labels = labels
+        self._cluster = ClusterDraw(self.n_clusters, self.p)
         # what has been taken, kept up to date incrementally (a study's taken set only grows):
         # per-cluster counts and a mask instead of recounting |taken| on every draw
         self._taken = GrowingSet()
@@ -100,10 +128,9 @@ class EntropyPolicy:
 
     def _draw(self, rng: np.random.Generator, taken_set: Collection[int]) -> int | None:
         """Eq. 7's cluster, then a free member of it; the counts are in sync with taken_set."""
-        probs = self._probabilities()
-        if probs.sum() == 0:
+        c = self._cluster(rng, self.sizes - self._used > 0)
+        if c is None:
             return None
-        c = int(rng.choice(self.n_clusters, p=probs))
         members = self.order[self.starts[c]:self.starts[c] + self.sizes[c]]
         for _ in range(64):
             i = int(members[rng.integers(len(members))])
@@ -156,6 +183,7 @@ class DistributionEntropyPolicy:
                                                             minlength=self.n_clusters))])
         self._keys = [order[starts[c]:starts[c + 1]] for c in range(self.n_clusters)]
         self._cum = [np.cumsum(w[k]) for k in self._keys]       # members up to each key
+        self._cluster = ClusterDraw(self.n_clusters, self.p)
         self._offset = np.zeros(len(labels), np.int64)           # rank of a key's first member
         for k, cum in zip(self._keys, self._cum):
             self._offset[k] = cum - w[k]
@@ -196,10 +224,9 @@ class DistributionEntropyPolicy:
 
     def _pick(self, rng: np.random.Generator) -> tuple[int, int] | None:
         """(cluster, rank inside it) of a free member: Eq. 7's cluster, then uniform."""
-        probs = geometric_probabilities(self.n_clusters, self.p, self.sizes - self._used > 0)
-        if probs.sum() == 0:
+        c = self._cluster(rng, self.sizes - self._used > 0)
+        if c is None:
             return None
-        c = int(rng.choice(self.n_clusters, p=probs))
         r = int(rng.integers(int(self.sizes[c] - self._used[c])))
         taken = self._ranks[c]
         rank = r  # the smallest rank with r free ranks below it (least fixpoint: not taken)
