@@ -50,11 +50,8 @@ class ClusterDraw:
         if self._open is None or not np.array_equal(open_, self._open):
             self._open = open_.copy()
             probs = geometric_probabilities(self.n_clusters, self.p, open_)
-            self._cdf = probs.cumsum()
-            if probs.sum() == 0:
-                self._cdf = np.zeros(0)
-            else:
-                self._cdf /= self._cdf[-1]
+            cdf = probs.cumsum()   # rng.choice's own normalisation, so the same cluster
+            self._cdf = cdf / cdf[-1] if probs.sum() > 0 else np.zeros(0)
         if not len(self._cdf):
             return None
         return int(self._cdf.searchsorted(rng.random(), side="right"))
