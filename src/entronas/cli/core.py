@@ -23,10 +23,19 @@ def register(cli: click.Group) -> None:
 
 @click.command()
 @click.option("--pattern", default="*", help="Glob filter on names.")
-def spaces(pattern: str) -> None:
-    """List the built-in search spaces with their |X|."""
+@click.option("--show", "show", metavar="NAME", default=None,
+              help="Print the space file of the preset NAME (copy it to start your own).")
+def spaces(pattern: str, show: str | None) -> None:
+    """List the built-in search spaces with their |X| (each is a space file; --show prints one)."""
     from ..space import DESCRIPTIONS, get_space, list_spaces
+    from ..space.presets import preset_file
 
+    if show is not None:
+        path = preset_file(show)   # an unknown name: one line with a close match
+        if path is None:
+            raise click.UsageError(f"space {show!r} is registered in Python, not a file")
+        click.echo(f"# {path}\n{path.read_text()}", nl=False)
+        return
     click.echo(f"{'space':20} {'depth':>6} {'|X|':>22}  description")
     for name in list_spaces(pattern):
         s = get_space(name)

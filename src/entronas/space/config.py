@@ -30,8 +30,8 @@ from .._core.fileio import read_mapping
 from .base import BACKBONES, ChainSpace, is_int, width_grid
 from .presets import SPACES, get_space
 
-SPACE_KEYS = {"name", "backbone", "preset", "depth", "widths", "layer_widths", "monotone",
-              "input_shape", "num_classes", "options", "blocks", "search"}
+SPACE_KEYS = {"name", "description", "backbone", "preset", "depth", "widths", "layer_widths",
+              "monotone", "input_shape", "num_classes", "options", "blocks", "search"}
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -91,7 +91,16 @@ def _block_widths(blocks: Any, where: str) -> tuple[int, ...]:
 
 
 def space_from_dict(data: dict[str, Any], where: str = "space") -> ChainSpace:
-    """Build a ChainSpace from a config mapping (preset + overrides, or a full definition)."""
+    """Build a ChainSpace from a config mapping (preset + overrides, or a full definition).
+
+    ``description`` is a one-line note for people (`entronas spaces` shows a preset's); it is
+    not part of the space, so it changes no fingerprint.
+    """
+    data = dict(data)
+    description = data.pop("description", "")
+    if not isinstance(description, str) or "\n" in description:
+        raise InvalidSpaceError(f"{where}: description must be one line of text, got "
+                                f"{description!r}")
     if "search" in data:   # named dimensions (entronas.space.dimensions)
         from .dimensions import space_from_search
 

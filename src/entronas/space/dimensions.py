@@ -523,7 +523,8 @@ def dimensions_of(space: ChainSpace) -> tuple[Dimension, ...]:
 def space_from_search(data: Mapping[str, Any], where: str) -> ChainSpace:
     """A :class:`ChainSpace` of backbone ``dimensions`` from a ``[space]`` table with
     ``search`` and ``blocks`` (depth: one per dimension; widths: every width grid joined)."""
-    allowed = {"name", "search", "blocks", "input_shape", "num_classes", "backbone"}
+    allowed = {"name", "description", "search", "blocks", "input_shape", "num_classes",
+               "backbone"}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise InvalidSpaceError(f"{where}: {unknown[0]!r} does not apply to a space with "
