@@ -348,10 +348,35 @@ def test_a_set_too_large_to_list_under_whole_network_ram_is_refused_in_one_line(
 
     space = get_space("ir7-cifar10")
     target = Target("t", rom=10**7, ram=10**7, costs="paper")
-    with pytest.raises(NotCountableError, match=r"more than 100 feasible prefixes at dimension "
-                                                r"'e3', too many to list \(paper float32 "
-                                                r"\(Eq. 4\) looks at whole networks"):
-        reduce_dimensions(space, target, target, CostOptions(), limit=100)
+    said: list[str] = []
+    with pytest.raises(NotCountableError, match=r"needs 256 candidate prefixes at dimension "
+                                                r"'e3', over the listing limit of 100 \(paper "
+                                                r"float32 \(Eq. 4\) looks at whole networks"):
+        reduce_dimensions(space, target, target, CostOptions(), progress=said.append, limit=100)
+    assert said == []   # refused before the listing began (the relaxed DP counted it)
     tree, _ = reduce_dimensions(space, target, Target("t", rom=10**7, ram=None),
                                 CostOptions(), limit=100)   # no RAM budget: a DAG, counted
     assert tree.size == space.size()
+
+
+@SETTINGS
+@given(dimension_spaces())
+def test_the_relaxed_dp_counts_the_prefixes_the_eq4_listing_keeps(problem):
+    """The oversized-listing check: the DP with each layer's RAM term alone against the budget
+    keeps, level by level, exactly as many prefixes as the Eq. 4 listing does."""
+    from entronas.reduce.dimensions import factors, reduce_dimensions
+    from entronas.reduce.dimensions_dag import build, plan
+
+    space, target, options = problem
+    options = CostOptions(ram_model="eq4", bias=options.bias)
+    said: list[str] = []
+    try:
+        reduce_dimensions(space, target, target, options, progress=said.append)
+    except InfeasibleSpaceError:
+        return
+    listed = [int(s.split(": ")[1].split()[0].replace(",", "")) for s in said]
+    fs = factors(space, options)
+    sizes = [len(d.grid) for d in space.backbone_impl.structure(space)[0]]
+    prefixes: list[int] = []
+    build(fs, sizes, plan(fs, target, options, relaxed=True), space.size(), prefixes)
+    assert prefixes[:len(listed)] == listed

@@ -242,16 +242,13 @@ def reduce_dimensions(space: ChainSpace, target: Target, net: Target, options: C
         assert dag.size == total, (dag.size, total)
         return FeasibleTree(space, {n: dag}, {}), info
     info["method"] = "enumerate"
+    _check_listing_size(space, dims, fs, sizes, net, options, limit)
     pos = np.zeros((1, 0), np.int64)
     parents: list[np.ndarray] = []   # per level: each kept prefix's parent prefix
     lasts: list[np.ndarray] = []     # per level: each kept prefix's last grid position
     for k in range(n):
         if len(pos) * sizes[k] > limit:
-            raise NotCountableError(
-                f"X^f of {space.name!r} has more than {limit:,} feasible prefixes at "
-                f"dimension {dims[k].name!r}, too many to list ({options.describe()} looks "
-                "at whole networks, so it is not counted); narrow the grids or tighten the "
-                "budget (the paper convention's --ram-model chain / ops builds it as a DAG)")
+            raise _too_many(space, dims[k].name, len(pos) * sizes[k], options, limit)
         parent = np.repeat(np.arange(len(pos)), sizes[k])
         ext = np.concatenate([pos[parent], np.tile(np.arange(sizes[k]), len(pos))[:, None]],
                              axis=1)
@@ -282,6 +279,35 @@ def reduce_dimensions(space: ChainSpace, target: Target, net: Target, options: C
         mask[parents[n - 1], pos[:, -1]] = True
         dag = DepthDag.from_edges(edges, mask, n)
     return FeasibleTree(space, {n: dag}, {}), info
+
+
+def _too_many(space: ChainSpace, dim: str, candidates: int, options: CostOptions, limit: int
+              ) -> NotCountableError:
+    return NotCountableError(
+        f"X^f of {space.name!r} needs {candidates:,} candidate prefixes at dimension {dim!r}, "
+        f"over the listing limit of {limit:,} ({options.describe()} looks at whole networks, "
+        "so it is not counted); narrow the grids or tighten the budget (the paper "
+        "convention's --ram-model chain / ops builds it as a DAG)")
+
+
+def _check_listing_size(space: ChainSpace, dims, fs: list[_Factor], sizes: list[int],
+                        net: Target, options: CostOptions, limit: int) -> None:
+    """Refuse an oversized listing before it allocates: the relaxed DP (each layer's RAM term
+    alone against the budget) counts the prefixes the listing keeps at every level, exactly,
+    in a fraction of the time (where that DP applies; otherwise the listing checks as it
+    goes)."""
+    relaxed = dag_plan(fs, net, options, relaxed=True)
+    if relaxed is None:
+        return
+    prefixes: list[int] = []
+    if build_dag(fs, sizes, relaxed, space.size(), prefixes) is None:
+        return
+    kept = 1
+    for k in range(len(sizes)):
+        if kept * sizes[k] > limit:
+            raise _too_many(space, dims[k].name, kept * sizes[k], options, limit)
+        if k < len(prefixes):
+            kept = prefixes[k]
 
 
 def _tflm_fits(space: ChainSpace, dims, ext: np.ndarray, keep: np.ndarray, target: Target,

@@ -12,7 +12,8 @@ subtrees. Work and memory follow the classes and the DP tables, not |X^f|.
 
 Applies where every budget is a sum or a per-layer maximum: one additive budget binding (ROM
 or FLOPs), RAM under the ``chain`` or ``ops`` model (or no RAM budget). Eq. 4's buffers with a
-RAM budget and the ``tflm`` replay look at whole networks: those sets are listed instead.
+RAM budget and the ``tflm`` replay look at whole networks: those sets are listed instead, and
+the relaxed DP (each layer's RAM term alone) first says how many prefixes that listing holds.
 """
 
 from __future__ import annotations
@@ -32,11 +33,19 @@ from .tree import DepthDag
 MAX_DP_WORK = 2_000_000_000
 #: classes one level may hold
 MAX_CLASSES = 20_000_000
+#: prefix counts are exact up to this (float sums stay exact far beyond it)
+PREFIX_CAP = 2**40
 
 
-def plan(fs: Sequence[Any], net: Target, options: CostOptions) -> dict | None:
-    """How the DP tracks the budgets (axis, unit, units, RAM masks), None where it cannot."""
-    if net.ram is not None and options.ram_model in ("eq4", "tflm"):
+def plan(fs: Sequence[Any], net: Target, options: CostOptions, *, relaxed: bool = False
+         ) -> dict | None:
+    """How the DP tracks the budgets (axis, unit, units, RAM masks), None where it cannot.
+
+    ``relaxed``: under Eq. 4 with a RAM budget or ``tflm``, each layer's RAM term against the
+    budget alone (a lower bound of the whole network's RAM): the DP then builds a superset
+    whose prefixes are exactly the ones the listing keeps, so its size is known up front.
+    """
+    if net.ram is not None and options.ram_model in ("eq4", "tflm") and not relaxed:
         return None
     binds = [name for name, budget in (("rom", net.rom), ("flops", net.flops))
              if budget is not None and sum(int(getattr(f, name).max(initial=0)) for f in fs)
@@ -108,9 +117,13 @@ def _closing(fs, p, fr: _Frontier, k: int, pos: np.ndarray) -> tuple[np.ndarray,
     return units, ok
 
 
-def build(fs: Sequence[Any], sizes: Sequence[int], p: dict, box: int
-          ) -> tuple[DepthDag | None, int] | None:
-    """(the DAG, its exact size), or None where the DP would be too large."""
+def build(fs: Sequence[Any], sizes: Sequence[int], p: dict, box: int,
+          prefixes: list[int] | None = None) -> tuple[DepthDag | None, int] | None:
+    """(the DAG, its exact size), or None where the DP would be too large.
+
+    ``prefixes``, when given, receives the number of distinct feasible prefixes after each
+    level (capped at :data:`PREFIX_CAP`): the paths into each class, summed.
+    """
     if box >= 2**62:
         return None
     n, R = len(sizes), p["units"]
@@ -142,6 +155,7 @@ def build(fs: Sequence[Any], sizes: Sequence[int], p: dict, box: int
     # forward: one representative per class (frontier state, completions count)
     rep = np.zeros((1, 0), np.int64)
     left = np.array([R0], np.int64)
+    paths = np.ones(1, np.int64)        # prefixes that reach each class (capped)
     edges = []
     for k in range(n):
         if len(rep) * sizes[k] > MAX_CLASSES:
@@ -156,6 +170,8 @@ def build(fs: Sequence[Any], sizes: Sequence[int], p: dict, box: int
         count = np.zeros(len(ext), np.int64)
         count[ok] = S[k + 1][state[ok], rest[ok]]
         ok &= count > 0
+        if prefixes is not None:
+            prefixes.append(min(int(paths[parent[ok]].sum()), PREFIX_CAP))
         if k == n - 1:
             mask = np.zeros((len(rep), sizes[k]), bool)
             mask[parent[ok], ext[ok, -1]] = True
@@ -165,6 +181,9 @@ def build(fs: Sequence[Any], sizes: Sequence[int], p: dict, box: int
         par, ext, state, count, rest = parent[ok], ext[ok], state[ok], count[ok], rest[ok]
         first, cls = _classes([state, count])
         edges.append((par, ext[:, -1], cls))
+        if prefixes is not None:
+            paths = np.minimum(np.bincount(cls, weights=paths[par]),
+                               PREFIX_CAP).astype(np.int64)
         rep, left = ext[first], rest[first]
     raise AssertionError("unreachable")  # pragma: no cover
 
