@@ -351,7 +351,9 @@ def test_a_set_too_large_to_list_under_whole_network_ram_is_refused_in_one_line(
     said: list[str] = []
     with pytest.raises(NotCountableError, match=r"needs 256 candidate prefixes at dimension "
                                                 r"'e3', over the listing limit of 100 \(paper "
-                                                r"float32 \(Eq. 4\) looks at whole networks"):
+                                                r"float32 \(Eq. 4\) looks at whole networks, "
+                                                r"so it is not counted; at most 16,384 "
+                                                r"networks fit\)"):
         reduce_dimensions(space, target, target, CostOptions(), progress=said.append, limit=100)
     assert said == []   # refused before the listing began (the relaxed DP counted it)
     tree, _ = reduce_dimensions(space, target, Target("t", rom=10**7, ram=None),

@@ -281,12 +281,13 @@ def reduce_dimensions(space: ChainSpace, target: Target, net: Target, options: C
     return FeasibleTree(space, {n: dag}, {}), info
 
 
-def _too_many(space: ChainSpace, dim: str, candidates: int, options: CostOptions, limit: int
-              ) -> NotCountableError:
+def _too_many(space: ChainSpace, dim: str, candidates: int, options: CostOptions, limit: int,
+              at_most: int | None = None) -> NotCountableError:
+    bound = "" if at_most is None else f"; at most {at_most:,} networks fit"
     return NotCountableError(
         f"X^f of {space.name!r} needs {candidates:,} candidate prefixes at dimension {dim!r}, "
         f"over the listing limit of {limit:,} ({options.describe()} looks at whole networks, "
-        "so it is not counted); narrow the grids or tighten the budget (the paper "
+        f"so it is not counted{bound}); narrow the grids or tighten the budget (the paper "
         "convention's --ram-model chain / ops builds it as a DAG)")
 
 
@@ -300,12 +301,13 @@ def _check_listing_size(space: ChainSpace, dims, fs: list[_Factor], sizes: list[
     if relaxed is None:
         return
     prefixes: list[int] = []
-    if build_dag(fs, sizes, relaxed, space.size(), prefixes) is None:
+    built = build_dag(fs, sizes, relaxed, space.size(), prefixes)
+    if built is None:
         return
     kept = 1
     for k in range(len(sizes)):
-        if kept * sizes[k] > limit:
-            raise _too_many(space, dims[k].name, kept * sizes[k], options, limit)
+        if kept * sizes[k] > limit:   # the relaxed set's size bounds |X^f| from above
+            raise _too_many(space, dims[k].name, kept * sizes[k], options, limit, built[1])
         if k < len(prefixes):
             kept = prefixes[k]
 
