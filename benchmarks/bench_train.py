@@ -6,7 +6,8 @@ size, same random KWS-shaped data (N x 1 x 49 x 10, 12 classes), same process. T
 is how batches are made: one ``index_select`` on a resident tensor (ours, ``entronas.train``)
 versus ``DataLoader(TensorDataset(...), shuffle=True)`` which indexes and collates sample by
 sample. The last two rows compare ``train()`` with its own earlier loop (per-tensor Adam,
-torch's thread count for every model). The "DS-CNN step" rows time other ways to run the same
+torch's thread count for every model, the global pooling's NCHW gradient, activations not
+in place: :func:`issue12_loop`). The "DS-CNN step" rows time other ways to run the same
 step (NCHW, bfloat16 autocast, ``torch.compile``) against today's. Prints Markdown table rows.
 
     PYTHONPATH=src python benchmarks/bench_train.py [--n 4096] [--epochs 2] [--batch-size 100]
@@ -15,6 +16,7 @@ step (NCHW, bfloat16 autocast, ``torch.compile``) against today's. Prints Markdo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -88,6 +90,21 @@ def dataloader_loop(space, ds: ArrayDataset, epochs: int, batch_size: int,
             opt.step()
             seen += len(xb)
     return seen / (time.perf_counter() - start)
+
+
+@contextlib.contextmanager
+def issue12_loop():
+    """train() as issue 12 measured it, besides fused Adam and threads (its own arguments):
+    the global pooling with autograd's own (NCHW) gradient, activations not in place."""
+    import entronas.models.build as build
+
+    pool, inplace = build.global_avg_pool, build.INPLACE_ACTIVATIONS
+    build.global_avg_pool = lambda x, training: x.mean(dim=(2, 3))
+    build.INPLACE_ACTIVATIONS = False
+    try:
+        yield
+    finally:
+        build.global_avg_pool, build.INPLACE_ACTIVATIONS = pool, inplace
 
 
 def step_alternatives(space, batch_size: int, repeats: int, steps: int = 10) -> list[str]:
@@ -206,19 +223,21 @@ def main() -> None:
                 finally:
                     torch.set_num_threads(prev)
     mlp_ours, mlp_theirs = float(np.median(mlp_ours_runs)), float(np.median(mlp_theirs_runs))
-    # train() against the loop issue 12 measured ("today's loop"): per-tensor Adam and
-    # torch's thread count for every model; same process, alternated, median
+    # train() against the loop issue 12 measured ("today's loop"): per-tensor Adam, torch's
+    # thread count for every model, the pooling's NCHW gradient and activations not in
+    # place; same process, alternated, median
     issue = {"dscnn": ([], []), "mlp": ([], [])}
     for i in range(args.repeats):
         for side in ((0, 1) if i % 2 == 0 else (1, 0)):
             old = dict(fused_adam=False, threads=prev) if side else {}
-            issue["dscnn"][side].append(train(space, WIDTHS, ds, epochs=args.epochs,
-                                              batch_size=args.batch_size, progress=False,
-                                              device="cpu", recalibrate_bn=False,
-                                              **old).samples_per_s)
-            issue["mlp"][side].append(train(mlp, (64, 32), mlp_ds, epochs=3,
-                                            batch_size=args.batch_size, progress=False,
-                                            device="cpu", **old).samples_per_s)
+            with issue12_loop() if side else contextlib.nullcontext():
+                issue["dscnn"][side].append(train(space, WIDTHS, ds, epochs=args.epochs,
+                                                  batch_size=args.batch_size, progress=False,
+                                                  device="cpu", recalibrate_bn=False,
+                                                  **old).samples_per_s)
+                issue["mlp"][side].append(train(mlp, (64, 32), mlp_ds, epochs=3,
+                                                batch_size=args.batch_size, progress=False,
+                                                device="cpu", **old).samples_per_s)
     med = {k: (float(np.median(a)), float(np.median(b))) for k, (a, b) in issue.items()}
     cores = os.cpu_count()
     print(f"<!-- N={args.n}, epochs={args.epochs}, batch={args.batch_size}, median of "

@@ -77,3 +77,34 @@ def test_importing_entronas_parts_does_not_import_torch() -> None:
             "import entronas.train.config; assert 'torch' not in sys.modules, 'torch imported'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("name", sorted(__import__("entronas.space", fromlist=["x"])
+                                         .list_spaces()))
+def test_in_place_activations_give_the_same_gradients(name, monkeypatch) -> None:
+    """ReLU / ReLU6 run in place (one tensor fewer per layer and step): on every preset's
+    deepest, narrowest network, one training step's loss and gradients are bit for bit the
+    ones with out-of-place activations, and autograd finds no overwritten tensor."""
+    import entronas.models.build as build
+
+    space = get_space(name)
+    d = space.depth_max
+    widths = space.check_arch(tuple(space.grid(d, i)[0] for i in range(d)))
+    x = torch.randn(2, *space.input_shape, generator=torch.Generator().manual_seed(0))
+
+    def step(inplace: bool):
+        monkeypatch.setattr(build, "INPLACE_ACTIVATIONS", inplace)
+        torch.manual_seed(0)
+        model = build_model(space, widths).to(memory_format=torch.channels_last) \
+            if len(space.input_shape) == 3 else build_model(space, widths)
+        model.train()
+        loss = model(x).square().mean()
+        loss.backward()
+        return loss.detach(), [p.grad for p in model.parameters()], model
+
+    loss, grads, model = step(True)
+    assert any(getattr(m, "inplace", False) for m in model.modules()) == any(
+        op.activation in ("relu", "relu6") for layer in space.layers(widths) for op in layer.ops)
+    ref_loss, ref_grads, _ = step(False)
+    assert torch.equal(loss, ref_loss)
+    assert all(torch.equal(a, b) for a, b in zip(grads, ref_grads))

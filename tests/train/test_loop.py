@@ -231,3 +231,28 @@ def test_thread_count_is_capped_by_the_cpus_and_quota_the_process_has(tmp_path, 
     monkeypatch.setattr(loop, "CGROUP_CPU_MAX", str(tmp_path / "absent"))
     monkeypatch.setattr(loop.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
     assert loop.machine_threads() is None                    # torch's count already fits
+
+
+def test_global_pooling_gradient_keeps_channels_last_and_trains_bit_identically(blobs,
+                                                                                monkeypatch):
+    """The pooling's gradient reaches the last ReLU channels-last (autograd's own mean hands
+    back NCHW, a 30x slower threshold_backward), and a seeded training run is bit for bit the
+    one with the plain mean; in eval and under no_grad the plain op runs (tracing, export)."""
+    import entronas.models.build as build
+
+    x = torch.randn(4, 6, 5, 3).to(memory_format=torch.channels_last).requires_grad_()
+    seen = []
+    x.register_hook(lambda g: seen.append(g.is_contiguous(memory_format=torch.channels_last)))
+    (build.global_avg_pool(x, True) * torch.arange(6.0)).sum().backward()
+    assert seen == [True]
+    plain = x.detach().clone().requires_grad_()
+    (plain.mean(dim=(2, 3)) * torch.arange(6.0)).sum().backward()
+    assert torch.equal(x.grad, plain.grad)
+    with torch.no_grad():
+        assert build.global_avg_pool(x, True).grad_fn is None
+    assert type(build.global_avg_pool(x, False).grad_fn).__name__ == "MeanBackward1"
+    kw = dict(epochs=2, batch_size=32, progress=False, device="cpu", seed=3)
+    ours = train(DSCNN, (8, 8), blobs, **kw)
+    monkeypatch.setattr(build, "global_avg_pool", lambda x, training: x.mean(dim=(2, 3)))
+    assert same_state(ours.state_dict, train(DSCNN, (8, 8), blobs, **kw).state_dict)
+
