@@ -73,6 +73,8 @@ def dataloader_loop(space, ds: ArrayDataset, epochs: int, batch_size: int,
     """Samples/s of the textbook loop (num_workers=0: 2 cores are busy with the math)."""
     torch.manual_seed(0)
     model = build_model(space, widths)
+    if len(space.input_shape) == 3:   # as train() for convolutional networks
+        model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)   # as train(): batching
     loss_fn = torch.nn.CrossEntropyLoss()                                # is the difference
     loader = DataLoader(TensorDataset(torch.from_numpy(ds.x_train), torch.from_numpy(ds.y_train)),
