@@ -36,9 +36,9 @@ def main() -> None:
                     f"test accuracy {acc:.4f} | {secs:.1f} s | target >= 0.95 in < 60 s |")
         secs, out = run(["search", "-q"], d)
         m = re.search(r"best:.*", out)
+        best = " ".join(m.group(0).split()[1:]).replace("|", "/") if m else "?"
         rows.append(f"| `entronas search` (default: 20 trials x 30 epochs, entropy) | "
-                    f"{' '.join(m.group(0).split()[1:]).replace('|', '/') if m else '?'} | {secs:.1f} s | "
-                    "target <= 5 min |")
+                    f"{best} | {secs:.1f} s | target <= 5 min |")
     rows.append(f"| *{machine()}, warm (installed) environment* | | | |")
     print("\n".join(rows))
     write_rows("e2e", rows)

@@ -13,8 +13,9 @@ class Arch:
     """One candidate network of a chain space.
 
     ``widths[i]`` is M_{i+1} of the paper (layer i+1's output channels / neurons); the depth L is
-    ``len(widths)``. Layers whose width is fixed by the space (e.g. the autoencoder's bottleneck and
-    output layer) still appear in ``widths`` with their fixed value, so depth always equals length.
+    ``len(widths)``. Layers whose width is fixed by the space (e.g. the autoencoder's bottleneck
+    and output layer) still appear in ``widths`` with their fixed value, so depth always equals
+    length.
     """
 
     space: str

@@ -23,7 +23,8 @@ class Registry(Generic[T]):
     def register(self, name: str, obj: T, *, overwrite: bool = False) -> T:
         key = name.lower()
         if key in self._items and not overwrite:
-            warnings.warn(f"{self.kind} {name!r} registered twice; the later one wins", stacklevel=3)
+            warnings.warn(f"{self.kind} {name!r} registered twice; the later one wins",
+                          stacklevel=3)
         self._items[key] = obj
         return obj
 

@@ -63,14 +63,16 @@ def _hz_to_mel_htk(f: np.ndarray | float) -> np.ndarray:
 
 @lru_cache(maxsize=None)
 def mel_matrix_htk(
-    num_mel: int = 40, num_bins: int = 257, sr: int = SAMPLE_RATE, lo: float = 20.0, hi: float = 4000.0
+    num_mel: int = 40, num_bins: int = 257, sr: int = SAMPLE_RATE, lo: float = 20.0,
+    hi: float = 4000.0
 ) -> np.ndarray:
     """``tf.signal.linear_to_mel_weight_matrix`` (float32, shape (num_bins, num_mel))."""
     freqs = np.linspace(0.0, sr / 2.0, num_bins)[1:]
     mel = _hz_to_mel_htk(freqs)[:, None]
     e = np.linspace(_hz_to_mel_htk(lo), _hz_to_mel_htk(hi), num_mel + 2)
     lower, center, upper = e[:-2], e[1:-1], e[2:]
-    w = np.maximum(0.0, np.minimum((mel - lower) / (center - lower), (upper - mel) / (upper - center)))
+    w = np.maximum(0.0, np.minimum((mel - lower) / (center - lower),
+                                   (upper - mel) / (upper - center)))
     w = np.vstack([np.zeros((1, num_mel)), w])  # DC row forced to zero, as in TF
     w = w.astype(np.float32)
     w.setflags(write=False)
@@ -110,12 +112,14 @@ def _mel_to_hz_slaney(m: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=None)
 def mel_matrix_slaney(
-    sr: int = SAMPLE_RATE, n_fft: int = 1024, n_mels: int = 128, fmin: float = 0.0, fmax: float | None = None
+    sr: int = SAMPLE_RATE, n_fft: int = 1024, n_mels: int = 128, fmin: float = 0.0,
+    fmax: float | None = None
 ) -> np.ndarray:
     """``librosa.filters.mel`` defaults (Slaney scale + area norm): shape (n_mels, 1+n_fft//2)."""
     fmax = sr / 2.0 if fmax is None else fmax
     fftfreqs = np.linspace(0.0, sr / 2.0, 1 + n_fft // 2)
-    mel_f = _mel_to_hz_slaney(np.linspace(_hz_to_mel_slaney(fmin), _hz_to_mel_slaney(fmax), n_mels + 2))
+    mel_f = _mel_to_hz_slaney(np.linspace(_hz_to_mel_slaney(fmin), _hz_to_mel_slaney(fmax),
+                                          n_mels + 2))
     fdiff = np.diff(mel_f)
     ramps = mel_f[:, None] - fftfreqs[None, :]
     lower = -ramps[:-2] / fdiff[:-1, None]

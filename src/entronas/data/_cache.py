@@ -114,7 +114,8 @@ class FeatureCache:
     @staticmethod
     def _load_dir(path: Path) -> tuple[dict[str, np.ndarray], dict]:
         meta = json.loads((path / "meta.json").read_text())
-        arrays = {p.stem: np.load(p, mmap_mode="r", allow_pickle=False) for p in path.glob("*.npy")}
+        arrays = {p.stem: np.load(p, mmap_mode="r", allow_pickle=False)
+                  for p in path.glob("*.npy")}
         return arrays, meta
 
     def load(self) -> tuple[dict[str, np.ndarray], dict] | None:

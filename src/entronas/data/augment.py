@@ -79,7 +79,8 @@ def vww_affine(x: "torch.Tensor", g: "torch.Generator") -> "torch.Tensor":
     n = x.shape[0]
     dt = x.dtype if x.is_floating_point() else torch.float32
     ang = _uniform(torch, n, -10.0, 10.0, g, x.device, dt) * (math.pi / 180.0)
-    tx = _uniform(torch, n, -0.05, 0.05, g, x.device, dt) * 2.0  # fraction of width -> [-1,1] units
+    # fraction of width -> [-1, 1] units
+    tx = _uniform(torch, n, -0.05, 0.05, g, x.device, dt) * 2.0
     ty = _uniform(torch, n, -0.05, 0.05, g, x.device, dt) * 2.0
     zx = _uniform(torch, n, 0.9, 1.1, g, x.device, dt)
     zy = _uniform(torch, n, 0.9, 1.1, g, x.device, dt)
@@ -88,7 +89,8 @@ def vww_affine(x: "torch.Tensor", g: "torch.Generator") -> "torch.Tensor":
         [torch.stack([zx * cos, -zy * sin, tx], -1), torch.stack([zx * sin, zy * cos, ty], -1)], 1
     )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    out = F.grid_sample(x.to(dt), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    out = F.grid_sample(x.to(dt), grid, mode="bilinear", padding_mode="border",
+                        align_corners=False)
     return hflip(out.to(x.dtype), g)
 
 

@@ -43,7 +43,8 @@ FILE_MD5: dict[str, str] = {
     "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
 }
 
-LABEL_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+LABEL_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+               "truck"]
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2471, 0.2435, 0.2616)
 
@@ -61,7 +62,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
         if (module, name) not in _ALLOWED:
             raise pickle.UnpicklingError(f"global {module}.{name} is not allowed")
         if module.startswith("numpy") and module.endswith("multiarray"):
-            mod = importlib.import_module("numpy._core.multiarray" if hasattr(np, "_core") else "numpy.core.multiarray")
+            mod = importlib.import_module("numpy._core.multiarray" if hasattr(np, "_core")
+                                          else "numpy.core.multiarray")
         else:
             mod = importlib.import_module(module)
         return getattr(mod, name)
@@ -141,9 +143,11 @@ class Cifar10(DatasetSpec):
             if want is not None and hashlib.md5(blob).hexdigest() != want:
                 raise DatasetError(f"checksum mismatch for {meta_file}; re-download cifar10")
             meta = restricted_load(blob, str(meta_file))
-            names = [n.decode() if isinstance(n, bytes) else str(n) for n in meta.get(b"label_names", names)]
+            names = [n.decode() if isinstance(n, bytes) else str(n)
+                     for n in meta.get(b"label_names", names)]
         if opts["val_fraction"] > 0:
-            tr, va = stratified_split(y_tr, (1 - opts["val_fraction"], opts["val_fraction"]), int(opts["seed"]))
+            tr, va = stratified_split(y_tr, (1 - opts["val_fraction"], opts["val_fraction"]),
+                                      int(opts["seed"]))
         else:
             tr, va = np.arange(len(y_tr)), np.zeros(0, np.int64)
         writer.put("x_train", self._scale(x_tr[tr], opts["normalize"]))
@@ -154,7 +158,8 @@ class Cifar10(DatasetSpec):
         writer.put("y_test", y_te)
         return {
             "class_names": names,
-            "normalize": {"meanstd": {"mean": MEAN, "std": STD}}.get(opts["normalize"], opts["normalize"]),
+            "normalize": {"meanstd": {"mean": MEAN, "std": STD}}.get(opts["normalize"],
+                                                                      opts["normalize"]),
             "counts": {"train": len(tr), "val": len(va), "test": len(y_te)},
         }
 

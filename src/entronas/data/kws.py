@@ -73,7 +73,8 @@ _CHUNK = 2048
 Item = tuple[tuple, int]
 
 
-def which_set(filename: str, validation_percentage: float = 10, testing_percentage: float = 10) -> str:
+def which_set(filename: str, validation_percentage: float = 10,
+              testing_percentage: float = 10) -> str:
     """The Hello-Edge / TF speech_commands hash split of one file name."""
     base = Path(filename).name
     hash_name = re.sub(r"_nohash_.*$", "", base)
@@ -91,7 +92,8 @@ def _find_dir(base: Path, probe: str) -> Path:
         return base
     for p in sorted(base.rglob(probe)):
         return p.parent
-    raise DatasetError(f"no {probe} under {base}; the Speech Commands archive looks incomplete, re-download kws")
+    raise DatasetError(f"no {probe} under {base}; the Speech Commands archive looks incomplete, "
+                       "re-download kws")
 
 
 def _read_list(path: Path) -> set[str]:
@@ -226,7 +228,8 @@ def augment_hello_edge(x: np.ndarray, noises: list[np.ndarray],
     shift = rng.integers(-SHIFT, SHIFT, size=b)
     idx = np.arange(CLIP)[None, :] - shift[:, None]
     valid = (idx >= 0) & (idx < CLIP)
-    x = np.where(valid, np.take_along_axis(x, np.clip(idx, 0, CLIP - 1), axis=1), 0.0).astype(np.float32)
+    x = np.where(valid, np.take_along_axis(x, np.clip(idx, 0, CLIP - 1), axis=1),
+                 0.0).astype(np.float32)
     if noises:
         which = rng.integers(0, len(noises), size=b)
         use = rng.random(b) < NOISE_P
@@ -261,7 +264,8 @@ class KWS(DatasetSpec):
         check_number(opts["seed"], "seed", "kws", lo=0, integer=True)
 
     def build(self, raw, opts, writer) -> dict:
-        train_root = _find_dir(raw / "train" if (raw / "train").is_dir() else raw, "validation_list.txt")
+        train_root = _find_dir(raw / "train" if (raw / "train").is_dir() else raw,
+                               "validation_list.txt")
         if opts["split"] == "mlperf":
             test_base = raw / "test"
             test_root = _find_dir(test_base, "_silence_") if test_base.is_dir() else None
@@ -272,8 +276,10 @@ class KWS(DatasetSpec):
         if scale == "auto":
             scale = "peak" if opts["split"] == "mlperf" else "int16"
         loader = _Loader()
-        noises = [loader.bg(p).astype(np.float32) / np.float32(32768.0) for p in _bg_files(train_root)]
-        aug, copies = opts["augment"], int(opts["augment_copies"]) if opts["augment"] != "none" else 1
+        noises = [loader.bg(p).astype(np.float32) / np.float32(32768.0)
+                  for p in _bg_files(train_root)]
+        aug = opts["augment"]
+        copies = int(opts["augment_copies"]) if opts["augment"] != "none" else 1
         ss = np.random.SeedSequence(int(opts["seed"]))
         total = sum(len(v) for v in splits.values()) + (copies - 1) * len(splits["train"])
         done = 0
@@ -286,7 +292,8 @@ class KWS(DatasetSpec):
             for r in range(reps):
                 rng = np.random.default_rng(ss.spawn(1)[0]) if split == "train" else None
                 literal = None
-                if split == "train" and aug == "mlperf_literal" and noises and rng.random() < NOISE_P:
+                if (split == "train" and aug == "mlperf_literal" and noises
+                        and rng.random() < NOISE_P):
                     literal = np.float32(rng.uniform(0, NOISE_VOL)) * _noise_segment(
                         noises[int(rng.integers(0, len(noises)))], rng
                     )
@@ -308,7 +315,8 @@ class KWS(DatasetSpec):
             "pipeline": opts["split"],
             "waveform_scale": scale,
             "features": "MLPerf MFCC: 30 ms Hann / 20 ms hop, 40 HTK mel 20-4000 Hz, 10 DCT coefs",
-            "augment": {"mode": aug, "copies": copies, "shift_samples": SHIFT if aug == "hello_edge" else 0,
+            "augment": {"mode": aug, "copies": copies,
+                        "shift_samples": SHIFT if aug == "hello_edge" else 0,
                         "noise_p": NOISE_P, "noise_volume": NOISE_VOL, "noise_files": len(noises)},
             "counts": {k: len(v) for k, v in splits.items()},
         }

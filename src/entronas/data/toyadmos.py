@@ -87,7 +87,8 @@ def find_machine_dir(raw: Path) -> Path:
     raise DatasetError(f"no {MACHINE}/train folder under {raw}; re-download toyadmos")
 
 
-def list_files(machine_dir: Path, additional_train: bool) -> tuple[list[Path], list[tuple[Path, int, int]]]:
+def list_files(machine_dir: Path, additional_train: bool
+               ) -> tuple[list[Path], list[tuple[Path, int, int]]]:
     """Train files (sorted) and test (path, label, machine id) in reference order."""
     train = []
     for p in sorted((machine_dir / "train").glob("*.wav")):
@@ -110,7 +111,8 @@ def list_files(machine_dir: Path, additional_train: bool) -> tuple[list[Path], l
 class ToyADMOS(DatasetSpec):
     name = "toyadmos"
     task = "anomaly"
-    description = "ToyADMOS ToyCar (DCASE2020 Task 2 dev + additional train), log-mel 128x5 vectors"
+    description = ("ToyADMOS ToyCar (DCASE2020 Task 2 dev + additional train), log-mel 128x5 "
+                   "vectors")
     licence = "CC BY-NC-SA 4.0 (NTT / Hitachi; non-commercial)"
     input_shape = (N_MELS * FRAMES,)
     num_classes = 0
@@ -124,7 +126,8 @@ class ToyADMOS(DatasetSpec):
         mdir = find_machine_dir(raw)
         train, test = list_files(mdir, bool(opts["additional_train"]))
         if not train:
-            raise DatasetError(f"no normal_id_*.wav training clips in {mdir / 'train'}; re-download toyadmos")
+            raise DatasetError(f"no normal_id_*.wav training clips in {mdir / 'train'}; "
+                               "re-download toyadmos")
         skipped: list[str] = []
         counts = [n_vectors(_num_samples(p)) for p in train]
         total = sum(counts)
@@ -149,7 +152,8 @@ class ToyADMOS(DatasetSpec):
         writer.put("y_train", np.zeros(split_at, np.int64))
         writer.put("y_val", np.zeros(total - split_at, np.int64))
 
-        kept = [(p, lab, mid, n) for (p, lab, mid) in test if (n := n_vectors(_num_samples(p))) > 0]
+        kept = [(p, lab, mid, n) for (p, lab, mid) in test
+                if (n := n_vectors(_num_samples(p))) > 0]
         skipped += [p.name for (p, _, _) in test if p.name not in {k[0].name for k in kept}]
         n_test = sum(k[3] for k in kept)
         x_te = writer.new("x_test", (n_test, N_MELS * FRAMES), np.float32)
@@ -168,10 +172,12 @@ class ToyADMOS(DatasetSpec):
             sys.stderr.write("\n")
         return {
             "machine_type": MACHINE,
-            "features": "log-mel 128 (n_fft 1024, hop 512, Slaney), frames 50:250, 5-frame 640-d vectors, dB",
+            "features": "log-mel 128 (n_fft 1024, hop 512, Slaney), frames 50:250, 5-frame "
+                        "640-d vectors, dB",
             "test_files": [k[0].name for k in kept],
             "skipped_files": skipped,
-            "counts": {"train_files": len(train), "test_files": len(kept), "train_vectors": split_at,
+            "counts": {"train_files": len(train), "test_files": len(kept),
+                       "train_vectors": split_at,
                        "val_vectors": total - split_at, "test_vectors": n_test},
         }
 
@@ -182,12 +188,14 @@ DATASETS.register("toyadmos", ToyADMOS())
 def file_scores(vector_errors: np.ndarray, ds: ArrayDataset) -> np.ndarray:
     """Per-file anomaly score = mean of its vectors' errors (reference order)."""
     if ds.test_groups is None:
-        raise InvalidParameterError(f"dataset {ds.name!r} has no test_groups; it is not an anomaly dataset")
+        raise InvalidParameterError(f"dataset {ds.name!r} has no test_groups; it is not an "
+                                    "anomaly dataset")
     err = np.asarray(vector_errors, dtype=np.float64).reshape(-1)
     fidx = np.asarray(ds.test_groups["file"])
     if err.shape[0] != fidx.shape[0]:
         raise InvalidParameterError(
-            f"vector_errors has {err.shape[0]} entries, expected one per test vector ({fidx.shape[0]})"
+            f"vector_errors has {err.shape[0]} entries, expected one per test vector "
+            f"({fidx.shape[0]})"
         )
     if not np.all(np.isfinite(err)):
         raise InvalidParameterError("vector_errors contains NaN or inf")

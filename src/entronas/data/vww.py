@@ -77,7 +77,8 @@ class VWW(DatasetSpec):
     name = "vww"
     task = "classification"
     description = "Visual Wake Words 96x96 (SiLabs/MLPerf Tiny archive, COCO 2014 derived)"
-    licence = "COCO images under their Flickr licences, annotations CC BY 4.0; archive has no stated licence, do not redistribute"
+    licence = ("COCO images under their Flickr licences, annotations CC BY 4.0; archive has no "
+               "stated licence, do not redistribute")
     input_shape = (3, SIZE, SIZE)
     num_classes = 2
     default_options = {"val_fraction": 0.0, "augment": True}
@@ -107,7 +108,8 @@ class VWW(DatasetSpec):
         return {
             "class_names": list(CLASSES),
             "counts": {k: len(v) for k, v in splits.items()},
-            "split_rule": "per class, sorted files: first 10% test, next val_fraction val, rest train",
+            "split_rule": "per class, sorted files: first 10% test, next val_fraction val, "
+                          "rest train",
         }
 
 

@@ -48,8 +48,9 @@ def _check_supported(space: ChainSpace) -> None:
     for d in space.depths:
         for i in range(d):
             if space.grid(d, i) != space.grid(deep, i):
-                raise InvalidParameterError(f"space {space.name!r}: layer {i + 1} has other widths "
-                                            f"at depth {d}; the supernet needs one grid per layer")
+                raise InvalidParameterError(
+                    f"space {space.name!r}: layer {i + 1} has other widths at depth {d}; the "
+                    "supernet needs one grid per layer")
     if any(space.relation(d, i) is not None for d in space.depths for i in range(1, d)):
         raise InvalidParameterError("the DARTS supernet does not model width rules (monotone "
                                     "widths, widths tied by identity shortcuts); use entropy/"

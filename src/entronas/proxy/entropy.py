@@ -4,7 +4,8 @@ omega_i per layer kind (footnote 8), taken from the layer descriptions:
 * dense layer: omega = M_i;
 * convolution: omega = M_i * K_w * K_h / g_i (a depthwise conv has M_i = g_i, so omega = K_w K_h);
 * a fused layer (depthwise-separable block, ConvMixer block) multiplies the omegas of its
-  convolutions, i.e. contributes the sum of their log2 omegas: log2(9) + log2(M_i) for a 3x3 DS block;
+  convolutions, i.e. contributes the sum of their log2 omegas: log2(9) + log2(M_i) for a 3x3 DS
+  block;
 * pooling contributes nothing. Only the L searched layers enter the sum.
 
 u_L is, by default (``output="network"``), the output size of the network's last layer: the

@@ -48,7 +48,8 @@ class ChainSpace:
         layer_widths: optional explicit grid per layer position (overrides ``widths``).
         monotone: optional rule over consecutive searched widths.
         input_shape: channels-first input of layer 1 (u_0 = its product).
-        num_classes: size of the classifier tail (0: no tail, the last searched layer is the output).
+        num_classes: size of the classifier tail (0: no tail, the last searched layer is the
+            output).
         options: backbone-specific settings as sorted (key, value) pairs.
     """
 
