@@ -96,9 +96,6 @@ class EntropyPolicy:
     def probabilities(self, taken: Collection[int] = ()) -> np.ndarray:
         """P(c) over clusters given the candidates already taken."""
         self._sync(taken)
-        return self._probabilities()
-
-    def _probabilities(self) -> np.ndarray:
         return geometric_probabilities(self.n_clusters, self.p, self.sizes - self._used > 0)
 
     def suggest(self, rng: np.random.Generator | int | None,

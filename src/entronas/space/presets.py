@@ -39,10 +39,10 @@ def register_space(name: str, description: str) -> Callable:
 
 
 @lru_cache(maxsize=None)
-def _load_preset(filename: str) -> ChainSpace:
+def _load_preset(path: Path) -> ChainSpace:
     from .config import load_space_file
 
-    space, _ = load_space_file(str(PRESET_DIR / filename))
+    space, _ = load_space_file(path)
     return space
 
 
@@ -57,7 +57,7 @@ class PresetFile:
         return Path(str(PRESET_DIR / self.filename))
 
     def __call__(self, **overrides: Any) -> ChainSpace:
-        space = _load_preset(self.filename)
+        space = _load_preset(self.path)
         return space.with_options(**overrides) if overrides else space
 
 
