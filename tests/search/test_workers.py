@@ -122,7 +122,9 @@ def test_a_killed_workers_trial_is_retried_once_by_the_others(tmp_path, small_pr
         for p in procs:
             if p.poll() is None:
                 p.kill()
-    assert all(p.returncode == 0 for p in procs if p.returncode != -signal.SIGKILL), outs
+    survivors = [p for p in procs if p.returncode != -signal.SIGKILL]
+    assert all(p.returncode == 0 for p in survivors), [
+        (p.returncode, o[1][-1500:]) for p, o in zip(survivors, outs) if p.returncode]
     trials = {t.number: t for t in _trials(url, study)}
     killed = trials[victim]
     assert killed.state.name == "FAIL"                     # it was training when killed
@@ -182,3 +184,23 @@ def test_a_kill_before_the_objective_writes_is_retried_by_the_next_run(tmp_path,
     record = load_run(tmp_path / "run")
     assert retry.user_attrs["seed"] == derive_seed(record.seed, stuck.number)
     _check_exactly_k(record, 6)
+
+
+def test_a_sqlite_transaction_holds_the_write_lock_from_its_first_read(tmp_path):
+    """Optuna reads a trial FOR UPDATE before it sets it RUNNING; SQLite ignores FOR UPDATE, so
+    without BEGIN IMMEDIATE two workers both popped one enqueued trial (both trained it, and the
+    second ``tell`` failed: a flaky CI run of the killed-worker test above)."""
+    import sqlite3
+
+    from entronas.search.adapters.storage import open_storage
+
+    db = tmp_path / "s.db"
+    storage = open_storage(f"sqlite:///{db}", heartbeat=False)
+    optuna.create_study(study_name="s", storage=storage).enqueue_trial({"x": 1.0})
+    other = sqlite3.connect(db, timeout=0.05, isolation_level=None)
+    with storage.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT state FROM trials").all() == [("WAITING",)]
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("UPDATE trials SET state = 'RUNNING'")   # must wait for the read
+    other.execute("UPDATE trials SET state = 'RUNNING'")           # free once it has ended
+    other.close()

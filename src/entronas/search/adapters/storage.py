@@ -97,6 +97,28 @@ def sync_storage(study: Any) -> None:
         backend.sync()
 
 
+def serialize_sqlite(engine: Any) -> None:
+    """Make every transaction on a SQLite ``engine`` take the write lock when it begins.
+
+    Why: Optuna reads a trial ``FOR UPDATE`` before it changes its state, and SQLite ignores
+    ``FOR UPDATE``; the driver starts its transaction only at the first write. Two workers could
+    both read an enqueued trial WAITING and both set it RUNNING (both then trained it, and the
+    second ``tell`` failed). ``BEGIN IMMEDIATE`` makes read-then-write atomic; waiting for the
+    lock is bounded by the connection's busy timeout (SQLAlchemy's recipe for pysqlite).
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_driver_begin(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver's own (deferred) BEGIN off
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # pooled connections were opened without the hooks
+
+
 def open_storage(url: str, *, heartbeat: bool = True,
                  log: Callable[[str], None] | None = None) -> Any:
     """An Optuna storage for ``url``: ``journal:PATH`` / ``*.journal`` (journal file), or any
@@ -131,7 +153,10 @@ def open_storage(url: str, *, heartbeat: bool = True,
                 kw["engine_kwargs"] = {"connect_args": {"timeout": 60}}
             for attempt in range(8):  # workers starting together race to create the schema
                 try:
-                    return optuna.storages.RDBStorage(url, **kw)
+                    storage = optuna.storages.RDBStorage(url, **kw)
+                    if url.startswith("sqlite"):
+                        serialize_sqlite(storage.engine)
+                    return storage
                 except Exception as exc:
                     text = str(exc).lower()
                     racing = ("locked" in text or "already exists" in text
