@@ -136,7 +136,7 @@ def test_ir7_preset_is_the_space_file_and_reduces():
     assert len(space.layers((16, 24, 32, 48, 24, 64, 4))) == 7
     assert ChainSpace.from_dict(space.to_dict()) == space
     tree, report = reduce_space(space, Target("t", rom=60_000, ram=40_000, costs="paper"))
-    assert report.method == "enumerate" and 0 < tree.size < space.size()
+    assert report.method == "dag" and 0 < tree.size < space.size()
     back = FeasibleTree.from_bytes(tree.to_bytes())
     assert back.space == space and [a.widths for a in back] == [a.widths for a in tree]
 
@@ -265,6 +265,30 @@ def test_left_out_blocks_shift_eq4_buffers(model):
         assert [a.widths for a in tree] == sorted(brute_feasible(space, target, options))
 
 
+def test_eq4_buffers_enter_in_architecture_order():
+    """A 1x1 conv on the stem width after an inverted residual that also reads an expansion
+    width depends on the stem alone, so its costs are known before the block's: Eq. 4's DAG
+    must still give its buffer the parity of its place in the network (placed first, the
+    block's larger buffer would move to the odd side). At every RAM budget
+    that separates two members the DAG equals brute force."""
+    space = space_from_dict({
+        "name": "order", "input_shape": [2, 8, 8],
+        "search": {"a": [2, 8, 16], "e": [4, 24], "b": [4, 12, 40]},
+        "blocks": [{"block": "conv", "width": "a"},
+                   {"block": "invres", "width": "a", "expansion_width": "e",
+                    "shortcut": "identity"},
+                   {"block": "conv", "kernel": 1, "stride": 2, "width": "a"},
+                   {"block": "conv", "kernel": 1, "width": "b"}]})
+    options = CostOptions(ram_model="eq4")
+    rams = sorted({estimate(space, w, options).ram for w in _box(space)})
+    assert len(rams) > 3
+    for ram in rams:
+        target = Target("t", rom=10**7, ram=ram)
+        tree, report = reduce_space(space, target, options)
+        assert report.method == "dag"
+        assert [a.widths for a in tree] == sorted(brute_feasible(space, target, options))
+
+
 def test_readme_examples_of_named_dimensions(tmp_path):
     """The README's ir7 block is the shipped preset file, and its 5,726 figure holds; the
     stage-range / block-choice example parses and reduces exactly."""
@@ -343,22 +367,59 @@ def test_an_impossible_budget_names_the_smallest_network_of_the_dimensions():
 
 
 def test_a_set_too_large_to_list_under_whole_network_ram_is_refused_in_one_line():
+    """TFLM's replay looks at whole networks: an oversized listing is refused before it
+    begins (the relaxed DP counted it); Eq. 4 at the same budgets is built as its DAG."""
+    from entronas.cost.conventions import resolve_costs
     from entronas.reduce.count import NotCountableError
     from entronas.reduce.dimensions import reduce_dimensions
 
     space = get_space("ir7-cifar10")
     target = Target("t", rom=10**7, ram=10**7, costs="paper")
+    tflm = resolve_costs("tflm", dtype="int8")
     said: list[str] = []
     with pytest.raises(NotCountableError, match=r"needs 256 candidate prefixes at dimension "
-                                                r"'e3', over the listing limit of 100 \(paper "
-                                                r"float32 \(Eq. 4\) looks at whole networks, "
-                                                r"so it is not counted; at most 16,384 "
-                                                r"networks fit\)"):
-        reduce_dimensions(space, target, target, CostOptions(), progress=said.append, limit=100)
+                                                r"'e3', over the listing limit of 100 \(tflm "
+                                                r"int8 \(flatbuffer \+ TFLM arena\) looks at "
+                                                r"whole networks, so it is not counted; at most "
+                                                r"16,384 networks fit\)"):
+        reduce_dimensions(space, target, target, tflm, progress=said.append, limit=100)
     assert said == []   # refused before the listing began (the relaxed DP counted it)
-    tree, _ = reduce_dimensions(space, target, Target("t", rom=10**7, ram=None),
-                                CostOptions(), limit=100)   # no RAM budget: a DAG, counted
-    assert tree.size == space.size()
+    for ram in (10**7, None):   # Eq. 4 with and without a RAM budget: a DAG, counted
+        tree, info = reduce_dimensions(space, target, Target("t", rom=10**7, ram=ram),
+                                       CostOptions(), limit=100)
+        assert info["method"] == "dag" and tree.size == space.size()
+
+
+def test_eq4_dag_of_named_widths_counts_like_the_chain_dp():
+    """Eq. 4 with a RAM budget that binds, on an MLP written with one named dimension per
+    layer: the named-dimension DAG (relaxed count, exact Eq. 4 state in the class key) holds
+    exactly as many members as the chain counting DP, which partitions by the even buffer
+    instead: two independent exact counts (8.3e8 at 600 B), beyond what is listed."""
+    from entronas.reduce.count import CountedSpace
+
+    widths = list(range(8, 129, 8))
+    depth = 9
+    named = space_from_dict({
+        "name": "mlp-named", "input_shape": [64], "num_classes": 10,
+        "search": {f"w{i}": widths for i in range(depth)},
+        "blocks": [{"block": "dense", "width": f"w{i}"} for i in range(depth)]})
+    chain = get_space("mlp-digits", depth_min=depth, depth_max=depth, widths=tuple(widths))
+    options = CostOptions(ram_model="eq4")
+    arch = (8, 64, 128, 16, 24, 32, 40, 48, 120)
+    assert estimate(named, arch, options).to_dict() == estimate(chain, arch, options).to_dict()
+    unbound, _ = reduce_space(named, Target("t", rom=200_000, ram=None), options)
+    for ram in (400, 600):   # Eq. 4 binds at both (the largest network needs 1,024 B)
+        target = Target("t", rom=200_000, ram=ram)
+        tree, report = reduce_space(named, target, options)
+        counted, _ = reduce_space(chain, target, options, method="count")
+        assert isinstance(counted, CountedSpace)
+        assert report.method == "dag" and tree.size == counted.size > 10**6
+        assert tree.size < unbound.size / 50
+        idx = np.random.default_rng(ram).integers(0, tree.size, 200)
+        members = tree.widths_of(idx)
+        assert [tree.index_of(w) for w in members] == idx.tolist()
+        assert all(estimate(named, w, options).ram <= ram for w in members)
+        assert all(estimate(named, w, options).rom <= 200_000 for w in members)
 
 
 @SETTINGS

@@ -12,11 +12,13 @@ dimensions. At the last level the costs are exact: ROM and FLOPs are sums of fac
 ``chain`` and ``ops`` RAM a maximum of them, Eq. 4's even/odd buffers are counted over the
 layers present, and ``tflm``'s planned arena is replayed for every survivor.
 
-Where every budget is a sum or a per-layer maximum (one binding additive budget; RAM under
-``chain`` / ``ops``, or none), the set is built directly as its DAG with exact counts instead
-(:mod:`.dimensions_dag`: a counting DP over the frontier of open couplings), of any size that
-fits in int64. Listing is the fallback (Eq. 4's buffers with a RAM budget, ``tflm``): a set
-with more than ``limit`` feasible prefixes at one dimension is refused there in one line.
+Where at most one additive budget binds and RAM is a per-layer maximum (``chain`` / ``ops``)
+or Eq. 4's even/odd buffers (carried as a small state in the DP: the largest even and odd
+buffer so far and the parity), the set is built directly as its DAG with exact counts
+instead (:mod:`.dimensions_dag`: a counting DP over the frontier of open couplings), of any
+size that fits in int64. Listing is the fallback (``tflm``'s planned arena, or ROM and FLOPs
+both binding): a set with more than ``limit`` feasible prefixes at one dimension is refused
+there in one line.
 """
 
 from __future__ import annotations
@@ -234,6 +236,11 @@ def reduce_dimensions(space: ChainSpace, target: Target, net: Target, options: C
     p = dag_plan(fs, net, options)
     if p is not None:   # sums and per-layer maxima only: built as its DAG, counted exactly
         built = build_dag(fs, sizes, p, space.size())
+    elif options.ram_model == "eq4" and net.ram is not None:
+        p = dag_plan(fs, net, options, relaxed=True)   # Eq. 4 carried in the class key
+        if p is not None:
+            built = build_dag(fs, sizes, p, space.size(), eq4=(
+                int(net.ram), options.input_bytes * math.prod(space.input_shape)))
     if built is not None:
         dag, total = built
         info["seconds"] = time.perf_counter() - start
@@ -287,8 +294,8 @@ def _too_many(space: ChainSpace, dim: str, candidates: int, options: CostOptions
     return NotCountableError(
         f"X^f of {space.name!r} needs {candidates:,} candidate prefixes at dimension {dim!r}, "
         f"over the listing limit of {limit:,} ({options.describe()} looks at whole networks, "
-        f"so it is not counted{bound}); narrow the grids or tighten the budget (the paper "
-        "convention's --ram-model chain / ops builds it as a DAG)")
+        f"so it is not counted{bound}); narrow the grids or tighten the budget (--costs paper "
+        "builds it as a DAG where at most one of ROM and FLOPs binds)")
 
 
 def _check_listing_size(space: ChainSpace, dims, fs: list[_Factor], sizes: list[int],

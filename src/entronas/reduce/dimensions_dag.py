@@ -10,10 +10,16 @@ equal (frontier state, ``S``) form one class, as in :mod:`.dag` for chains. The 
 keeps one representative per class; :meth:`~.tree.DepthDag.from_edges` shares identical
 subtrees. Work and memory follow the classes and the DP tables, not |X^f|.
 
-Applies where every budget is a sum or a per-layer maximum: one additive budget binding (ROM
-or FLOPs), RAM under the ``chain`` or ``ops`` model (or no RAM budget). Eq. 4's buffers with a
-RAM budget and the ``tflm`` replay look at whole networks: those sets are listed instead, and
-the relaxed DP (each layer's RAM term alone) first says how many prefixes that listing holds.
+Applies where one additive budget binds (ROM or FLOPs) and RAM is under the ``chain`` or
+``ops`` model, under Eq. 4, or unconstrained. Eq. 4 is not a per-layer maximum (the even and the
+odd buffers' maxima add, and a left-out block moves every later buffer to the other parity), so
+there the DP counts the *relaxed* set (each buffer alone against the budget, a superset) and the
+forward pass carries the prefix's exact Eq. 4 state, (even max, odd max, parity), in the class
+key: a prefix's feasible completions are its relaxed completions whose buffers, joined with
+that state, fit, so equal (frontier state, relaxed count, Eq. 4 state) still means equal
+completion sets. Buffers enter in architecture order, so a layer's scope stays in the frontier
+until every earlier layer has closed. The ``tflm`` replay looks at whole networks: those sets
+are listed instead, and the relaxed DP first says how many prefixes that listing holds.
 """
 
 from __future__ import annotations
@@ -68,11 +74,17 @@ def plan(fs: Sequence[Any], net: Target, options: CostOptions, *, relaxed: bool 
 
 
 class _Frontier:
-    """The frontier after each level: its dimensions and a mixed-radix state index."""
+    """The frontier after each level: its dimensions and a mixed-radix state index.
 
-    def __init__(self, fs: Sequence[Any], sizes: Sequence[int]) -> None:
+    ``in_order``: a layer closes no earlier than every layer before it (Eq. 4's buffers
+    alternate in architecture order, so each one is placed after the previous ones)."""
+
+    def __init__(self, fs: Sequence[Any], sizes: Sequence[int], in_order: bool = False
+                 ) -> None:
         n = len(sizes)
         self.close = [max(f.scope) if f.scope else -1 for f in fs]
+        if in_order:
+            self.close = np.maximum.accumulate(self.close).tolist()
         self.dims = []
         for k in range(-1, n):   # dims <= k read by a layer that closes after k
             self.dims.append(tuple(sorted({d for f, c in zip(fs, self.close) if c > k
@@ -117,17 +129,52 @@ def _closing(fs, p, fr: _Frontier, k: int, pos: np.ndarray) -> tuple[np.ndarray,
     return units, ok
 
 
+class _Eq4:
+    """Eq. 4's state of many prefixes: the even and odd buffers' maxima and the number of
+    buffers so far (the network input is buffer 0, even), updated layer by layer in
+    architecture order exactly as :func:`.dimensions._eq4_ram` counts whole networks."""
+
+    def __init__(self, fs: Sequence[Any], ram: int, input_bytes: int) -> None:
+        self.fs, self.ram = fs, ram
+        self.levels = np.unique(np.concatenate(
+            [[0, input_bytes], *[f.out.ravel() for f in fs if f.searched]]))
+        self.start = np.array([[input_bytes, 0, 0]], np.int64)   # (even, odd, parity)
+
+    def step(self, close: Sequence[int], k: int, pos: np.ndarray, state: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """(the state after the layers that close at level k, whether even + odd fits)."""
+        even, odd, parity = (state[:, j].copy() for j in range(3))
+        for f, c in zip(self.fs, close):
+            if c != k or not f.searched:
+                continue
+            here = f.at(f.present, pos, k)
+            size = f.at(f.out, pos, k)
+            parity += here
+            is_even = here & (parity % 2 == 0)
+            np.maximum(even, np.where(is_even, size, 0), out=even)
+            np.maximum(odd, np.where(here & ~is_even, size, 0), out=odd)
+        return np.stack([even, odd, parity], 1), even + odd <= self.ram
+
+    def key(self, state: np.ndarray) -> list[np.ndarray]:
+        return [np.searchsorted(self.levels, state[:, 0]),
+                np.searchsorted(self.levels, state[:, 1]), state[:, 2] % 2]
+
+
 def build(fs: Sequence[Any], sizes: Sequence[int], p: dict, box: int,
-          prefixes: list[int] | None = None) -> tuple[DepthDag | None, int] | None:
+          prefixes: list[int] | None = None, eq4: tuple[int, int] | None = None
+          ) -> tuple[DepthDag | None, int] | None:
     """(the DAG, its exact size), or None where the DP would be too large.
 
     ``prefixes``, when given, receives the number of distinct feasible prefixes after each
     level (capped at :data:`PREFIX_CAP`): the paths into each class, summed.
+    ``eq4 = (RAM budget, input bytes)``: Eq. 4 with a RAM budget, on the relaxed plan
+    (``plan(..., relaxed=True)``); see the module docstring.
     """
     if box >= 2**62:
         return None
     n, R = len(sizes), p["units"]
-    fr = _Frontier(fs, sizes)
+    fr = _Frontier(fs, sizes, in_order=eq4 is not None)
+    e4 = _Eq4(fs, *eq4) if eq4 is not None else None
     work = sum(fr.states(k - 1) * sizes[k] * (R + 1) for k in range(n))
     if work > MAX_DP_WORK:
         return None
@@ -136,6 +183,10 @@ def build(fs: Sequence[Any], sizes: Sequence[int], p: dict, box: int,
     R0 = R - int(const_units[0])
     if R0 < 0 or not const_ok[0]:
         return None, 0
+    if e4 is not None:
+        ram_state, fits = e4.step(fr.close, -1, np.zeros((1, 0), np.int64), e4.start)
+        if not fits[0]:
+            return None, 0
     S: list[np.ndarray] = [None] * (n + 1)   # type: ignore[list-item]
     S[n] = np.ones((1, R + 1), np.int64)
     for k in range(n - 1, -1, -1):
@@ -167,6 +218,9 @@ def build(fs: Sequence[Any], sizes: Sequence[int], p: dict, box: int,
         rest = left[parent] - units
         ok &= rest >= 0
         state = fr.encode(k, ext)
+        if e4 is not None:
+            ram_ext, fits = e4.step(fr.close, k, ext, ram_state[parent])
+            ok &= fits
         count = np.zeros(len(ext), np.int64)
         count[ok] = S[k + 1][state[ok], rest[ok]]
         ok &= count > 0
@@ -177,14 +231,22 @@ def build(fs: Sequence[Any], sizes: Sequence[int], p: dict, box: int,
             mask[parent[ok], ext[ok, -1]] = True
             dag = DepthDag.from_edges(edges, mask, n) if n > 1 else \
                 DepthDag.from_leaf_masks([mask], [], 1)
+            if e4 is not None:   # the DP counted the relaxed set; the DAG is exact
+                total = 0 if dag is None else dag.size
             return dag, total
         par, ext, state, count, rest = parent[ok], ext[ok], state[ok], count[ok], rest[ok]
-        first, cls = _classes([state, count])
+        key = [state, count]
+        if e4 is not None:
+            ram_ext = ram_ext[ok]
+            key += e4.key(ram_ext)
+        first, cls = _classes(key)
         edges.append((par, ext[:, -1], cls))
         if prefixes is not None:
             paths = np.minimum(np.bincount(cls, weights=paths[par]),
                                PREFIX_CAP).astype(np.int64)
         rep, left = ext[first], rest[first]
+        if e4 is not None:
+            ram_state = ram_ext[first]
     raise AssertionError("unreachable")  # pragma: no cover
 
 
