@@ -315,18 +315,23 @@ def README_TEXT() -> str:
     return README.read_text()
 
 
-def test_a_set_too_large_to_list_for_candidates_is_pooled(monkeypatch):
-    """Above the candidates' list limit a named-dimension X^f is clustered on a uniform pool
-    (the exact distribution DP is for chains), and entropy sampling still draws members."""
+def test_a_set_too_large_to_list_for_candidates_is_pooled_where_no_distribution_applies(
+        monkeypatch):
+    """Above the candidates' list limit a named-dimension X^f gets its exact entropy
+    distribution (tests/core/test_distribution.py); where Eq. 6's u_L is not a constant
+    (output="last_searched") it is clustered on a uniform pool instead, said in one line, and
+    entropy sampling still draws members."""
     import entronas.sampling.candidates as cand
 
     tree, _ = reduce_space(get_space("ir7-cifar10"), Target("t", rom=60_000, ram=40_000,
                                                             costs="paper"))
     monkeypatch.setattr(cand, "LIST_LIMIT", 100)
+    assert cand.Candidates.build(tree, n_clusters=5).distribution is not None
     lines = []
-    c = cand.Candidates.build(tree, n_clusters=5, pool=500, log=lines.append)
+    c = cand.Candidates.build(tree, n_clusters=5, pool=500, output="last_searched",
+                              log=lines.append)
     assert c.distribution is None and c.n_candidates <= 500
-    assert any("named dimensions" in line for line in lines)
+    assert any("named dimensions" in line and "u_L" in line for line in lines)
     picks = c.policy("entropy").draws(0, 20)
     members = {a.widths for a in tree}
     assert len(set(picks)) == 20 and all(c.widths(i) in members for i in picks)
@@ -426,18 +431,29 @@ def test_eq4_dag_of_named_widths_counts_like_the_chain_dp():
 @given(dimension_spaces())
 def test_the_relaxed_dp_counts_the_prefixes_the_eq4_listing_keeps(problem):
     """The oversized-listing check: the DP with each layer's RAM term alone against the budget
-    keeps, level by level, exactly as many prefixes as the Eq. 4 listing does."""
+    keeps, level by level, exactly as many prefixes as the Eq. 4 listing does (the listing
+    forced: Eq. 4 sets are built as their DAG otherwise)."""
+    from entronas.reduce import dimensions
     from entronas.reduce.dimensions import factors, reduce_dimensions
     from entronas.reduce.dimensions_dag import build, plan
 
     space, target, options = problem
     options = CostOptions(ram_model="eq4", bias=options.bias)
     said: list[str] = []
-    try:
-        reduce_dimensions(space, target, target, options, progress=said.append)
-    except InfeasibleSpaceError:
-        return
+
+    def no_eq4_dag(*args, eq4=None, **kwargs):
+        return None if eq4 is not None else build(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dimensions, "build_dag", no_eq4_dag)
+        try:
+            tree, info = reduce_dimensions(space, target, target, options,
+                                           progress=said.append)
+        except InfeasibleSpaceError:
+            return
+    assert info["method"] == "enumerate"
     listed = [int(s.split(": ")[1].split()[0].replace(",", "")) for s in said]
+    assert listed or tree is None   # two or more dimensions: a prefix count per level
     fs = factors(space, options)
     sizes = [len(d.grid) for d in space.backbone_impl.structure(space)[0]]
     prefixes: list[int] = []

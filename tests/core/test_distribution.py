@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from scipy import stats
 
+from entronas._core.errors import InfeasibleSpaceError
 from entronas.proxy import EntropyClusters, entropies, tree_entropies
 from entronas.proxy import distribution as dist_mod
 from entronas.proxy.clusters import merge_ties
@@ -23,6 +24,8 @@ from entronas.sampling import candidates as cand_mod
 from entronas.space import get_space
 from entronas.targets import Target
 
+from .test_dimensions import SETTINGS as DIMENSION_SETTINGS
+from .test_dimensions import dimension_spaces
 from .test_reduce_bruteforce import SETTINGS, small_problems
 
 PAPER_SMALL = Target("s", 1_000_000, 262_144, costs="paper")
@@ -142,6 +145,57 @@ def test_terms_that_follow_the_previous_width_are_exact_too():
     tree, _ = reduce_space(space, Target("t", 400_000, 500_000, costs="paper"))
     assert 100 < tree.size <= 3000
     assert check_against_enumeration(tree) is not None
+
+
+NAMED_CHECKED = {"exact": 0, "unavailable": 0}
+
+
+@DIMENSION_SETTINGS
+@given(dimension_spaces())
+def test_distribution_equals_enumeration_on_random_named_spaces(problem):
+    """Spaces of named dimensions (tied widths, inner widths, block choices with identity):
+    a slot's term reads its scope, so DAG nodes are split by the values still read later."""
+    space, target, options = problem
+    try:
+        tree, _ = reduce_space(space, target, options)
+    except InfeasibleSpaceError:
+        return
+    dist = check_against_enumeration(tree)
+    assert (dist is None) == (space.num_classes == 0)   # u_L is a constant of a classifier
+    NAMED_CHECKED["exact" if dist is not None else "unavailable"] += 1
+
+
+def test_the_named_property_test_compared_distributions():
+    if not sum(NAMED_CHECKED.values()):
+        pytest.skip("run together with test_distribution_equals_enumeration_on_random_named_"
+                    "spaces")
+    assert NAMED_CHECKED["exact"] >= 8, NAMED_CHECKED
+
+
+@pytest.mark.parametrize("costs", ["paper", "tflm"])
+def test_named_preset_candidates_above_the_list_limit_use_the_exact_distribution(
+        monkeypatch, costs):
+    """ir7-cifar10 (a stem width shared by two blocks, a block choice with identity) treated
+    as too large to list: the exact clusters equal k-means on its listed entropies, and
+    entropy draws are members whose entropy and cluster are their own."""
+    from entronas.cost import costs as named_costs
+
+    options = named_costs(costs, "int8" if costs == "tflm" else "float32")
+    tree, _ = reduce_space(get_space("ir7-cifar10"), Target("t", 64 * 1024, 32 * 1024),
+                           options)
+    h = tree_entropies(tree)
+    listed = EntropyClusters(30).fit(h)
+    monkeypatch.setattr(cand_mod, "LIST_LIMIT", 0)
+    c = Candidates.build(tree, n_clusters=30)
+    assert c.distribution is not None and c.settings["clusters"] == "exact"
+    assert np.array_equal(c.clusters.sizes_, listed.sizes_)
+    np.testing.assert_allclose(c.clusters.edges_, listed.edges_, rtol=1e-10)
+    drawn = c.policy("entropy", p=0.5).draws(np.random.default_rng(0), 300)
+    assert len(set(drawn)) == 300
+    for g in drawn:
+        hg, cl = c.entropy_at(int(g))
+        assert hg == pytest.approx(h[g], abs=1e-9)
+        assert cl == listed.labels_[g]
 
 
 def test_unavailable_cases_say_why():

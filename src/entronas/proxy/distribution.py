@@ -21,8 +21,11 @@ order, so ties are ties by construction. ``u_L`` enters per group of last widths
 
 A layer whose term depends on the previous width (Eq. 6's omega of an inverted-residual block
 whose expansion follows its input) is handled by splitting each DAG node of that level by the
-position its parent took, so that every slot's term is fixed again. Where it does not apply
-(said in one line, :class:`DistributionUnavailable`): a DAG whose histograms would exceed
+position its parent took, so that every slot's term is fixed again. A space of named dimensions
+(:mod:`entronas.space.dimensions`) is the same walk with a wider context: a slot's term reads
+its scope (a tied stage width, an inner width, a block choice), so a node is split by the
+positions of the earlier dimensions that a slot not yet closed still reads. Where it does not
+apply (said in one line, :class:`DistributionUnavailable`): a DAG whose histograms would exceed
 ``max_entries``, or codes above 52 bits.
 """
 
@@ -86,14 +89,30 @@ def _terms(space: Any, depth: int, output: str) -> tuple[list[np.ndarray], np.nd
 
 def _flatten(dag: Any, codes: list[np.ndarray]) -> tuple[np.ndarray, ...]:
     """(node_ptr, slot_pos, slot_child, slot_code, slot_before, level_node_start) of one
-    DepthDag, each slot carrying its term's code.
+    DepthDag of a chain space, each slot carrying its term's code.
 
-    Where a layer's term depends on the previous width (``codes[j]`` has more than one row), a
-    node is split by the position its parent slot took, so that every slot's code is fixed:
-    the node (n, previous position) has n's slots. Elsewhere nodes stay as they are.
+    Where a layer's term depends on the previous width (``codes[j]`` has more than one row),
+    its scope is (previous layer, layer), so a node is split by the position its parent slot
+    took (:func:`_flatten_slots`); elsewhere nodes stay as they are.
     """
+    slots = [((j - 1, j), c) if c.shape[0] > 1 else ((j,), c[0]) for j, c in enumerate(codes)]
+    return _flatten_slots(dag, slots)
+
+
+def _flatten_slots(dag: Any, slots: list[tuple[tuple[int, ...], np.ndarray]]
+                   ) -> tuple[np.ndarray, ...]:
+    """(node_ptr, slot_pos, slot_child, slot_code, slot_before, level_node_start) of one
+    DepthDag whose levels are dimensions (a chain's layers, or named dimensions); ``slots`` =
+    (scope, term code over the scope's positions) of every Eq. 6 term. A term's code is added
+    at its last dimension; a node is split by the positions of the earlier dimensions that a
+    term closing later still reads (the context), which the DAG's own nodes need not fix (it
+    shares equal subtrees whatever the values that led there)."""
     L = dag.depth
-    orig, prev = np.zeros(1, np.int64), np.zeros(1, np.int64)  # level 0: the root
+    close = [max(scope) if scope else -1 for scope, _ in slots]
+    const = sum(int(table) for (_, table), c in zip(slots, close) if c < 0)
+    front = [sorted({d for (scope, _), c in zip(slots, close) if c > k for d in scope
+                     if d <= k}) for k in range(L)]
+    orig, ctx = np.zeros(1, np.int64), np.zeros((1, L), np.int64)   # the root, no context
     ptrs, poss, childs, code_l, befores, n_nodes = [], [], [], [], [], []
     for j in range(L):
         cnt = dag.cnt[j][orig]
@@ -101,18 +120,23 @@ def _flatten(dag: Any, codes: list[np.ndarray]) -> tuple[np.ndarray, ...]:
         owner = np.repeat(np.arange(len(orig)), cnt)
         idx = first[owner] + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))
         pos = dag.pos[j][idx].astype(np.int64)
-        rows = prev[owner] if codes[j].shape[0] > 1 else np.zeros(len(idx), np.int64)
-        code_l.append(codes[j][rows, pos])
+        full = ctx[owner]
+        full[:, j] = pos
+        code = np.full(len(idx), const if j == 0 else 0, np.int64)
+        for (scope, table), c in zip(slots, close):
+            if c == j:
+                code += table[tuple(full[:, d] for d in scope)]
+        code_l.append(code)
         node_of = np.repeat(np.arange(len(dag.cnt[j])), dag.cnt[j])
         if j < L - 1:
             before = np.concatenate([[0], dag._cum[j][:-1]]) - dag._base[j][node_of]
             child = dag.child[j][idx].astype(np.int64)
-            split = codes[j + 1].shape[0] > 1
-            width = int(dag.pos[j].max()) + 1
-            pairs = child * width + (pos if split else 0)
-            uniq, inverse = np.unique(pairs, return_inverse=True)
+            at, inverse = _unique_rows(child, full[:, front[j]],
+                                       [dag._width[d] for d in front[j]])
             childs.append(inverse.ravel().astype(np.int64))  # level-local, offset below
-            orig_next, prev_next = np.divmod(uniq, width)
+            orig_next = child[at]
+            ctx_next = np.zeros((len(at), L), np.int64)
+            ctx_next[:, front[j]] = full[at][:, front[j]]
         else:
             before = np.arange(len(dag.pos[j])) - dag._ptr[j][node_of]
             childs.append(np.full(len(idx), -1, np.int64))
@@ -121,7 +145,7 @@ def _flatten(dag: Any, codes: list[np.ndarray]) -> tuple[np.ndarray, ...]:
         poss.append(pos)
         n_nodes.append(len(orig))
         if j < L - 1:
-            orig, prev = orig_next, prev_next
+            orig, ctx = orig_next, ctx_next
     start = np.concatenate([[0], np.cumsum(n_nodes)]).astype(np.int64)
     for j in range(L - 1):
         childs[j] = childs[j] + start[j + 1]
@@ -130,7 +154,35 @@ def _flatten(dag: Any, codes: list[np.ndarray]) -> tuple[np.ndarray, ...]:
             np.concatenate(befores), start)
 
 
-def _build_depth(dag: Any, codes: list[np.ndarray], room: int,
+def _unique_rows(child: np.ndarray, context: np.ndarray, radix: list[int]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(first row, inverse) of the distinct (child, context) rows, ascending: one int64 key
+    where the radices (positions per context column) fit, rows otherwise."""
+    if (int(child.max(initial=0)) + 1) * math.prod(radix) < 2**62:
+        key = child.copy()
+        for k, r in enumerate(radix):
+            key = key * r + context[:, k]
+        _, at, inverse = np.unique(key, return_index=True, return_inverse=True)
+    else:
+        rows = np.concatenate([child[:, None], context], axis=1)
+        _, at, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    return at, inverse.ravel()
+
+
+def _named_terms(space: Any, output: str) -> list[tuple[tuple[int, ...], np.ndarray]]:
+    """(scope, log2(omega) over the scope) of every slot of a space of named dimensions;
+    u_L must be the class count (the one case where it is a constant of the space)."""
+    from .entropy import _named_tables
+
+    if output != "network" or not space.num_classes:
+        raise DistributionUnavailable(
+            f"on a space of named dimensions, Eq. 6's u_L is a constant only for a classifier "
+            f"with output='network' (here output={output!r}, "
+            f"num_classes={space.num_classes}); its clusters come from a uniform pool")
+    return list(_named_tables(space))
+
+
+def _build_depth(dag: Any, flat: tuple[np.ndarray, ...], room: int,
                  cap: int) -> tuple[_Depth, int]:
     """One depth's flattened DAG and suffix histograms, bottom-up (the leaves' codes first,
     then one level at a time); (the depth, entries kept). Raises DistributionUnavailable as
@@ -139,7 +191,7 @@ def _build_depth(dag: Any, codes: list[np.ndarray], room: int,
     from .distribution_dp import merge_level
 
     d = dag.depth
-    node_ptr, slot_pos, slot_child, slot_code, slot_before, start = _flatten(dag, codes)
+    node_ptr, slot_pos, slot_child, slot_code, slot_before, start = flat
     offs, vals, cnts = [None] * d, [None] * d, [None] * d
     # odd levels are not kept: a lookup there sums its node's slots one level down
     stored = (np.arange(d) % 2 == 0).astype(np.uint8)
@@ -185,17 +237,29 @@ class EntropyDistribution:
     def __init__(self, tree: Any, *, output: str = "network",
                  max_entries: int = MAX_ENTRIES) -> None:
         self.tree, self.output, self.max_entries = tree, output, max_entries
-        terms = {d: _terms(tree.space, d, output) for d in tree.dags}
-        self.quantum, self._big = _quantum(terms)
+        named = not tree.space.chained
+        if named:
+            slots = _named_terms(tree.space, output)
+            log_u = np.array([math.log2(tree.space.num_classes)])
+            terms = {d: ([t for _, t in slots], log_u) for d in tree.dags}
+            self.quantum, self._big = _quantum(terms, n_terms=len(slots))
+        else:
+            terms = {d: _terms(tree.space, d, output) for d in tree.dags}
+            self.quantum, self._big = _quantum(terms)
         self._log_u = {d: np.unique(u) for d, (_, u) in terms.items()}
         self.depths: dict[int, _Depth] = {}
         self.entries = 0   # histogram entries kept over all depths
         for d, dag in tree.dags.items():
             t, log_u = terms[d]
-            codes = [np.rint(x / self.quantum).astype(np.int64) for x in t]
-            groups = np.unique(log_u, return_inverse=True)[1].ravel()
-            codes[-1] = codes[-1] + groups.astype(np.int64)[None, :] * self._big
-            self.depths[d], kept = _build_depth(dag, codes, max_entries - self.entries,
+            codes = [np.rint(np.asarray(x, np.float64) / self.quantum).astype(np.int64)
+                     for x in t]
+            if named:   # one u_L group: no group number
+                flat = _flatten_slots(dag, [(scope, c) for (scope, _), c in zip(slots, codes)])
+            else:
+                groups = np.unique(log_u, return_inverse=True)[1].ravel()
+                codes[-1] = codes[-1] + groups.astype(np.int64)[None, :] * self._big
+                flat = _flatten(dag, codes)
+            self.depths[d], kept = _build_depth(dag, flat, max_entries - self.entries,
                                                 max_entries)
             self.entries += kept
         self.key_depth = np.concatenate([np.full(len(x.keys), d, np.int64)
@@ -262,10 +326,12 @@ class EntropyDistribution:
         return self._first[depth] + k, int(r)
 
 
-def _quantum(terms: dict[int, tuple[list[np.ndarray], np.ndarray]]) -> tuple[float, int]:
+def _quantum(terms: dict[int, tuple[list[np.ndarray], np.ndarray]],
+             n_terms: int | None = None) -> tuple[float, int]:
     """(code unit, group multiplier): a power of two that keeps a whole network's rounding
-    below 1/16 of the tie tolerance; raises when the codes would not fit in int64."""
-    depth = max(terms)
+    below 1/16 of the tie tolerance (``n_terms`` rounded terms in a sum: the deepest depth
+    by default); raises when the codes would not fit in int64."""
+    depth = n_terms or max(terms)
     max_u = max(float(np.abs(u).max()) for _, u in terms.values())
     max_sum = max(sum(float(np.abs(x).max()) for x in t) for t, _ in terms.values())
     tol = TIE_TOLERANCE * max(1.0, max_u * max_sum)

@@ -11,8 +11,9 @@ built, represented by that DAG and the exact distribution of Eq. 6 over it
 (:class:`~entronas.proxy.distribution.EntropyDistribution`): the clusters are fitted on every
 member (each distinct entropy weighted by its count), the entropy strategy draws from all of
 X^f, and strategies that need a table of every candidate (greedy, bo) work on a uniform pool of
-it, labelled by the exact clusters. Where no DAG or distribution is possible (sets above int64,
-two binding budgets, too many histogram entries),
+it, labelled by the exact clusters (spaces of named dimensions too, for a classifier). Where
+no DAG or distribution is possible (sets above int64, two binding budgets, too many histogram
+entries),
 the clusters are fitted on a uniform pool and candidates are the pool's members: uniform inside
 each cluster's sampled members, estimated cluster boundaries.
 """
@@ -428,9 +429,6 @@ def _distribution(feasible: Any, output: str, log: Callable[[str], None] | None)
     from ..proxy import distribution
     from ..reduce.dag import NO_DAG_REASON, counted_as_tree
 
-    if not feasible.space.chained:   # its per-layer Eq. 6 terms are not (prev, width) tables
-        raise DistributionUnavailable("a space of named dimensions has no per-layer entropy "
-                                      "DP; its clusters come from a uniform pool")
     tree = feasible if hasattr(feasible, "dags") else None
     if log:
         how = "its DAG" if tree is not None else "its DAG (counted, not listed: built first)"
