@@ -191,3 +191,22 @@ def test_incremental_counts_draw_exactly_what_recounting_draws():
     smaller = set(expected[:10])                         # another study: starts over
     assert pol.suggest(np.random.default_rng(9), smaller) == \
         _reference_suggest(labels, 0.5, np.random.default_rng(9), smaller)
+
+
+def test_remembered_widths_and_indices_agree_with_the_tree(monkeypatch):
+    """Candidates.widths / index_of remember what they decoded (a trial reads its widths for
+    every parameter): the answers equal the tree's, also across a full memo being cleared."""
+    from entronas.sampling import candidates as cand_mod
+
+    monkeypatch.setattr(cand_mod, "WIDTHS_MEMO", 3)
+    tree, _ = reduce_space(get_space("mlp-digits", depth_max=3),
+                           Target("t", 40_000, None, costs="paper"))
+    c = Candidates.build(tree, n_clusters=8)
+    rng = np.random.default_rng(0)
+    picks = rng.integers(0, tree.size, 12).tolist()
+    for g in picks + picks[::-1]:
+        w = c.widths(g)
+        assert w == tuple(tree.widths_of([g])[0])
+        assert c.index_of(w) == g == c.index_of(list(w))
+    assert len(c.__dict__["_widths_memo"]) <= 3
+    assert c.index_of((1, 1, 1)) is None          # not in X^f, memo or not
