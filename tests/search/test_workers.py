@@ -58,7 +58,10 @@ def test_four_workers_train_exactly_k_and_nothing_twice(tmp_path, small_prepared
     url = _url(storage, tmp_path)
     study = f"shared-{uuid.uuid4().hex[:8]}"   # a server outlives the test: a new study
     table = write_full_table(tmp_path / "t.csv", small_prepared)
-    procs = _start(_cmd(slow_cli(0.05), table, url, study, tmp_path / "run", 24), 4)
+    # 0.25 s a trial: 24 take 6 s alone, well above the workers' start-up skew on a loaded
+    # machine (at 0.05 s, 1.2 s of work in all, a worker that started late could find every
+    # trial taken, and the "shared the work" check then depends on timing)
+    procs = _start(_cmd(slow_cli(0.25), table, url, study, tmp_path / "run", 24), 4)
     outs = [p.communicate(timeout=180) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outs]
     run = load_run(tmp_path / "run")
