@@ -337,19 +337,25 @@ def test_a_set_too_large_to_list_for_candidates_is_pooled_where_no_distribution_
     assert len(set(picks)) == 20 and all(c.widths(i) in members for i in picks)
 
 
+def _mlp_named_and_chain(depth: int = 9):
+    """An MLP of ``depth`` layers, 16 widths 8..128 each, written with one named dimension per
+    layer, and the same MLP as the chain preset mlp-digits."""
+    widths = list(range(8, 129, 8))
+    named = space_from_dict({
+        "name": "mlp-named", "input_shape": [64], "num_classes": 10,
+        "search": {f"w{i}": widths for i in range(depth)},
+        "blocks": [{"block": "dense", "width": f"w{i}"} for i in range(depth)]})
+    return named, get_space("mlp-digits", depth_min=depth, depth_max=depth,
+                            widths=tuple(widths))
+
+
 def test_a_set_too_large_to_list_is_built_as_its_dag_and_counted_like_the_chain_dp():
     """An MLP written with one named dimension per layer is a chain: the named-dimension DAG
     of its X^f (above 10^9 members, far too many to list) has the count that the chain
     counting DP gives for the same MLP, and its members fit."""
     from entronas.reduce.count import CountedSpace
 
-    widths = list(range(8, 129, 8))
-    depth = 9
-    named = space_from_dict({
-        "name": "mlp-named", "input_shape": [64], "num_classes": 10,
-        "search": {f"w{i}": widths for i in range(depth)},
-        "blocks": [{"block": "dense", "width": f"w{i}"} for i in range(depth)]})
-    chain = get_space("mlp-digits", depth_min=depth, depth_max=depth, widths=tuple(widths))
+    named, chain = _mlp_named_and_chain()
     options = CostOptions(ram_model="chain")
     arch = (8, 64, 128, 16, 24, 32, 40, 48, 120)
     assert estimate(named, arch, options).to_dict() == estimate(chain, arch, options).to_dict()
@@ -402,13 +408,7 @@ def test_eq4_dag_of_named_widths_counts_like_the_chain_dp():
     instead: two independent exact counts (8.3e8 at 600 B), beyond what is listed."""
     from entronas.reduce.count import CountedSpace
 
-    widths = list(range(8, 129, 8))
-    depth = 9
-    named = space_from_dict({
-        "name": "mlp-named", "input_shape": [64], "num_classes": 10,
-        "search": {f"w{i}": widths for i in range(depth)},
-        "blocks": [{"block": "dense", "width": f"w{i}"} for i in range(depth)]})
-    chain = get_space("mlp-digits", depth_min=depth, depth_max=depth, widths=tuple(widths))
+    named, chain = _mlp_named_and_chain()
     options = CostOptions(ram_model="eq4")
     arch = (8, 64, 128, 16, 24, 32, 40, 48, 120)
     assert estimate(named, arch, options).to_dict() == estimate(chain, arch, options).to_dict()

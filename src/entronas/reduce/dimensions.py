@@ -42,6 +42,7 @@ from ..space.dimensions import slot_layer
 from ..targets.base import Target
 from .count import NotCountableError
 from .dimensions_dag import build as build_dag
+from .dimensions_dag import eq4_push
 from .dimensions_dag import plan as dag_plan
 from .tree import DepthDag, FeasibleTree
 
@@ -207,14 +208,8 @@ def _eq4_ram(fs: list[_Factor], pos: np.ndarray, input_bytes: int) -> np.ndarray
     parity = np.zeros(n, np.int64)      # buffers so far (the input is buffer 0)
     last = len(pos[0]) - 1 if n else 0
     for f in fs:
-        if not f.searched:
-            continue
-        here = f.at(f.present, pos, last)
-        size = f.at(f.out, pos, last)
-        parity += here
-        is_even = here & (parity % 2 == 0)
-        np.maximum(even, np.where(is_even, size, 0), out=even)
-        np.maximum(odd, np.where(here & ~is_even, size, 0), out=odd)
+        if f.searched:
+            eq4_push(even, odd, parity, f.at(f.present, pos, last), f.at(f.out, pos, last))
     return even + odd
 
 
@@ -233,14 +228,12 @@ def reduce_dimensions(space: ChainSpace, target: Target, net: Target, options: C
     sizes = [len(d.grid) for d in dims]
     info: dict = {"method": "dag"}
     built = None
-    p = dag_plan(fs, net, options)
-    if p is not None:   # sums and per-layer maxima only: built as its DAG, counted exactly
-        built = build_dag(fs, sizes, p, space.size())
-    elif options.ram_model == "eq4" and net.ram is not None:
-        p = dag_plan(fs, net, options, relaxed=True)   # Eq. 4 carried in the class key
-        if p is not None:
-            built = build_dag(fs, sizes, p, space.size(), eq4=(
-                int(net.ram), options.input_bytes * math.prod(space.input_shape)))
+    # Eq. 4 with a RAM budget: the relaxed DP, the exact buffers carried in the class key
+    eq4 = (int(net.ram), options.input_bytes * math.prod(space.input_shape)) \
+        if options.ram_model == "eq4" and net.ram is not None else None
+    p = dag_plan(fs, net, options, relaxed=eq4 is not None)
+    if p is not None:   # built as its DAG, counted exactly
+        built = build_dag(fs, sizes, p, space.size(), eq4=eq4)
     if built is not None:
         dag, total = built
         info["seconds"] = time.perf_counter() - start

@@ -129,6 +129,16 @@ def _closing(fs, p, fr: _Frontier, k: int, pos: np.ndarray) -> tuple[np.ndarray,
     return units, ok
 
 
+def eq4_push(even: np.ndarray, odd: np.ndarray, parity: np.ndarray, here: np.ndarray,
+             size: np.ndarray) -> None:
+    """One layer's buffer into Eq. 4's state, in place: where the layer is present it is the
+    next buffer (the input is buffer 0, even), and its output raises that parity's maximum."""
+    parity += here
+    is_even = here & (parity % 2 == 0)
+    np.maximum(even, np.where(is_even, size, 0), out=even)
+    np.maximum(odd, np.where(here & ~is_even, size, 0), out=odd)
+
+
 class _Eq4:
     """Eq. 4's state of many prefixes: the even and odd buffers' maxima and the number of
     buffers so far (the network input is buffer 0, even), updated layer by layer in
@@ -145,14 +155,8 @@ class _Eq4:
         """(the state after the layers that close at level k, whether even + odd fits)."""
         even, odd, parity = (state[:, j].copy() for j in range(3))
         for f, c in zip(self.fs, close):
-            if c != k or not f.searched:
-                continue
-            here = f.at(f.present, pos, k)
-            size = f.at(f.out, pos, k)
-            parity += here
-            is_even = here & (parity % 2 == 0)
-            np.maximum(even, np.where(is_even, size, 0), out=even)
-            np.maximum(odd, np.where(here & ~is_even, size, 0), out=odd)
+            if c == k and f.searched:
+                eq4_push(even, odd, parity, f.at(f.present, pos, k), f.at(f.out, pos, k))
         return np.stack([even, odd, parity], 1), even + odd <= self.ram
 
     def key(self, state: np.ndarray) -> list[np.ndarray]:
@@ -250,4 +254,4 @@ def build(fs: Sequence[Any], sizes: Sequence[int], p: dict, box: int,
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-__all__ = ["build", "plan"]
+__all__ = ["build", "eq4_push", "plan"]

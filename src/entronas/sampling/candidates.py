@@ -167,6 +167,8 @@ class Candidates:
             self._pos = {int(g): k for k, g in enumerate(self.indices)}
         self._taken = GrowingSet()   # what positions() has mapped so far
         self._taken_pos = AppendOnlySet()
+        self._widths_memo: dict[int, tuple[int, ...]] = {}   # see widths()
+        self._index_memo: dict[tuple[int, ...], int] = {}
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -288,23 +290,21 @@ class Candidates:
     def widths(self, index: int) -> tuple[int, ...]:
         """The widths of candidate ``index``, memoised: every parameter of a trial and every
         refresh of the taken set read them, and one unranking on a large DAG costs ~0.1 ms."""
-        memo = self.__dict__.setdefault("_widths_memo", {})
         index = int(index)
-        w = memo.get(index)
+        w = self._widths_memo.get(index)
         if w is None:
-            back = self.__dict__.setdefault("_index_memo", {})
-            if len(memo) >= WIDTHS_MEMO:
-                memo.clear()
-                back.clear()
-            w = memo[index] = tuple(int(v) for v in self.feasible.widths_of([index])[0])
-            back[w] = index
+            if len(self._widths_memo) >= WIDTHS_MEMO:
+                self._widths_memo.clear()
+                self._index_memo.clear()
+            w = tuple(int(v) for v in self.feasible.widths_of([index])[0])
+            self._widths_memo[index], self._index_memo[w] = w, index
         return w
 
     def index_of(self, arch: Arch | tuple[int, ...]) -> int | None:
         """Global index of ``arch`` in X^f, None if it is not feasible (a candidate whose
         widths were just read, as a trial's are, is known without ranking it again)."""
         key = tuple(int(w) for w in (arch.widths if isinstance(arch, Arch) else arch))
-        known = self.__dict__.get("_index_memo", {}).get(key)
+        known = self._index_memo.get(key)
         if known is not None:
             return known
         try:
